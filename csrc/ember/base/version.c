@@ -1,0 +1,3 @@
+#include "../internal.h"
+
+const char *em_version(void) { return EM_VERSION_STRING; }

@@ -1,0 +1,144 @@
+/* Copies and casts between any views and dtypes. */
+#include "../internal.h"
+
+typedef struct {
+    em_dtype dst, src;
+} cast_ctx;
+
+/* Same-dtype strided copy, with a memcpy fast path. */
+static void copy_loop(int64_t n, char **p, const int64_t *s, void *ctx) {
+    size_t es = *(size_t *)ctx;
+    if (s[0] == (int64_t)es && s[1] == (int64_t)es) {
+        memcpy(p[0], p[1], (size_t)n * es);
+        return;
+    }
+    char *d = p[0], *q = p[1];
+    switch (es) {
+    case 1: for (int64_t i = 0; i < n; i++, d += s[0], q += s[1]) *d = *q; break;
+    case 4: for (int64_t i = 0; i < n; i++, d += s[0], q += s[1]) memcpy(d, q, 4); break;
+    case 8: for (int64_t i = 0; i < n; i++, d += s[0], q += s[1]) memcpy(d, q, 8); break;
+    default: for (int64_t i = 0; i < n; i++, d += s[0], q += s[1]) memcpy(d, q, es);
+    }
+}
+
+static void cast_loop(int64_t n, char **p, const int64_t *s, void *vctx) {
+    cast_ctx *c = vctx;
+    /* integer destinations from floats go through em__store to avoid UB on
+     * NaN/out-of-range; everything else is a plain C conversion */
+    bool float_to_int = em_dtype_is_float(c->src) && c->dst != EM_BOOL && !em_dtype_is_float(c->dst);
+    if (float_to_int) {
+        for (int64_t i = 0; i < n; i++) em__store(c->dst, p[0] + i * s[0], em__load(c->src, p[1] + i * s[1]));
+        return;
+    }
+    EM_DISPATCH_ALL(c->dst, TD, EM_DISPATCH_ALL(c->src, TS, {
+        for (int64_t i = 0; i < n; i++) {
+            TS v = *(const TS *)(p[1] + i * s[1]);
+            *(TD *)(p[0] + i * s[0]) = (TD)v;
+        }
+    }))
+}
+
+/* Whether two tensors' element ranges may overlap in memory. */
+static bool may_overlap(const em_tensor *a, const em_tensor *b) {
+    if (a->storage->data != b->storage->data && a->storage != b->storage) return false;
+    return true;
+}
+
+static em_status copy_raw(em_tensor *dst, const em_tensor *src) {
+    em__iter it;
+    const em_tensor *ops[2] = {dst, src};
+    EM_TRY(em__iter_init(&it, 2, ops, dst->ndim, dst->shape));
+    if (dst->dtype == src->dtype) {
+        size_t es = em__dsize(dst->dtype);
+        em__iter_run(&it, copy_loop, &es);
+    } else {
+        cast_ctx c = {dst->dtype, src->dtype};
+        em__iter_run(&it, cast_loop, &c);
+    }
+    return EM_OK;
+}
+
+em_status em_tensor_copy_into(em_tensor *dst, const em_tensor *src) {
+    if (!dst || !src) return em__error(EM_ERR_INVALID_ARG, "copy_into: NULL tensor");
+    if (src->ndim > dst->ndim) {
+        char b1[EM_DESC_LEN], b2[EM_DESC_LEN];
+        return em__error(EM_ERR_SHAPE, "copy_into: source %s cannot be broadcast to destination %s",
+                         em__desc(src, b1), em__desc(dst, b2));
+    }
+    if (may_overlap(dst, src) && dst != src) {
+        em_tensor *tmp;
+        EM_TRY(em_tensor_clone(src, &tmp));
+        em_status st = copy_raw(dst, tmp);
+        em_tensor_free(tmp);
+        return st;
+    }
+    return copy_raw(dst, src);
+}
+
+em_status em_tensor_clone(const em_tensor *x, em_tensor **out) {
+    if (!x || !out) return em__error(EM_ERR_INVALID_ARG, "clone: NULL argument");
+    em_tensor *t;
+    EM_TRY(em__new(x->dtype, x->ndim, x->shape, &t));
+    em_status st = copy_raw(t, x);
+    if (st) {
+        em_tensor_free(t);
+        return st;
+    }
+    *out = t;
+    return EM_OK;
+}
+
+em_status em_tensor_contiguous(const em_tensor *x, em_tensor **out) {
+    if (!x || !out) return em__error(EM_ERR_INVALID_ARG, "contiguous: NULL argument");
+    if (em__is_contiguous(x)) {
+        *out = em_tensor_retain((em_tensor *)x);
+        return EM_OK;
+    }
+    return em_tensor_clone(x, out);
+}
+
+em_status em_tensor_cast(const em_tensor *x, em_dtype dt, em_tensor **out) {
+    if (!x || !out) return em__error(EM_ERR_INVALID_ARG, "cast: NULL argument");
+    if (!em__dtype_valid(dt)) return em__error(EM_ERR_DTYPE, "cast: invalid dtype %d", (int)dt);
+    em_tensor *t;
+    EM_TRY(em__new(dt, x->ndim, x->shape, &t));
+    em_status st = copy_raw(t, x);
+    if (st) {
+        em_tensor_free(t);
+        return st;
+    }
+    *out = t;
+    return EM_OK;
+}
+
+typedef struct {
+    em_dtype dt;
+    double v;
+} fill_ctx;
+
+static void fill_loop(int64_t n, char **p, const int64_t *s, void *vctx) {
+    fill_ctx *c = vctx;
+    char one[8];
+    em__store(c->dt, one, c->v);
+    size_t es = em__dsize(c->dt);
+    EM_DISPATCH_ALL(c->dt, T, {
+        T v;
+        memcpy(&v, one, sizeof v);
+        if (s[0] == (int64_t)es) {
+            T *d = (T *)p[0];
+            for (int64_t i = 0; i < n; i++) d[i] = v;
+        } else {
+            for (int64_t i = 0; i < n; i++) *(T *)(p[0] + i * s[0]) = v;
+        }
+    })
+}
+
+em_status em_tensor_fill(em_tensor *dst, double value) {
+    if (!dst) return em__error(EM_ERR_INVALID_ARG, "fill: NULL tensor");
+    em__iter it;
+    const em_tensor *ops[1] = {dst};
+    EM_TRY(em__iter_init(&it, 1, ops, dst->ndim, dst->shape));
+    fill_ctx c = {dst->dtype, value};
+    em__iter_run(&it, fill_loop, &c);
+    return EM_OK;
+}
