@@ -70,7 +70,7 @@ static em_status handle_new(em_tensor **out) {
 
 em_status em__new(em_dtype dt, int ndim, const int64_t *shape, em_tensor **out) {
     int64_t n = em__numel(ndim, shape);
-    em_tensor *t;
+    em_tensor *t = NULL;
     EM_TRY(handle_new(&t));
     em_status st = storage_new((size_t)n * em__dsize(dt), &t->storage);
     if (st) {
@@ -88,7 +88,7 @@ em_status em__new(em_dtype dt, int ndim, const int64_t *shape, em_tensor **out) 
 
 em_status em__view(const em_tensor *x, em_dtype dt, int ndim, const int64_t *shape, const int64_t *strides,
                    int64_t offset, em_tensor **out) {
-    em_tensor *t;
+    em_tensor *t = NULL;
     EM_TRY(handle_new(&t));
     t->dtype = dt;
     t->ndim = ndim;
@@ -116,7 +116,7 @@ em_status em_tensor_from_data(em_dtype dt, int ndim, const int64_t *shape, const
     if (!out) return em__error(EM_ERR_INVALID_ARG, "from_data: out is NULL");
     EM_TRY(em__check_shape("from_data", ndim, shape));
     if (!data && em__numel(ndim, shape) > 0) return em__error(EM_ERR_INVALID_ARG, "from_data: data is NULL");
-    em_tensor *t;
+    em_tensor *t = NULL;
     EM_TRY(handle_new(&t));
     em_storage *s = em__alloc(sizeof *s);
     if (!s) {
@@ -217,7 +217,7 @@ em_status em__axes_mask(const char *op, const int *axes, int naxes, int ndim, ui
     }
     uint32_t m = 0;
     for (int i = 0; i < naxes; i++) {
-        int a;
+        int a = 0;
         EM_TRY(em__axis(op, axes[i], ndim, &a));
         if (m & (1u << a)) return em__error(EM_ERR_INVALID_ARG, "%s: axis %d appears twice", op, axes[i]);
         m |= 1u << a;

@@ -1,0 +1,75 @@
+/* Argument parsing for METH_FASTCALL | METH_KEYWORDS functions, without
+ * the cost of PyArg_ParseTupleAndKeywords. */
+#include "pyember.h"
+
+int empy_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                    const char *const *names, int npos_only, int nrequired, PyObject **out) {
+    int n = 0;
+    while (names[n]) n++;
+    if (nargs > n) {
+        PyErr_Format(PyExc_TypeError, "%s() takes at most %d arguments (%zd given)", fname, n, nargs);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) out[i] = i < nargs ? args[i] : NULL;
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    for (Py_ssize_t k = 0; k < nkw; k++) {
+        PyObject *key = PyTuple_GET_ITEM(kwnames, k);
+        int i = npos_only;
+        while (i < n && PyUnicode_CompareWithASCIIString(key, names[i]) != 0) i++;
+        if (i == n) {
+            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument %R", fname, key);
+            return -1;
+        }
+        if (out[i]) {
+            PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'", fname, names[i]);
+            return -1;
+        }
+        out[i] = args[nargs + k];
+    }
+    for (int i = 0; i < nrequired; i++)
+        if (!out[i]) {
+            PyErr_Format(PyExc_TypeError, "%s() missing required argument '%s'", fname, names[i]);
+            return -1;
+        }
+    return 0;
+}
+
+int empy_opt_bool(PyObject *o, bool dflt, bool *out) {
+    if (!o || o == Py_None) {
+        *out = dflt;
+        return 0;
+    }
+    int r = PyObject_IsTrue(o);
+    if (r < 0) return -1;
+    *out = r;
+    return 0;
+}
+
+int empy_opt_long(PyObject *o, long long dflt, long long *out, const char *fname, const char *what) {
+    if (!o || o == Py_None) {
+        *out = dflt;
+        return 0;
+    }
+    if (!PyIndex_Check(o)) {
+        PyErr_Format(PyExc_TypeError, "%s(): %s must be an integer, not %.50s", fname, what, Py_TYPE(o)->tp_name);
+        return -1;
+    }
+    long long v = PyLong_AsLongLong(o);
+    if (v == -1 && PyErr_Occurred()) return -1;
+    *out = v;
+    return 0;
+}
+
+int empy_opt_double(PyObject *o, double dflt, double *out, const char *fname, const char *what) {
+    if (!o || o == Py_None) {
+        *out = dflt;
+        return 0;
+    }
+    double v = PyFloat_AsDouble(o);
+    if (v == -1.0 && PyErr_Occurred()) {
+        PyErr_Format(PyExc_TypeError, "%s(): %s must be a number, not %.50s", fname, what, Py_TYPE(o)->tp_name);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}

@@ -1,0 +1,21 @@
+"""ember: a machine-learning library with a C core (libember) and a Python front end.
+
+Tensors follow the Python array API standard (ember is its own namespace:
+``x.__array_namespace__() is ember``) and carry the PyTorch-style methods
+model code uses.  NumPy arrays and tensors share memory without copies.
+"""
+from . import _C
+from ._dtype import (DType, bool, uint8, int8, int32, int64, float32, float64,  # noqa: A004
+                     finfo, iinfo, isdtype, result_type, can_cast)
+from . import _dtype, _format
+
+_C._register_dtypes(_dtype.ALL, _dtype._coerce, _format.tensor_repr)
+
+from ._C import *  # noqa: E402,F401,F403  (every op the C core binds)
+from ._C import Tensor, __version__  # noqa: E402
+from ._api import *  # noqa: E402,F401,F403  (array-API functions written in Python)
+from . import _tensor_methods  # noqa: E402,F401  (PyTorch-style Tensor methods)
+
+__array_api_version__ = "2023.12"
+newaxis = None
+e, pi, inf, nan = 2.718281828459045, 3.141592653589793, float("inf"), float("nan")
