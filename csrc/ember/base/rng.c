@@ -37,6 +37,7 @@
  */
 #include "../internal.h"
 
+#include <float.h>
 #include <math.h>
 
 struct em_generator {
@@ -198,6 +199,8 @@ em_status em_random_uniform(em_generator *g, double low, double high, em_dtype d
     if (!isfinite(low) || !isfinite(high) || !(low < high) || !isfinite(high - low))
         return em__error(EM_ERR_INVALID_ARG,
                          "random_uniform: needs finite low < high with a finite width, got low=%g high=%g", low, high);
+    if (dt == EM_F32 && (fabs(low) > FLT_MAX || fabs(high) > FLT_MAX))
+        return em__error(EM_ERR_INVALID_ARG, "random_uniform: low=%g high=%g are outside the float32 range", low, high);
     em_tensor *t;
     EM_TRY(draw_new("random_uniform", g, dt, ndim, shape, out, &t));
     int64_t n = em__numel(ndim, shape);

@@ -3,6 +3,8 @@
 
 em_status em_broadcast_shapes(int nda, const int64_t *sa, int ndb, const int64_t *sb, int *out_ndim,
                               int64_t *out_shape) {
+    EM_TRY(em__check_shape("broadcast_shapes", nda, sa)); /* ndim <= EM_MAX_DIMS bounds out_shape */
+    EM_TRY(em__check_shape("broadcast_shapes", ndb, sb));
     int nd = nda > ndb ? nda : ndb;
     for (int i = 0; i < nd; i++) {
         int64_t a = i < nd - nda ? 1 : sa[i - (nd - nda)];

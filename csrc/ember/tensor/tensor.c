@@ -54,7 +54,7 @@ em_status em__check_shape(const char *op, int ndim, const int64_t *shape) {
             return em__error(EM_ERR_SHAPE, "%s: negative dimension %lld at axis %d", op, (long long)shape[i], i);
         if (shape[i] && n > (INT64_MAX / 8) / shape[i])
             return em__error(EM_ERR_SHAPE, "%s: shape is too large (element count overflows)", op);
-        n *= shape[i];
+        n *= shape[i] ? shape[i] : 1; /* zeros too: contiguous strides multiply the other sizes */
     }
     return EM_OK;
 }

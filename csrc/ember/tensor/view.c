@@ -7,18 +7,18 @@ static em_status infer_shape(const char *op, const em_tensor *x, int ndim, const
     if (ndim < 0 || ndim > EM_MAX_DIMS)
         return em__error(EM_ERR_SHAPE, "%s: %d dimensions requested; ember supports 0 to %d", op, ndim, EM_MAX_DIMS);
     int infer = -1;
-    int64_t known = 1, n = em__numel(x->ndim, x->shape);
+    int64_t n = em__numel(x->ndim, x->shape);
     for (int i = 0; i < ndim; i++) {
         if (shape[i] == -1) {
             if (infer >= 0) return em__error(EM_ERR_SHAPE, "%s: only one dimension can be -1", op);
             infer = i;
         } else if (shape[i] < 0) {
             return em__error(EM_ERR_SHAPE, "%s: invalid dimension %lld", op, (long long)shape[i]);
-        } else {
-            known *= shape[i];
         }
-        out[i] = shape[i];
+        out[i] = shape[i] == -1 ? 1 : shape[i];
     }
+    if (em__check_shape(op, ndim, out)) goto bad; /* the product below cannot overflow */
+    int64_t known = em__numel(ndim, out);
     if (infer >= 0) {
         if (known == 0 || n % known) goto bad;
         out[infer] = n / known;
@@ -134,13 +134,14 @@ em_status em_tensor_slice(const em_tensor *x, int axis, int64_t start, int64_t s
     if (stop < 0) stop = stop + n < 0 ? (step < 0 ? -1 : 0) : stop + n;
     else if (stop >= n) stop = step < 0 ? n - 1 : n;
     int64_t len = 0;
-    if (step > 0 && stop > start) len = (stop - start - 1) / step + 1;
-    if (step < 0 && stop < start) len = (start - stop - 1) / (-step) + 1;
+    /* unsigned: -INT64_MIN would overflow */
+    if (step > 0 && stop > start) len = (int64_t)((uint64_t)(stop - start - 1) / (uint64_t)step) + 1;
+    if (step < 0 && stop < start) len = (int64_t)((uint64_t)(start - stop - 1) / (0 - (uint64_t)step)) + 1;
     int64_t sh[EM_MAX_DIMS], st[EM_MAX_DIMS];
     memcpy(sh, x->shape, sizeof sh);
     memcpy(st, x->strides, sizeof st);
     sh[a] = len;
-    st[a] = x->strides[a] * step;
+    st[a] = len > 1 ? x->strides[a] * step : x->strides[a]; /* len > 1 implies |step| < n: no overflow */
     int64_t off = x->offset + (len ? start * x->strides[a] : 0);
     return em__view(x, x->dtype, x->ndim, sh, st, off, out);
 }
@@ -150,7 +151,7 @@ em_status em_tensor_select(const em_tensor *x, int axis, int64_t index, em_tenso
     EM_TRY(em__axis("select", axis, x->ndim, &a));
     int64_t n = x->shape[a], k = index < 0 ? index + n : index;
     if (k < 0 || k >= n)
-        return em__error(EM_ERR_INDEX, "index %lld is out of bounds for axis %d with size %lld", (long long)index, a,
+        return em__error(EM_ERR_INDEX, "select: index %lld is out of bounds for axis %d with size %lld", (long long)index, a,
                          (long long)n);
     int64_t sh[EM_MAX_DIMS], st[EM_MAX_DIMS];
     int nd = 0;

@@ -1,0 +1,53 @@
+"""Shared test helpers: dtype lists and layouts (non-contiguous, negative strides)."""
+import numpy as np
+import pytest
+
+import ember
+
+ALL_DTYPES = ["bool", "uint8", "int8", "int32", "int64", "float32", "float64"]
+INT_DTYPES = ["uint8", "int8", "int32", "int64"]
+FLOAT_DTYPES = ["float32", "float64"]
+NUMERIC_DTYPES = INT_DTYPES + FLOAT_DTYPES
+
+
+def sample(shape, dtype, seed=0, low=-5, high=5):
+    """Deterministic NumPy test data of a dtype (small ints, bools, or floats)."""
+    rng = np.random.default_rng(seed)
+    if dtype == "bool":
+        return rng.integers(0, 2, size=shape).astype(bool)
+    if dtype == "uint8":
+        return rng.integers(0, max(high, 1) * 2, size=shape).astype(np.uint8)
+    if dtype in INT_DTYPES:
+        return rng.integers(low, high, size=shape).astype(dtype)
+    return rng.uniform(low, high, size=shape).astype(dtype)
+
+
+def layouts(a):
+    """(name, NumPy array, ember tensor) for contiguous, transposed, stepped and
+    reversed views of a: the tensor is a view of the same layout as the array."""
+    t = ember.asarray(a.copy())
+    out = [("contiguous", np.asarray(t), t)]
+    if a.ndim >= 2:
+        out.append(("transposed", np.asarray(t).T, t.T))
+    if a.ndim >= 1 and a.shape[0] > 1:
+        out.append(("stepped", np.asarray(t)[::2], t[::2]))
+        out.append(("reversed", np.asarray(t)[::-1], t[::-1]))
+    return out
+
+
+def assert_same(t, expected, rtol=1e-6, atol=0, check_dtype=True):
+    """t (ember) equals expected (NumPy) in shape, dtype and values (NaN == NaN)."""
+    got = np.asarray(t)
+    expected = np.asarray(expected)
+    assert got.shape == expected.shape, f"shape {got.shape} != {expected.shape}"
+    if check_dtype:
+        assert got.dtype == expected.dtype, f"dtype {got.dtype} != {expected.dtype}"
+    if expected.dtype.kind == "f":
+        np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol, equal_nan=True)
+    else:
+        np.testing.assert_array_equal(got, expected)
+
+
+@pytest.fixture(params=ALL_DTYPES)
+def dtype(request):
+    return request.param
