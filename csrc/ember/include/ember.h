@@ -173,8 +173,11 @@ EM_API em_status em_tensor_reshape(const em_tensor *x, int ndim, const int64_t *
 /* out.shape[i] = x.shape[perm[i]]; perm entries may be negative. */
 EM_API em_status em_tensor_permute(const em_tensor *x, const int *perm, em_tensor **out);
 EM_API em_status em_tensor_transpose(const em_tensor *x, int dim0, int dim1, em_tensor **out);
-/* Python slice x[start:stop:step] on one axis; start/stop are already
- * clamped by the caller the way PySlice_AdjustIndices does (step != 0). */
+/* Python slice x[start:stop:step] on one axis (step != 0), with Python's
+ * rules for the raw values: negatives count from the end and out-of-range
+ * values are clamped.  For "from the end" / "to the beginning" with a
+ * negative step pass INT64_MAX / INT64_MIN (what PySlice_Unpack gives for
+ * None). */
 EM_API em_status em_tensor_slice(const em_tensor *x, int axis, int64_t start, int64_t stop, int64_t step, em_tensor **out);
 /* x[..., index, ...] on one axis (drops the axis); negative index counts from the end. */
 EM_API em_status em_tensor_select(const em_tensor *x, int axis, int64_t index, em_tensor **out);
@@ -374,60 +377,107 @@ EM_API em_status em_reduce(em_op op, const em_tensor *x, const em_reduce_options
 EM_API em_status em_matmul(const em_tensor *a, const em_tensor *b, em_tensor **out);
 
 /* ------------------------------------------------------------------ */
-/* Shape and index ops (csrc/ember/ops/shape.c, index.c, sort.c)       */
+/* Shape and index ops (csrc/ember/ops/shape.c, index.c, softmax.c, sort.c) */
 /* ------------------------------------------------------------------ */
-/* Joins n tensors along an existing axis (dtypes promoted). */
+/* All return a new tensor in *out (free with em_tensor_free) unless marked
+ * in place or as views; integer index tensors may be any integer dtype (not
+ * bool); out-of-range indices give EM_ERR_INDEX naming the value, its
+ * position, the axis and its size. */
+/* NumPy concatenate: out = [xs[0], ..., xs[n-1]] along axis.  n >= 1; every
+ * input has the same ndim >= 1 and equal sizes except on axis; the dtype is
+ * em_promote_types of all inputs. */
 EM_API em_status em_concat(const em_tensor *const *xs, int n, int axis, em_tensor **out);
-/* Joins n same-shape tensors along a new axis. */
+/* NumPy stack: out[..., i, ...] = xs[i] with i on a new axis in
+ * [-ndim-1, ndim].  n >= 1 inputs of one shape; dtypes promoted. */
 EM_API em_status em_stack(const em_tensor *const *xs, int n, int axis, em_tensor **out);
-/* Views of x split along axis into nparts pieces of sizes[i] (sum = shape[axis]).
- * outs has nparts entries; each is a new reference. */
+/* torch.split with explicit sizes: views of x (sharing its storage) along
+ * axis of sizes[i] >= 0 with sum = shape[axis].  outs has nparts entries;
+ * each is a new reference; outs is untouched on error. */
 EM_API em_status em_split(const em_tensor *x, int axis, const int64_t *sizes, int nparts, em_tensor **outs);
 
 typedef enum em_pad_mode { EM_PAD_CONSTANT = 0, EM_PAD_REFLECT = 1, EM_PAD_REPLICATE = 2, EM_PAD_CIRCULAR = 3 } em_pad_mode;
-/* pads[2*i], pads[2*i+1]: elements added before/after axis i (ndim pairs, >= 0). */
+/* torch.nn.functional.pad / numpy.pad on every axis: pads[2*i], pads[2*i+1]
+ * (>= 0) elements are added before/after axis i (ndim pairs; pads may be
+ * NULL for a 0-d x).  constant: `value` (cast to x's dtype); reflect:
+ * mirrored without repeating the edge (pad < size); replicate: the edge
+ * element (size >= 1 if padded); circular: wrapped (pad <= size).  A pad too
+ * large for its mode is EM_ERR_INVALID_ARG naming the axis, pad and size. */
 EM_API em_status em_pad(const em_tensor *x, const int64_t *pads, em_pad_mode mode, double value, em_tensor **out);
-/* Shifts elements along axes by shifts (naxes = 0, axes NULL: the flattened tensor by shifts[0]). */
+/* NumPy roll: out[(i + shifts[j]) mod size] = x[i] along axes[j]; shifts may be
+ * negative or larger than the size; repeated axes add their shifts.
+ * naxes = 0 (axes NULL): the flattened tensor by shifts[0], shape kept. */
 EM_API em_status em_roll(const em_tensor *x, const int64_t *shifts, const int *axes, int naxes, em_tensor **out);
-/* Repeats each element along axis repeats[i] times (nrep == 1: all the same
- * count; nrep == shape[axis]: per element).  axis -EM_MAX_DIMS-1 = flattened input. */
+/* NumPy repeat: each element along axis repeated repeats[i] >= 0 times
+ * (nrep == 1: one count for all; nrep == shape[axis]: one per element).
+ * axis EM_AXIS_NONE: x is flattened first (1-D result). */
 EM_API em_status em_repeat(const em_tensor *x, const int64_t *repeats, int64_t nrep, int axis, em_tensor **out);
 #define EM_AXIS_NONE (-(EM_MAX_DIMS) - 1)
-/* Tiles x reps times along each axis (NumPy tile). */
+/* NumPy tile: out[i] = x[i mod shape] with out.shape = shape * reps.  reps
+ * (>= 0) shorter than ndim are padded with 1s in front; longer ones give x
+ * leading size-1 axes (at most EM_MAX_DIMS).  nreps = 0: a copy. */
 EM_API em_status em_tile(const em_tensor *x, const int64_t *reps, int nreps, em_tensor **out);
-/* Lower/upper triangle of the last two axes, diagonal k; the rest zero. */
+/* NumPy tril/triu over the last two axes (ndim >= 2): keeps x[..., i, j]
+ * where j <= i + k (tril) or j >= i + k (triu), zero elsewhere; any k. */
 EM_API em_status em_tril(const em_tensor *x, int64_t k, em_tensor **out);
 EM_API em_status em_triu(const em_tensor *x, int64_t k, em_tensor **out);
-/* out[i][j][k] = x[index[i][j][k]][j][k] for axis 0 (take_along_axis); index
- * int32/int64 with x's ndim, broadcast against x on other axes; negatives wrap. */
+/* NumPy take_along_axis (torch.gather): for axis 0 of a 3-D x,
+ * out[i][j][k] = x[index[i][j][k]][j][k].  index has x's ndim; on the
+ * other axes index and x broadcast against each other (NumPy rules, so
+ * torch's "index smaller than x" is an error unless the size is 1); out
+ * has the broadcast shape with index's size on axis; negatives wrap. */
 EM_API em_status em_gather(const em_tensor *x, int axis, const em_tensor *index, em_tensor **out);
-/* Picks entries of a 1-D integer index along axis (index_select / take). */
+/* torch.index_select / NumPy take with axis: out[..., i, ...] =
+ * x[..., index[i], ...] for a 1-D integer index; negatives wrap. */
 EM_API em_status em_index_select(const em_tensor *x, int axis, const em_tensor *index, em_tensor **out);
-/* 1-D tensor of x's entries where mask (broadcast to x) is true, in C order. */
+/* torch.masked_select with the mask broadcast to x (not x to the mask): a
+ * 1-D tensor of x's entries where mask != 0 (any dtype; NaN is true), in C
+ * order. */
 EM_API em_status em_masked_select(const em_tensor *x, const em_tensor *mask, em_tensor **out);
-/* Indices of nonzero entries: an (nnz, ndim) int64 tensor. */
+/* torch.nonzero: the C-ordered indices of entries != 0 (NaN counts) as an
+ * (nnz, ndim) int64 tensor; a 0-d x gives shape (nnz, 0). */
 EM_API em_status em_nonzero(const em_tensor *x, em_tensor **out);
 typedef enum em_scatter_reduce { EM_SCATTER_NONE = 0, EM_SCATTER_ADD = 1 } em_scatter_reduce;
-/* out = copy of x, then out[index[i][j]][j] (op)= src[i][j] along axis (the
- * inverse of gather).  With EM_SCATTER_NONE and repeated indices the last
- * write in C order wins; EM_SCATTER_ADD sums in C order, so the result is
- * deterministic. */
+/* torch scatter / scatter_add: out = copy of x, then for axis 1 of 2-D,
+ * out[i][index[i][j]] (op)= src[i][j] over every position of index.  x,
+ * index and src have one ndim >= 1; index sizes <= src's on every axis and
+ * <= x's except on axis; src has x's dtype; negatives wrap.  Repeated
+ * indices: EM_SCATTER_NONE keeps the last write in C order of index;
+ * EM_SCATTER_ADD adds in C order (integers wrap, bool ors): deterministic. */
 EM_API em_status em_scatter(const em_tensor *x, int axis, const em_tensor *index, const em_tensor *src,
                             em_scatter_reduce reduce, em_tensor **out);
-/* In place: x[index_tensors...] = values, index_put with broadcasting of the
- * n integer index tensors over the first n axes (accumulate: +=). */
+/* In place, torch index_put_: x[indices[0], ..., indices[n-1]] = values
+ * (+= with accumulate).  The n <= ndim integer index tensors broadcast
+ * together to a shape B and address the first n axes (negatives wrap); the
+ * indexed shape is B + x.shape[n:] and values (any dtype, cast to x's)
+ * broadcast to it.  Writes and adds happen in C order of that shape, so a
+ * repeated index keeps the last value or sums every one.  values that share
+ * x's storage are copied first.  A bool mask is not accepted (EM_ERR_DTYPE):
+ * convert it with em_nonzero.  On error x is unchanged. */
 EM_API em_status em_index_put(em_tensor *x, const em_tensor *const *indices, int n, const em_tensor *values,
                               bool accumulate);
-/* In place: x[mask] = value (mask broadcast to x). */
+/* In place, torch masked_fill_: x[mask != 0] = value (cast to x's dtype),
+ * mask of any dtype broadcast to x. */
 EM_API em_status em_masked_fill(em_tensor *x, const em_tensor *mask, double value);
-/* int64 index tensor of shape (..., num_classes); num_classes < 0: max + 1. */
+/* torch one_hot: out[..., c] = (index[...] == c) as int64 with shape
+ * index.shape + (num_classes,).  Entries must be in [0, num_classes);
+ * num_classes < 0 means max(index) + 1 (an error for an empty index). */
 EM_API em_status em_one_hot(const em_tensor *index, int64_t num_classes, em_tensor **out);
-/* Numerically stable softmax / log_softmax along axis (float input). */
+/* torch softmax / log_softmax along axis, numerically stable:
+ * y_i = e^(x_i - m) / sum_j e^(x_j - m), log: (x_i - m) - ln sum_j e^(x_j - m),
+ * m = max x.  Float input keeps its dtype; integers and bool compute in
+ * float32.  A row with NaN, +inf or only -inf gives NaN (like torch).  A 0-d
+ * x is one row of one element (axis 0 or -1). */
 EM_API em_status em_softmax(const em_tensor *x, int axis, em_tensor **out);
 EM_API em_status em_log_softmax(const em_tensor *x, int axis, em_tensor **out);
-/* Sorts along axis (stable; NaN last).  values or indices may be NULL. */
+/* torch.sort(stable=True): sorts along axis, any dtype.  Ascending puts NaN
+ * last, descending puts NaN first; equal elements keep their order in both.
+ * values (x's dtype) and indices (int64 positions along axis) are new
+ * tensors of x's shape; either may be NULL, not both.  A 0-d x is one
+ * element (axis 0 or -1). */
 EM_API em_status em_sort(const em_tensor *x, int axis, bool descending, em_tensor **values, em_tensor **indices);
-/* k largest (or smallest) along axis, in sorted order. */
+/* torch.topk(sorted=True): the k in [0, size] largest (NaN counts as largest)
+ * or smallest entries along axis, in that order; ties go to the lower index
+ * first.  Outputs as em_sort with size k on axis. */
 EM_API em_status em_topk(const em_tensor *x, int64_t k, int axis, bool largest, em_tensor **values,
                          em_tensor **indices);
 
