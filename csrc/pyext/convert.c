@@ -111,6 +111,10 @@ static em_tensor *from_ndarray(PyArrayObject *arr, const char *what, bool no_cop
         }
     }
     if (need_copy) {
+        if (no_copy && dt < 0 && widened_dtype(d) < 0) {
+            PyErr_Format(PyExc_TypeError, "%s: ember has no dtype for NumPy dtype %S", what, (PyObject *)d);
+            return NULL;
+        }
         if (no_copy) {
             PyErr_Format(PyExc_ValueError,
                          "%s: NumPy array of dtype %S cannot be shared without a copy (it is read-only, "
