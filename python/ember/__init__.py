@@ -15,6 +15,9 @@ from ._C import *  # noqa: E402,F401,F403  (every op the C core binds)
 from ._C import Tensor, __version__  # noqa: E402
 from ._api import *  # noqa: E402,F401,F403  (array-API functions written in Python)
 from . import _tensor_methods  # noqa: E402,F401  (PyTorch-style Tensor methods)
+from ._linalg import *  # noqa: E402,F401,F403  (tensordot, vecdot, matrix_transpose, ember.linalg)
+from . import _methods_math  # noqa: E402,F401  (PyTorch-style math methods: x.sum(dim), x.max(dim), ...)
+from . import _methods_shape, random  # noqa: E402,F401  (shape/index/sort methods, unique_*, ember.random)
 
 __array_api_version__ = "2023.12"
 newaxis = None
