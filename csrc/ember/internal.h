@@ -38,6 +38,7 @@ const char *em__shape_str(int ndim, const int64_t *shape, char *buf);
 
 /* ---- allocation -------------------------------------------------------- */
 void *em__alloc(size_t size);  /* 64-byte aligned; NULL on failure (no error text set) */
+void *em__alloc_small(size_t size); /* 16-byte aligned, for small headers */
 void *em__calloc(size_t size); /* zeroed */
 void em__free(void *p);
 /* Allocation that sets EM_ERR_NOMEM text naming `what`. */
@@ -50,7 +51,7 @@ typedef struct em_storage {
     size_t nbytes;
     void (*release)(void *owner); /* foreign memory: called on last unref */
     void *owner;
-    bool inline_data;             /* data follows the header in the same block */
+    void *block;                  /* the allocation to free (holds this header, maybe the data and a handle) */
 } em_storage;
 
 struct em_tensor {
@@ -62,6 +63,7 @@ struct em_tensor {
     int64_t shape[EM_MAX_DIMS];
     int64_t strides[EM_MAX_DIMS]; /* in elements; may be 0 or negative */
     void *autograd;               /* reserved for the autograd layer */
+    bool embedded;                /* lives in its storage's block (freed with it) */
 };
 
 extern const size_t em__dtype_sizes[EM_DTYPE_COUNT];

@@ -168,7 +168,9 @@ static bool int_fits(em_dtype dt, long long v) {
 
 em_tensor *empy_scalar_for(PyObject *obj, em_dtype other) {
     if (PyBool_Check(obj)) return scalar_tensor(EM_BOOL, obj == Py_True, 0, false);
-    if (PyLong_CheckExact(obj) || (PyLong_Check(obj) && !EmTensor_Check(obj))) {
+    /* exact types only: NumPy scalars (np.float64 subclasses float) are
+     * strongly typed, as in NumPy 2 */
+    if (PyLong_CheckExact(obj)) {
         int overflow;
         long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
         if (v == -1 && PyErr_Occurred()) return NULL;
@@ -180,7 +182,7 @@ em_tensor *empy_scalar_for(PyObject *obj, em_dtype other) {
         }
         return scalar_tensor(dt, 0, v, true);
     }
-    if (PyFloat_Check(obj)) {
+    if (PyFloat_CheckExact(obj)) {
         double v = PyFloat_AS_DOUBLE(obj);
         return scalar_tensor(em_dtype_is_float(other) ? other : EM_DEFAULT_FLOAT, v, 0, false);
     }
@@ -217,7 +219,7 @@ static em_tensor *cast_if(em_tensor *t, int dt) {
 
 em_tensor *empy_as_tensor(PyObject *obj, int dt, const char *what) {
     if (EmTensor_Check(obj)) return cast_if(em_tensor_retain(EmTensor_T(obj)), dt);
-    if (PyBool_Check(obj) || PyLong_Check(obj) || PyFloat_Check(obj)) return python_scalar(obj, dt);
+    if (PyBool_Check(obj) || PyLong_CheckExact(obj) || PyFloat_CheckExact(obj)) return python_scalar(obj, dt);
     if (PyArray_Check(obj)) return cast_if(from_ndarray((PyArrayObject *)obj, what, false), dt);
     if (PyComplex_Check(obj)) {
         PyErr_Format(PyExc_TypeError, "%s: ember has no complex dtype", what);
@@ -246,6 +248,7 @@ em_tensor *empy_as_tensor(PyObject *obj, int dt, const char *what) {
 
 int empy_binary_operands(PyObject *a, PyObject *b, em_tensor **ta, em_tensor **tb) {
     bool at = EmTensor_Check(a), bt = EmTensor_Check(b);
+    if (!at && !bt) return 0;
     if (at && bt) {
         *ta = em_tensor_retain(EmTensor_T(a));
         *tb = em_tensor_retain(EmTensor_T(b));
@@ -280,6 +283,10 @@ int empy_parse_axes(PyObject *obj, int *axes, int *naxes) {
         axes[0] = (int)v;
         *naxes = 1;
         return 0;
+    }
+    if (PyUnicode_Check(obj) || PyBytes_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "axis must be an int, a tuple of ints or None, not %.50s", Py_TYPE(obj)->tp_name);
+        return -1;
     }
     PyObject *seq = PySequence_Fast(obj, "axis must be an int, a tuple of ints or None");
     if (!seq) return -1;

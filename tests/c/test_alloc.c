@@ -136,7 +136,7 @@ TEST(alloc_oom_injection) {
             test_failures++;
         }
     }
-    CHECK(k > 40 && k < 100000); /* the scenario allocates many times, and finishes */
+    CHECK(k > 25 && k < 100000); /* the scenario allocates many times, and finishes */
     em_allocator now = em_get_allocator();
     CHECK(now.alloc == inj.base.alloc && now.free == inj.base.free); /* default restored */
 }

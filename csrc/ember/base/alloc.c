@@ -4,10 +4,9 @@
 
 #include <stdlib.h>
 
-/* Each block carries its size in a header so em_allocated_bytes can count
- * frees; the header is EM_ALIGN bytes so the payload stays aligned. */
 static void *default_alloc(size_t size, size_t align, void *ctx) {
     (void)ctx;
+    if (align <= 16) return malloc(size ? size : 1); /* glibc malloc is 16-byte aligned */
     void *p = NULL;
     if (posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size ? size : 1) != 0) return NULL;
     return p;
@@ -29,14 +28,24 @@ void em_set_allocator(const em_allocator *a) {
 em_allocator em_get_allocator(void) { return current; }
 int64_t em_allocated_bytes(void) { return (int64_t)atomic_load(&live_bytes); }
 
-void *em__alloc(size_t size) {
-    if (size > SIZE_MAX - EM_ALIGN) return NULL;
-    char *p = current.alloc(size + EM_ALIGN, EM_ALIGN, current.ctx);
+/* Each block carries {size, alignment} just before the pointer handed out,
+ * so em__free can find the block start and em_allocated_bytes can count. */
+static void *alloc_aligned(size_t size, size_t align) {
+    if (size > SIZE_MAX - align) return NULL;
+    char *p = current.alloc(size + align, align, current.ctx);
     if (!p) return NULL;
-    *(size_t *)p = size;
+    char *user = p + align;
+    ((size_t *)user)[-2] = size;
+    ((size_t *)user)[-1] = align;
     atomic_fetch_add(&live_bytes, (long long)size);
-    return p + EM_ALIGN;
+    return user;
 }
+
+void *em__alloc(size_t size) { return alloc_aligned(size, EM_ALIGN); }
+
+/* 16-byte alignment: plain malloc speed for small headers (tensor handles)
+ * that no kernel reads with vector loads. */
+void *em__alloc_small(size_t size) { return alloc_aligned(size, 2 * sizeof(size_t)); }
 
 void *em__calloc(size_t size) {
     void *p = em__alloc(size);
@@ -46,9 +55,9 @@ void *em__calloc(size_t size) {
 
 void em__free(void *p) {
     if (!p) return;
-    char *base = (char *)p - EM_ALIGN;
-    atomic_fetch_sub(&live_bytes, (long long)*(size_t *)base);
-    current.free(base, current.ctx);
+    size_t size = ((size_t *)p)[-2], align = ((size_t *)p)[-1];
+    atomic_fetch_sub(&live_bytes, (long long)size);
+    current.free((char *)p - align, current.ctx);
 }
 
 em_status em__alloc_or_fail(size_t size, const char *what, void **out) {

@@ -3,27 +3,15 @@
 
 #include <limits.h>
 
-static em_status storage_new(size_t nbytes, em_storage **out) {
-    /* header and data in one block; the header is padded to EM_ALIGN */
-    size_t head = (sizeof(em_storage) + EM_ALIGN - 1) / EM_ALIGN * EM_ALIGN;
-    if (nbytes > SIZE_MAX - head) return em__error(EM_ERR_NOMEM, "tensor of %zu bytes is too large", nbytes);
-    char *block = em__alloc(head + nbytes);
-    if (!block) return em__error(EM_ERR_NOMEM, "out of memory allocating a tensor of %zu bytes", nbytes);
-    em_storage *s = (em_storage *)block;
-    atomic_init(&s->refcount, 1);
-    s->data = block + head;
-    s->nbytes = nbytes;
-    s->release = NULL;
-    s->owner = NULL;
-    s->inline_data = true;
-    *out = s;
-    return EM_OK;
-}
+/* Header sizes rounded to the alignment so the data that follows is aligned. */
+#define ROUND_ALIGN(n) (((n) + EM_ALIGN - 1) / EM_ALIGN * EM_ALIGN)
+#define HANDLE_HEAD ROUND_ALIGN(sizeof(em_tensor))
+#define STORAGE_HEAD ROUND_ALIGN(sizeof(em_storage))
 
 static void storage_unref(em_storage *s) {
     if (!s || atomic_fetch_sub(&s->refcount, 1) != 1) return;
     if (s->release) s->release(s->owner);
-    em__free(s);
+    em__free(s->block);
 }
 
 void em__contig_strides(int ndim, const int64_t *shape, int64_t *strides) {
@@ -60,23 +48,37 @@ em_status em__check_shape(const char *op, int ndim, const int64_t *shape) {
 }
 
 static em_status handle_new(em_tensor **out) {
-    em_tensor *t = em__alloc(sizeof *t);
+    em_tensor *t = em__alloc_small(sizeof *t);
     if (!t) return em__error(EM_ERR_NOMEM, "out of memory allocating a tensor handle");
     atomic_init(&t->refcount, 1);
     t->autograd = NULL;
+    t->embedded = false;
     *out = t;
     return EM_OK;
 }
 
+/* A new tensor is one allocation: [handle | storage header | data].  Small
+ * ops make many short-lived results, and one allocation instead of three is
+ * most of their cost.  The handle is freed with the block, when the last
+ * view of the storage goes. */
 em_status em__new(em_dtype dt, int ndim, const int64_t *shape, em_tensor **out) {
-    int64_t n = em__numel(ndim, shape);
-    em_tensor *t = NULL;
-    EM_TRY(handle_new(&t));
-    em_status st = storage_new((size_t)n * em__dsize(dt), &t->storage);
-    if (st) {
-        em__free(t);
-        return st;
-    }
+    size_t nbytes = (size_t)em__numel(ndim, shape) * em__dsize(dt);
+    if (nbytes > SIZE_MAX - HANDLE_HEAD - STORAGE_HEAD)
+        return em__error(EM_ERR_NOMEM, "tensor of %zu bytes is too large", nbytes);
+    char *block = em__alloc(HANDLE_HEAD + STORAGE_HEAD + nbytes);
+    if (!block) return em__error(EM_ERR_NOMEM, "out of memory allocating a tensor of %zu bytes", nbytes);
+    em_tensor *t = (em_tensor *)block;
+    em_storage *s = (em_storage *)(block + HANDLE_HEAD);
+    atomic_init(&s->refcount, 1);
+    s->data = block + HANDLE_HEAD + STORAGE_HEAD;
+    s->nbytes = nbytes;
+    s->release = NULL;
+    s->owner = NULL;
+    s->block = block;
+    atomic_init(&t->refcount, 1);
+    t->autograd = NULL;
+    t->embedded = true;
+    t->storage = s;
     t->dtype = dt;
     t->ndim = ndim;
     t->offset = 0;
@@ -118,7 +120,7 @@ em_status em_tensor_from_data(em_dtype dt, int ndim, const int64_t *shape, const
     if (!data && em__numel(ndim, shape) > 0) return em__error(EM_ERR_INVALID_ARG, "from_data: data is NULL");
     em_tensor *t = NULL;
     EM_TRY(handle_new(&t));
-    em_storage *s = em__alloc(sizeof *s);
+    em_storage *s = em__alloc_small(sizeof *s);
     if (!s) {
         em__free(t);
         return em__error(EM_ERR_NOMEM, "from_data: out of memory");
@@ -128,7 +130,7 @@ em_status em_tensor_from_data(em_dtype dt, int ndim, const int64_t *shape, const
     s->nbytes = 0; /* unknown: foreign memory */
     s->release = release;
     s->owner = owner;
-    s->inline_data = false;
+    s->block = s;
     t->storage = s;
     t->dtype = dt;
     t->ndim = ndim;
@@ -149,8 +151,9 @@ em_tensor *em_tensor_retain(em_tensor *t) {
 
 void em_tensor_free(em_tensor *t) {
     if (!t || atomic_fetch_sub(&t->refcount, 1) != 1) return;
-    storage_unref(t->storage);
-    em__free(t);
+    bool embedded = t->embedded;
+    storage_unref(t->storage); /* may free t itself when embedded */
+    if (!embedded) em__free(t);
 }
 
 em_dtype em_tensor_dtype(const em_tensor *t) { return t->dtype; }
