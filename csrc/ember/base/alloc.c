@@ -4,16 +4,22 @@
 
 #include <stdlib.h>
 
+/* The default hooks align by hand over malloc: glibc's posix_memalign takes
+ * a slow path for every block, and small tensors are made by the million.
+ * The pointer malloc returned is kept just below the aligned block. */
 static void *default_alloc(size_t size, size_t align, void *ctx) {
     (void)ctx;
-    if (align <= 16) return malloc(size ? size : 1); /* glibc malloc is 16-byte aligned */
-    void *p = NULL;
-    if (posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size ? size : 1) != 0) return NULL;
+    if (align < 16) align = 16;
+    if (size > SIZE_MAX - align) return NULL;
+    char *raw = malloc(size + align);
+    if (!raw) return NULL;
+    char *p = (char *)(((uintptr_t)raw + align) & ~(uintptr_t)(align - 1)); /* raw < p <= raw + align */
+    ((void **)p)[-1] = raw;
     return p;
 }
 static void default_free(void *p, void *ctx) {
     (void)ctx;
-    free(p);
+    if (p) free(((void **)p)[-1]);
 }
 
 static em_allocator current = {default_alloc, default_free, NULL};

@@ -49,6 +49,25 @@ static bool safe_alias(const em_tensor *out, const em_tensor *in) {
     return true;
 }
 
+/* The common case without the iterator: a contiguous output and inputs that
+ * are contiguous with its element count or single elements (stride 0).
+ * Returns false when the layout needs em__iter. */
+static bool run_flat(const ew_call *c, const em_tensor *const *ops) {
+    int64_t n = em__numel(c->ndim, c->shape);
+    if (!em__is_contiguous(ops[0])) return false;
+    char *p[4];
+    int64_t s[4];
+    for (int i = 0; i <= c->nin; i++) {
+        int64_t m = em__numel(ops[i]->ndim, ops[i]->shape);
+        if (m == n && em__is_contiguous(ops[i])) s[i] = (int64_t)em__dsize(ops[i]->dtype);
+        else if (m == 1) s[i] = 0;
+        else return false;
+        p[i] = em__ptr(ops[i]);
+    }
+    if (n) c->loop(n, p, s, c->ctx);
+    return true;
+}
+
 /* Runs c into out (which has the result shape and a dtype rt casts to) or,
  * with out NULL, into a new tensor returned in *result. */
 static em_status ew_run(const ew_call *c, em_tensor *out, em_tensor **result) {
@@ -66,9 +85,11 @@ static em_status ew_run(const ew_call *c, em_tensor *out, em_tensor **result) {
     for (int i = 0; direct && i < c->nin; i++) direct = safe_alias(out, ops[i + 1]);
     if (!direct && (st = em__new(c->rt, c->ndim, c->shape, &tmp))) goto done;
     ops[0] = direct ? out : tmp;
-    em__iter it;
-    if ((st = em__iter_init(&it, c->nin + 1, ops, c->ndim, c->shape))) goto done;
-    em__iter_run(&it, c->loop, c->ctx);
+    if (!run_flat(c, ops)) {
+        em__iter it;
+        if ((st = em__iter_init(&it, c->nin + 1, ops, c->ndim, c->shape))) goto done;
+        em__iter_run(&it, c->loop, c->ctx);
+    }
     if (out && tmp) {
         st = em_tensor_copy_into(out, tmp);
     } else if (!out) {
@@ -139,6 +160,11 @@ em_status em_unary_into(em_op op, const em_tensor *x, double alpha, em_tensor *o
 
 /* ---- binary ------------------------------------------------------------- */
 static em_status broadcast2(const char *name, const em_tensor *a, const em_tensor *b, int *nd, int64_t *shape) {
+    if (a->ndim == b->ndim && !memcmp(a->shape, b->shape, sizeof(int64_t) * (size_t)a->ndim)) {
+        *nd = a->ndim;
+        memcpy(shape, a->shape, sizeof(int64_t) * (size_t)a->ndim);
+        return EM_OK;
+    }
     if (em_broadcast_shapes(a->ndim, a->shape, b->ndim, b->shape, nd, shape) == EM_OK) return EM_OK;
     char b1[EM_DESC_LEN], b2[EM_DESC_LEN];
     return em__error(EM_ERR_SHAPE, "%s: shapes %s and %s cannot be broadcast", name, em__desc(a, b1), em__desc(b, b2));
