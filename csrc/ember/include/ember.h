@@ -360,13 +360,18 @@ typedef struct em_reduce_options {
     int dtype;         /* sum/prod/cumsum/cumprod accumulate and output dtype; -1 = default */
 } em_reduce_options;
 EM_API em_reduce_options em_reduce_default_options(void);
-/* Reduction op over opts->axes.  Output dtypes: sum/prod/cumsum/cumprod of
- * bool and integers -> int64 (uint8 stays unsigned? no: int64), floats keep
- * theirs; mean/var/std/logsumexp/norm of integers -> float32; max/min keep
- * the dtype; argmax/argmin/count_nonzero -> int64; all/any -> bool.
- * argmax/argmin and cumsum/cumprod take at most one axis (NULL = flattened
- * for argmax/argmin, and for cum* too).  Empty reductions: sum 0, prod 1,
- * all true, any false; max/min/argmax/argmin of an empty axis is an error. */
+/* Reduction op over opts->axes (opts NULL = em_reduce_default_options()).
+ * Output dtypes: sum/prod/cumsum/cumprod of bool and integers -> int64
+ * (integer arithmetic wraps), floats keep theirs, or opts->dtype when >= 0;
+ * mean/var/std/logsumexp/norm of integers and bool -> float32 (opts->dtype
+ * may pick another float); max/min keep the dtype; argmax/argmin/
+ * count_nonzero -> int64; all/any -> bool.  argmax/argmin take at most one
+ * axis (NULL = the flattened tensor); cumsum/cumprod take exactly one (NULL =
+ * the flattened tensor, giving a 1-D result) and ignore keepdims.  Empty
+ * reductions: sum 0, prod 1, all true, any false, count_nonzero 0, norm 0,
+ * logsumexp -inf, mean/var/std NaN; max/min/argmax/argmin over a zero-size
+ * axis is EM_ERR_INVALID_ARG.  NaN propagates through max/min; argmax/argmin
+ * give the first NaN.  New tensor in *out (free with em_tensor_free). */
 EM_API em_status em_reduce(em_op op, const em_tensor *x, const em_reduce_options *opts, em_tensor **out);
 
 /* ------------------------------------------------------------------ */

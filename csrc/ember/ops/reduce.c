@@ -1,0 +1,644 @@
+/* Reductions over axes: sum mean prod max min argmax argmin var std
+ * logsumexp all any norm count_nonzero, and the scans cumsum/cumprod.
+ *
+ * Plan: the kept axes go outer and the reduced axes inner; each group is
+ * coalesced.  Then one of three loops runs:
+ *  - the reduced elements of each output are contiguous (reducing trailing
+ *    axes of a contiguous tensor): a kernel runs on them in place;
+ *  - the innermost kept axis is contiguous (reducing leading axes): whole
+ *    rows are folded into the output row, out[j] op= x[r, j], for the ops
+ *    that are plain folds (sum mean prod max min all any count_nonzero);
+ *  - otherwise the reduced elements of each output are gathered into a
+ *    contiguous buffer (in C order, so argmax indices are flat indices) and
+ *    the same kernel runs on the buffer.
+ *
+ * Accuracy and determinism: floats accumulate in their own type (float32 in
+ * float32, as NumPy does).  Contiguous sums are pairwise: leaves of LEAF
+ * elements are summed with LANES independent accumulators (a vectorisable
+ * loop; each lane adds LEAF/LANES terms) and leaves are combined pairwise, so
+ * the error grows like (LEAF/LANES + log2 n) * eps.  Row folds are pairwise
+ * over blocks of ROW_LEAF rows.  The order depends only on the shapes and
+ * strides, never on threads, so equal inputs give bit-identical results.
+ * Integer sums and products wrap in 64 bits (done in uint64_t, where
+ * overflow is defined).  var/std take two passes (mean, then the sum of
+ * squared deviations). */
+#include <math.h>
+
+#include "../internal.h"
+
+#define LANES 16
+#define LEAF 1024
+#define ROW_LEAF 32
+
+em_reduce_options em_reduce_default_options(void) {
+    return (em_reduce_options){.axes = NULL, .naxes = 0, .keepdims = false, .correction = 0, .ord = 2, .dtype = -1};
+}
+
+typedef struct {
+    em_op op;
+    int64_t n; /* elements reduced into each output */
+    double correction, ord;
+} rctx;
+
+/* Reduced axes seen from one output: rows of L contiguous elements. */
+typedef struct {
+    const char *base;
+    int nr;
+    const int64_t *shape, *strides; /* reduced axes, byte strides */
+    int64_t L;
+} rows_t;
+
+/* Address of the i-th element (C order) of an n-axis strided block. */
+static const char *at(const char *base, int n, const int64_t *shape, const int64_t *strides, int64_t i) {
+    for (int d = n - 1; d >= 0; d--) {
+        base += (i % shape[d]) * strides[d];
+        i /= shape[d];
+    }
+    return base;
+}
+
+#define OP_ADD(a, b) ((a) + (b))
+#define OP_MUL(a, b) ((a) * (b))
+/* This operand order is the one gcc maps onto packed max/min instructions
+ * (for floats a NaN in a is dropped: DEF_FEXT checks NaN separately). */
+#define OP_IMAX(a, b) ((a) > (b) ? (a) : (b))
+#define OP_IMIN(a, b) ((a) < (b) ? (a) : (b))
+/* NaN-propagating: once a lane holds NaN it keeps it ((b) != (b) is isnan). */
+#define OP_FMAX(a, b) ((b) > (a) || (b) != (b) ? (b) : (a))
+#define OP_FMIN(a, b) ((b) < (a) || (b) != (b) ? (b) : (a))
+#define INT_ISNAN(v) 0
+#define FLT_ISNAN(v) ((v) != (v))
+
+/* NAME(x, n, m, p) = OP-fold of EXPR(v) over v = x[0..n), n >= 1, pairwise
+ * over leaves, LANES accumulators per leaf.  INIT is the lanes' start value
+ * (it may use v = x[0]: max/min are idempotent); m, p are EXPR parameters. */
+#define DEF_FOLD(NAME, T, A, INIT, OP, EXPR) DEF_FOLD_U(NAME, T, A, INIT, OP, EXPR, _Pragma("GCC unroll 16"))
+/* The same without forced unrolling: gcc vectorises selects (max/min) only
+ * as a loop, not once unrolled into straight-line code. */
+#define DEF_FOLD_SEL(NAME, T, A, INIT, OP, EXPR) DEF_FOLD_U(NAME, T, A, INIT, OP, EXPR, )
+#define DEF_FOLD_U(NAME, T, A, INIT, OP, EXPR, UNROLL)                                  \
+    static A NAME(const T *x, int64_t n, A m, A p) {                                    \
+        if (n > LEAF) {                                                                 \
+            int64_t h = n / 2 / LANES * LANES;                                          \
+            A lo = NAME(x, h, m, p), hi = NAME(x + h, n - h, m, p);                     \
+            return OP(lo, hi);                                                          \
+        }                                                                               \
+        A acc[LANES];                                                                   \
+        {                                                                               \
+            T v = x[0];                                                                 \
+            (void)v;                                                                    \
+            for (int k = 0; k < LANES; k++) acc[k] = (INIT);                            \
+        }                                                                               \
+        int64_t i = 0;                                                                  \
+        for (; i + LANES <= n; i += LANES) {                                            \
+            UNROLL for (int k = 0; k < LANES; k++) {                                    \
+                T v = x[i + k];                                                         \
+                acc[k] = OP(acc[k], (EXPR));                                            \
+            }                                                                           \
+        }                                                                               \
+        for (int k = 0; i < n; i++, k++) {                                              \
+            T v = x[i];                                                                 \
+            acc[k] = OP(acc[k], (EXPR));                                                \
+        }                                                                               \
+        for (int w = LANES / 2; w > 0; w /= 2)                                          \
+            for (int k = 0; k < w; k++) acc[k] = OP(acc[k], acc[k + w]);                \
+        return acc[0];                                                                  \
+    }
+
+/* acc[j] = OP(acc[j], EXPR(x[j])) for j < L.  Blocks of LANES because gcc
+ * -O2 (its "very cheap" cost model) vectorises only loops of fixed trip
+ * count; restrict spares it alias checks. */
+#define DEF_ROW_STEP(NAME, T, A, OP, EXPR)                                              \
+    static void NAME(A *restrict acc, const T *restrict x, int64_t L) {                 \
+        int64_t j = 0;                                                                  \
+        for (; j + LANES <= L; j += LANES) {                                            \
+            _Pragma("GCC unroll 16") for (int k = 0; k < LANES; k++) {                  \
+                T v = x[j + k];                                                         \
+                acc[j + k] = OP(acc[j + k], (EXPR));                                    \
+            }                                                                           \
+        }                                                                               \
+        for (; j < L; j++) {                                                            \
+            T v = x[j];                                                                 \
+            acc[j] = OP(acc[j], (EXPR));                                                \
+        }                                                                               \
+    }
+
+/* acc[j] = OP-fold over rows r in [lo, hi) of EXPR(row r [j]), pairwise over
+ * blocks of ROW_LEAF rows; scratch holds one row per recursion level. */
+#define DEF_ROWS(NAME, T, A, OP, EXPR)                                                   \
+    DEF_ROW_STEP(NAME##_step, T, A, OP, EXPR)                                            \
+    DEF_ROW_STEP(NAME##_merge, A, A, OP, v)                                              \
+    static void NAME(const rows_t *g, int64_t lo, int64_t hi, A *acc, A *scratch) {      \
+        int64_t L = g->L;                                                                \
+        if (hi - lo > ROW_LEAF) {                                                        \
+            int64_t mid = lo + (hi - lo) / 2;                                            \
+            NAME(g, lo, mid, acc, scratch);                                              \
+            NAME(g, mid, hi, scratch, scratch + L);                                      \
+            NAME##_merge(acc, scratch, L);                                               \
+            return;                                                                      \
+        }                                                                                \
+        const T *x = (const T *)at(g->base, g->nr, g->shape, g->strides, lo);            \
+        for (int64_t j = 0; j < L; j++) {                                                \
+            T v = x[j];                                                                  \
+            acc[j] = (EXPR);                                                             \
+        }                                                                                \
+        for (int64_t r = lo + 1; r < hi; r++)                                            \
+            NAME##_step(acc, (const T *)at(g->base, g->nr, g->shape, g->strides, r), L); \
+    }
+
+static void store_count(const rctx *c, int64_t cnt, char *out) {
+    if (c->op == EM_OP_COUNT_NONZERO)
+        *(int64_t *)out = cnt;
+    else
+        *(bool *)out = c->op == EM_OP_ALL ? cnt == c->n : cnt > 0;
+}
+
+/* Kernels every dtype has: argmax, argmin, nonzero counts, max/min rows
+ * (max_S/min_S folds come from DEF_INT / DEF_FLOAT). */
+#define DEF_COMMON(S, T, MAXOP, MINOP, ISNAN)                                           \
+    DEF_FOLD(count_##S, T, int64_t, 0, OP_ADD, (int64_t)(v != 0))                       \
+    DEF_ROWS(rcount_##S, T, int64_t, OP_ADD, (int64_t)(v != 0))                         \
+    DEF_ROWS(rmax_##S, T, T, MAXOP, v)                                                  \
+    DEF_ROWS(rmin_##S, T, T, MINOP, v)                                                  \
+    /* first index of the extreme; the first NaN wins (NumPy) */                        \
+    static int64_t argext_##S(const T *x, int64_t n, bool want_max) {                   \
+        int64_t best = 0;                                                               \
+        T b = x[0];                                                                     \
+        if (ISNAN(b)) return 0;                                                         \
+        for (int64_t i = 1; i < n; i++) {                                               \
+            T v = x[i];                                                                 \
+            if (ISNAN(v)) return i;                                                     \
+            if (want_max ? v > b : v < b) {                                             \
+                b = v;                                                                  \
+                best = i;                                                               \
+            }                                                                           \
+        }                                                                               \
+        return best;                                                                    \
+    }
+
+#define COMMON_SLICE_CASES(S, T)                                                        \
+    case EM_OP_MAX: *(T *)out = max_##S(x, n, 0, 0); break;                             \
+    case EM_OP_MIN: *(T *)out = min_##S(x, n, 0, 0); break;                             \
+    case EM_OP_ARGMAX: *(int64_t *)out = argext_##S(x, n, true); break;                 \
+    case EM_OP_ARGMIN: *(int64_t *)out = argext_##S(x, n, false); break;                \
+    case EM_OP_ALL:                                                                     \
+    case EM_OP_ANY:                                                                     \
+    case EM_OP_COUNT_NONZERO: store_count(c, count_##S(x, n, 0, 0), out); break;
+
+/* out is the output row (L elements); scratch has room for (levels + 1) rows
+ * of 8 bytes: all/any count into its first row. */
+#define COMMON_ROWS_CASES(S, T)                                                         \
+    case EM_OP_MAX: rmax_##S(g, 0, c->n, (T *)out, (T *)scratch); break;                \
+    case EM_OP_MIN: rmin_##S(g, 0, c->n, (T *)out, (T *)scratch); break;                \
+    case EM_OP_COUNT_NONZERO: rcount_##S(g, 0, c->n, (int64_t *)out, scratch); break;   \
+    case EM_OP_ALL:                                                                     \
+    case EM_OP_ANY:                                                                     \
+        rcount_##S(g, 0, c->n, scratch, scratch + g->L);                                \
+        for (int64_t j = 0; j < g->L; j++) store_count(c, scratch[j], out + j);         \
+        break;
+
+/* Integer and bool inputs: sum and prod wrap in 64 bits, output int64. */
+#define DEF_INT(S, T)                                                                         \
+    DEF_COMMON(S, T, OP_IMAX, OP_IMIN, INT_ISNAN)                                             \
+    DEF_FOLD_SEL(max_##S, T, T, v, OP_IMAX, v)                                                \
+    DEF_FOLD_SEL(min_##S, T, T, v, OP_IMIN, v)                                                \
+    DEF_FOLD(isum_##S, T, uint64_t, 0, OP_ADD, (uint64_t)v)                                   \
+    DEF_FOLD(iprod_##S, T, uint64_t, 1, OP_MUL, (uint64_t)v)                                  \
+    DEF_ROWS(risum_##S, T, uint64_t, OP_ADD, (uint64_t)v)                                     \
+    DEF_ROWS(riprod_##S, T, uint64_t, OP_MUL, (uint64_t)v)                                    \
+    static void slice_##S(const rctx *c, const void *px, char *out) {                         \
+        const T *x = px;                                                                      \
+        int64_t n = c->n;                                                                     \
+        switch (c->op) {                                                                      \
+        case EM_OP_SUM: *(int64_t *)out = (int64_t)isum_##S(x, n, 0, 0); break;               \
+        case EM_OP_PROD: *(int64_t *)out = (int64_t)iprod_##S(x, n, 0, 0); break;             \
+            COMMON_SLICE_CASES(S, T)                                                          \
+        default: break;                                                                       \
+        }                                                                                     \
+    }                                                                                         \
+    static void rows_##S(const rctx *c, const rows_t *g, char *out, int64_t *scratch) {       \
+        switch (c->op) {                                                                      \
+        case EM_OP_SUM: risum_##S(g, 0, c->n, (uint64_t *)out, (uint64_t *)scratch); break;   \
+        case EM_OP_PROD: riprod_##S(g, 0, c->n, (uint64_t *)out, (uint64_t *)scratch); break; \
+            COMMON_ROWS_CASES(S, T)                                                           \
+        default: break;                                                                       \
+        }                                                                                     \
+    }
+
+/* NaN-propagating float max/min.  A select that tests for NaN does not
+ * vectorise, so the lanes run a plain max/min (which may drop a NaN) beside
+ * a sum of v - v, which is NaN iff some v is NaN or infinite; only then is
+ * the input scanned for a NaN.  Left as a loop (no forced unrolling): gcc
+ * vectorises selects in loops, not in straight-line code. */
+#define DEF_FEXT(NAME, T, OP)                                                           \
+    static T NAME(const T *x, int64_t n, T m, T p) {                                    \
+        T acc[LANES], z[LANES];                                                         \
+        for (int k = 0; k < LANES; k++) acc[k] = x[0], z[k] = 0;                        \
+        int64_t i = 0;                                                                  \
+        for (; i + LANES <= n; i += LANES)                                              \
+            for (int k = 0; k < LANES; k++) {                                           \
+                T v = x[i + k];                                                         \
+                acc[k] = OP(acc[k], v);                                                 \
+                z[k] += v - v;                                                          \
+            }                                                                           \
+        for (int k = 0; i < n; i++, k++) {                                              \
+            acc[k] = OP(acc[k], x[i]);                                                  \
+            z[k] += x[i] - x[i];                                                        \
+        }                                                                               \
+        T best = acc[0], bad = 0;                                                       \
+        for (int k = 0; k < LANES; k++) best = OP(best, acc[k]), bad += z[k];           \
+        for (int64_t j = 0; bad != bad && j < n; j++)                                   \
+            if (x[j] != x[j]) return x[j];                                              \
+        return best;                                                                    \
+    }
+
+/* Float inputs: everything, computed in T. */
+#define DEF_FLOAT(S, T, SQRT, EXP, LOG, POW, FABS)                                      \
+    DEF_COMMON(S, T, OP_FMAX, OP_FMIN, FLT_ISNAN)                                       \
+    DEF_FEXT(max_##S, T, OP_IMAX)                                                       \
+    DEF_FEXT(min_##S, T, OP_IMIN)                                                       \
+    DEF_FOLD(sum_##S, T, T, 0, OP_ADD, v)                                               \
+    DEF_FOLD(prod_##S, T, T, 1, OP_MUL, v)                                              \
+    DEF_FOLD(sqdev_##S, T, T, 0, OP_ADD, (v - m) * (v - m))                             \
+    DEF_FOLD(sumsq_##S, T, T, 0, OP_ADD, v * v)                                         \
+    DEF_FOLD(sumabs_##S, T, T, 0, OP_ADD, FABS(v))                                      \
+    DEF_FOLD(sumexp_##S, T, T, 0, OP_ADD, EXP(v - m))                                   \
+    DEF_FOLD(sumpow_##S, T, T, 0, OP_ADD, POW(FABS(v), p))                              \
+    DEF_FOLD(maxabs_##S, T, T, FABS(v), OP_FMAX, FABS(v))                               \
+    DEF_FOLD(minabs_##S, T, T, FABS(v), OP_FMIN, FABS(v))                               \
+    DEF_ROWS(rsum_##S, T, T, OP_ADD, v)                                                 \
+    DEF_ROWS(rprod_##S, T, T, OP_MUL, v)                                                \
+    static T var_##S(const T *x, int64_t n, double correction) {                        \
+        T mean = sum_##S(x, n, 0, 0) / (T)n;                                            \
+        double d = (double)n - correction; /* NumPy: max(n - ddof, 0) */                \
+        return sqdev_##S(x, n, mean, 0) / (T)(d > 0 ? d : 0);                           \
+    }                                                                                   \
+    static T lse_##S(const T *x, int64_t n) {                                           \
+        T m = max_##S(x, n, 0, 0);                                                      \
+        if (m != m || isinf(m)) return m; /* NaN, all -inf, or some +inf */             \
+        return m + LOG(sumexp_##S(x, n, m, 0));                                         \
+    }                                                                                   \
+    static T norm_##S(const T *x, int64_t n, double ord) {                              \
+        if (ord == 2) return SQRT(sumsq_##S(x, n, 0, 0));                               \
+        if (ord == 1) return sumabs_##S(x, n, 0, 0);                                    \
+        if (ord == INFINITY) return maxabs_##S(x, n, 0, 0);                             \
+        if (ord == -INFINITY) return minabs_##S(x, n, 0, 0);                            \
+        if (ord == 0) return (T)count_##S(x, n, 0, 0);                                  \
+        return POW(sumpow_##S(x, n, 0, (T)ord), (T)(1 / ord));                          \
+    }                                                                                   \
+    static void slice_##S(const rctx *c, const void *px, char *out) {                   \
+        const T *x = px;                                                                \
+        int64_t n = c->n;                                                               \
+        T *o = (T *)out;                                                                \
+        switch (c->op) {                                                                \
+        case EM_OP_SUM: *o = sum_##S(x, n, 0, 0); break;                                \
+        case EM_OP_MEAN: *o = sum_##S(x, n, 0, 0) / (T)n; break;                        \
+        case EM_OP_PROD: *o = prod_##S(x, n, 0, 0); break;                              \
+        case EM_OP_VAR: *o = var_##S(x, n, c->correction); break;                       \
+        case EM_OP_STD: *o = SQRT(var_##S(x, n, c->correction)); break;                 \
+        case EM_OP_LOGSUMEXP: *o = lse_##S(x, n); break;                                \
+        case EM_OP_NORM: *o = norm_##S(x, n, c->ord); break;                            \
+            COMMON_SLICE_CASES(S, T)                                                    \
+        default: break;                                                                 \
+        }                                                                               \
+    }                                                                                   \
+    static void rows_##S(const rctx *c, const rows_t *g, char *out, int64_t *scratch) { \
+        T *o = (T *)out;                                                                \
+        switch (c->op) {                                                                \
+        case EM_OP_SUM: rsum_##S(g, 0, c->n, o, (T *)scratch); break;                   \
+        case EM_OP_MEAN:                                                                \
+            rsum_##S(g, 0, c->n, o, (T *)scratch);                                      \
+            for (int64_t j = 0; j < g->L; j++) o[j] /= (T)c->n;                         \
+            break;                                                                      \
+        case EM_OP_PROD: rprod_##S(g, 0, c->n, o, (T *)scratch); break;                 \
+            COMMON_ROWS_CASES(S, T)                                                     \
+        default: break;                                                                 \
+        }                                                                               \
+    }
+
+DEF_INT(b, bool)
+DEF_INT(u8, uint8_t)
+DEF_INT(i8, int8_t)
+DEF_INT(i32, int32_t)
+DEF_INT(i64, int64_t)
+DEF_FLOAT(f32, float, sqrtf, expf, logf, powf, fabsf)
+DEF_FLOAT(f64, double, sqrt, exp, log, pow, fabs)
+
+typedef void (*slice_fn)(const rctx *c, const void *x, char *out);
+typedef void (*rows_fn)(const rctx *c, const rows_t *g, char *out, int64_t *scratch);
+static const slice_fn slice_fns[EM_DTYPE_COUNT] = {slice_b,   slice_u8,  slice_i8, slice_i32,
+                                                   slice_i64, slice_f32, slice_f64};
+static const rows_fn rows_fns[EM_DTYPE_COUNT] = {rows_b, rows_u8, rows_i8, rows_i32, rows_i64, rows_f32, rows_f64};
+
+/* ---- geometry --------------------------------------------------------- */
+
+typedef struct {
+    int nk, nr;                                    /* kept / reduced axes after coalescing */
+    int64_t ks[EM_MAX_DIMS], kst[EM_MAX_DIMS];     /* byte strides */
+    int64_t rs[EM_MAX_DIMS], rst[EM_MAX_DIMS];
+} geom;
+
+/* Appends an axis to a group, dropping size 1 and merging with the previous
+ * axis when together they are one strided run (C order is preserved). */
+static void push_axis(int *n, int64_t *shape, int64_t *strides, int64_t size, int64_t stride) {
+    if (size == 1) return;
+    if (*n > 0 && strides[*n - 1] == stride * size) {
+        shape[*n - 1] *= size;
+        strides[*n - 1] = stride;
+        return;
+    }
+    shape[*n] = size;
+    strides[*n] = stride;
+    (*n)++;
+}
+
+static void make_geom(const em_tensor *x, uint32_t mask, geom *g) {
+    int64_t es = (int64_t)em__dsize(x->dtype);
+    g->nk = g->nr = 0;
+    for (int i = 0; i < x->ndim; i++) {
+        if (mask & (1u << i))
+            push_axis(&g->nr, g->rs, g->rst, x->shape[i], x->strides[i] * es);
+        else
+            push_axis(&g->nk, g->ks, g->kst, x->shape[i], x->strides[i] * es);
+    }
+}
+
+/* Copies the R reduced elements under p, in C order, to dst. */
+static void gather(char *dst, const char *p, const geom *g, size_t es) {
+    int64_t inner = g->rs[g->nr - 1], s = g->rst[g->nr - 1], nouter = 1;
+    for (int d = 0; d < g->nr - 1; d++) nouter *= g->rs[d];
+    for (int64_t o = 0; o < nouter; o++) {
+        const char *q = at(p, g->nr - 1, g->rs, g->rst, o);
+        switch (es) {
+        case 1: for (int64_t i = 0; i < inner; i++) dst[i] = q[i * s]; break;
+        case 4: for (int64_t i = 0; i < inner; i++) memcpy(dst + 4 * i, q + i * s, 4); break;
+        default: for (int64_t i = 0; i < inner; i++) memcpy(dst + 8 * i, q + i * s, 8); break;
+        }
+        dst += inner * (int64_t)es;
+    }
+}
+
+static bool is_fold(em_op op) {
+    return op == EM_OP_SUM || op == EM_OP_MEAN || op == EM_OP_PROD || op == EM_OP_MAX || op == EM_OP_MIN ||
+           op == EM_OP_ALL || op == EM_OP_ANY || op == EM_OP_COUNT_NONZERO;
+}
+
+/* Fills out (contiguous, one element per kept position) from x; n >= 1. */
+static em_status reduce_run(const rctx *c, const em_tensor *x, uint32_t mask, em_tensor *out) {
+    geom g;
+    make_geom(x, mask, &g);
+    size_t es = em__dsize(x->dtype), oes = em__dsize(out->dtype);
+    int64_t nout = em__numel(g.nk, g.ks);
+    const char *px = em__ptr(x);
+    char *po = em__ptr(out);
+    if (nout == 0) return EM_OK;
+    bool contiguous = g.nr == 0 || (g.nr == 1 && g.rst[0] == (int64_t)es);
+    if (!contiguous && is_fold(c->op) && g.nk > 0 && g.kst[g.nk - 1] == (int64_t)es) {
+        rows_t rg = {NULL, g.nr, g.rs, g.rst, g.ks[g.nk - 1]};
+        int levels = 2; /* one row per pairwise split, plus all/any's count row */
+        for (int64_t r = c->n; r > ROW_LEAF; r = (r + 1) / 2) levels++;
+        int64_t *scratch;
+        EM_TRY(em__alloc_or_fail((size_t)(levels * rg.L) * sizeof(int64_t), em_op_name(c->op), (void **)&scratch));
+        for (int64_t o = 0; o < nout / rg.L; o++) {
+            rg.base = at(px, g.nk - 1, g.ks, g.kst, o);
+            rows_fns[x->dtype](c, &rg, po + o * rg.L * (int64_t)oes, scratch);
+        }
+        em__free(scratch);
+        return EM_OK;
+    }
+    char *buf = NULL;
+    if (!contiguous) EM_TRY(em__alloc_or_fail((size_t)c->n * es, em_op_name(c->op), (void **)&buf));
+    for (int64_t o = 0; o < nout; o++) {
+        const char *p = at(px, g.nk, g.ks, g.kst, o);
+        if (buf) gather(buf, p, &g, es);
+        slice_fns[x->dtype](c, buf ? buf : p, po + o * (int64_t)oes);
+    }
+    em__free(buf);
+    return EM_OK;
+}
+
+/* ---- options, dtypes, driver ------------------------------------------ */
+
+/* Normalises opts->axes into a bitmask (NULL = all axes). */
+static em_status parse_axes(const char *name, const em_reduce_options *o, int ndim, uint32_t *mask) {
+    if (!o->axes) {
+        *mask = ndim ? (uint32_t)((1u << ndim) - 1) : 0;
+        return EM_OK;
+    }
+    if (o->naxes < 0 || o->naxes > EM_MAX_DIMS)
+        return em__error(EM_ERR_INVALID_ARG, "%s: naxes %d is not in [0, %d]", name, o->naxes, EM_MAX_DIMS);
+    uint32_t m = 0;
+    for (int i = 0; i < o->naxes; i++) {
+        int a;
+        EM_TRY(em__axis(name, o->axes[i], ndim, &a));
+        if (m & (1u << a))
+            return em__error(EM_ERR_INVALID_ARG, "%s: axis %d is repeated in the axes of a tensor of %d dimensions",
+                             name, o->axes[i], ndim);
+        m |= 1u << a;
+    }
+    *mask = m;
+    return EM_OK;
+}
+
+static bool is_intlike(em_dtype d) { return d == EM_BOOL || em_dtype_is_int(d); }
+
+/* ct: the dtype x is cast to before reducing (integer sums skip the cast and
+ * accumulate in int64 directly); odt: the output dtype. */
+static em_status result_dtypes(const char *name, em_op op, em_dtype in, int want, em_dtype *ct, em_dtype *odt) {
+    if (want < -1 || want >= EM_DTYPE_COUNT) return em__error(EM_ERR_DTYPE, "%s: invalid dtype %d", name, want);
+    switch (op) {
+    case EM_OP_SUM:
+    case EM_OP_PROD:
+    case EM_OP_CUMSUM:
+    case EM_OP_CUMPROD: *ct = *odt = want >= 0 ? (em_dtype)want : em_dtype_is_float(in) ? in : EM_I64; return EM_OK;
+    case EM_OP_MEAN:
+    case EM_OP_VAR:
+    case EM_OP_STD:
+    case EM_OP_LOGSUMEXP:
+    case EM_OP_NORM:
+        if (want >= 0 && !em_dtype_is_float((em_dtype)want))
+            return em__error(EM_ERR_DTYPE, "%s: dtype %s is not a float dtype", name, em_dtype_name((em_dtype)want));
+        *ct = *odt = want >= 0 ? (em_dtype)want : em_dtype_is_float(in) ? in : EM_F32;
+        return EM_OK;
+    default:
+        if (want >= 0)
+            return em__error(EM_ERR_INVALID_ARG,
+                             "%s: the dtype option applies to sum, prod, cumsum, cumprod and float reductions only",
+                             name);
+        *ct = in;
+        *odt = op == EM_OP_MAX || op == EM_OP_MIN ? in : op == EM_OP_ALL || op == EM_OP_ANY ? EM_BOOL : EM_I64;
+        return EM_OK;
+    }
+}
+
+/* Whether x must be cast to ct first: not for integer accumulation of
+ * integer or bool input (read as is, wrapped on the final store). */
+static bool needs_cast(em_dtype in, em_dtype ct) {
+    return in != ct && !(em_dtype_is_int(ct) && is_intlike(in));
+}
+
+/* Result for zero reduced elements; NAN marks "no identity: error". */
+static double empty_value(em_op op) {
+    switch (op) {
+    case EM_OP_PROD:
+    case EM_OP_ALL: return 1;
+    case EM_OP_MEAN:
+    case EM_OP_VAR:
+    case EM_OP_STD: return NAN;
+    case EM_OP_LOGSUMEXP: return -INFINITY;
+    default: return 0;
+    }
+}
+
+static bool has_identity(em_op op) {
+    return op != EM_OP_MAX && op != EM_OP_MIN && op != EM_OP_ARGMAX && op != EM_OP_ARGMIN;
+}
+
+/* *owned = x cast to ct when needs_cast, else NULL (use x itself). */
+static em_status cast_for(const em_tensor *x, em_dtype ct, em_tensor **owned) {
+    *owned = NULL;
+    return needs_cast(x->dtype, ct) ? em_tensor_cast(x, ct, owned) : EM_OK;
+}
+
+/* ---- cumsum / cumprod -------------------------------------------------- */
+/* Scans are sequential along the axis, as in NumPy: x[i] = x[i-1] op x[i].
+ * The work tensor is contiguous with the axis outside the rest, so the
+ * inner loop runs over contiguous elements (and vectorises unless the axis
+ * is the last one).  Integers accumulate in int64 with wrap-around. */
+#define WRAP_ADD(a, b) ((int64_t)((uint64_t)(a) + (uint64_t)(b)))
+#define WRAP_MUL(a, b) ((int64_t)((uint64_t)(a) * (uint64_t)(b)))
+#define DEF_SCAN(NAME, T, OP)                                                           \
+    static void NAME(T *x, int64_t outer, int64_t n, int64_t inner) {                   \
+        for (int64_t o = 0; o < outer; o++, x += n * inner)                             \
+            for (int64_t i = 1; i < n; i++) {                                           \
+                T *cur = x + i * inner;                                                 \
+                const T *prev = cur - inner;                                            \
+                for (int64_t j = 0; j < inner; j++) cur[j] = OP(prev[j], cur[j]);       \
+            }                                                                           \
+    }
+DEF_SCAN(cumsum_f32, float, OP_ADD)
+DEF_SCAN(cumsum_f64, double, OP_ADD)
+DEF_SCAN(cumsum_i64, int64_t, WRAP_ADD)
+DEF_SCAN(cumprod_f32, float, OP_MUL)
+DEF_SCAN(cumprod_f64, double, OP_MUL)
+DEF_SCAN(cumprod_i64, int64_t, WRAP_MUL)
+
+/* ct: accumulate/output dtype.  axes NULL scans the flattened tensor. */
+static em_status cumulative(em_op op, const em_tensor *x, const em_reduce_options *o, em_dtype ct, em_tensor **out) {
+    const char *name = em_op_name(op);
+    int axis = -1;
+    if (o->axes) {
+        if (o->naxes != 1)
+            return em__error(EM_ERR_INVALID_ARG,
+                             "%s: takes exactly one axis (or axes NULL for the flattened tensor), got %d", name,
+                             o->naxes);
+        EM_TRY(em__axis(name, o->axes[0], x->ndim, &axis));
+    }
+    em_dtype adt = em_dtype_is_float(ct) ? ct : EM_I64;
+    em_tensor *a = NULL, *w = NULL, *t = NULL;
+    em_status st;
+    if ((st = cast_for(x, ct, &a)) != EM_OK) goto fail;
+    if (a && a->dtype == adt) { /* the cast is already a private contiguous copy */
+        w = a;
+        a = NULL;
+    } else if ((st = em_tensor_cast(a ? a : x, adt, &w)) != EM_OK) {
+        goto fail;
+    }
+    int64_t numel = em__numel(x->ndim, x->shape), n = axis < 0 ? numel : x->shape[axis];
+    int64_t outer = axis < 0 ? 1 : em__numel(axis, x->shape);
+    int64_t inner = axis < 0 ? 1 : em__numel(x->ndim - axis - 1, x->shape + axis + 1);
+    bool sum = op == EM_OP_CUMSUM;
+    void *p = em__ptr(w);
+    switch (adt) {
+    case EM_F32: (sum ? cumsum_f32 : cumprod_f32)(p, outer, n, inner); break;
+    case EM_F64: (sum ? cumsum_f64 : cumprod_f64)(p, outer, n, inner); break;
+    default: (sum ? cumsum_i64 : cumprod_i64)(p, outer, n, inner); break;
+    }
+    if (adt != ct) {
+        if ((st = em_tensor_cast(w, ct, &t)) != EM_OK) goto fail;
+        em_tensor_free(w);
+        w = t;
+        t = NULL;
+    }
+    if (axis < 0 && w->ndim != 1) {
+        if ((st = em_tensor_view(w, 1, &numel, &t)) != EM_OK) goto fail;
+        em_tensor_free(w);
+        w = t;
+    }
+    em_tensor_free(a);
+    *out = w;
+    return EM_OK;
+fail:
+    em_tensor_free(a);
+    em_tensor_free(w);
+    return st;
+}
+
+/* ---- the entry point ---------------------------------------------------- */
+
+em_status em_reduce(em_op op, const em_tensor *x, const em_reduce_options *opts, em_tensor **out) {
+    if (op <= EM_OP_BINARY_END_ || op >= EM_OP_REDUCE_END_)
+        return em__error(EM_ERR_INVALID_ARG, "reduce: op %d (%s) is not a reduction", (int)op,
+                         em_op_name(op) ? em_op_name(op) : "invalid");
+    const char *name = em_op_name(op);
+    if (!x || !out) return em__error(EM_ERR_INVALID_ARG, "%s: NULL argument", name);
+    em_reduce_options o = opts ? *opts : em_reduce_default_options();
+    em_dtype ct = x->dtype, odt = x->dtype;
+    EM_TRY(result_dtypes(name, op, x->dtype, o.dtype, &ct, &odt));
+    if (op == EM_OP_CUMSUM || op == EM_OP_CUMPROD) return cumulative(op, x, &o, ct, out);
+
+    char d[EM_DESC_LEN];
+    uint32_t mask = 0;
+    EM_TRY(parse_axes(name, &o, x->ndim, &mask));
+    if ((op == EM_OP_ARGMAX || op == EM_OP_ARGMIN) && o.axes && o.naxes > 1)
+        return em__error(EM_ERR_INVALID_ARG, "%s: takes at most one axis, got %d (tensor %s)", name, o.naxes,
+                         em__desc(x, d));
+    if (op == EM_OP_NORM && !(o.ord > 0 || o.ord == 0 || o.ord == -INFINITY))
+        return em__error(EM_ERR_INVALID_ARG, "norm: ord %g is not supported (use 0, inf, -inf or p > 0)", o.ord);
+    if (op == EM_OP_VAR || op == EM_OP_STD) {
+        if (!isfinite(o.correction))
+            return em__error(EM_ERR_INVALID_ARG, "%s: correction %g is not finite", name, o.correction);
+    }
+
+    int64_t shape[EM_MAX_DIMS], n = 1;
+    int nd = 0, zero_axis = -1;
+    for (int i = 0; i < x->ndim; i++) {
+        if (!(mask & (1u << i))) {
+            shape[nd++] = x->shape[i];
+            continue;
+        }
+        n *= x->shape[i];
+        if (x->shape[i] == 0 && zero_axis < 0) zero_axis = i;
+        if (o.keepdims) shape[nd++] = 1;
+    }
+    if (n == 0 && !has_identity(op))
+        return em__error(EM_ERR_INVALID_ARG, "%s: zero-size reduction over axis %d of shape %s has no identity", name,
+                         zero_axis, em__desc(x, d));
+
+    em_tensor *xc = NULL, *res = NULL, *cast = NULL;
+    em_status st;
+    if ((st = cast_for(x, ct, &xc)) != EM_OK) goto fail;
+    const em_tensor *src = xc ? xc : x;
+    /* integer sums/products are computed into int64, then cast to odt */
+    em_dtype kdt = (op == EM_OP_SUM || op == EM_OP_PROD) && is_intlike(src->dtype) ? EM_I64 : odt;
+    if ((st = em__new(kdt, nd, shape, &res)) != EM_OK) goto fail;
+    if (n == 0) {
+        st = em_tensor_fill(res, empty_value(op));
+    } else {
+        rctx c = {op, n, o.correction, o.ord};
+        st = reduce_run(&c, src, mask, res);
+    }
+    if (st != EM_OK) goto fail;
+    if (kdt != odt) {
+        if ((st = em_tensor_cast(res, odt, &cast)) != EM_OK) goto fail;
+        em_tensor_free(res);
+        res = cast;
+    }
+    em_tensor_free(xc);
+    *out = res;
+    return EM_OK;
+fail:
+    em_tensor_free(xc);
+    em_tensor_free(res);
+    return st;
+}
