@@ -127,3 +127,29 @@ def test_contiguous_clone_is_contiguous():
     k = c.clone()
     k[0, 0] = 99
     assert c[0, 0].item() == 0
+
+
+def test_big_kernels_release_the_gil():
+    """While a large op runs in one thread, another thread keeps running Python."""
+    import threading
+
+    x = ember.ones((4_000_000,))
+    state = {"running": False, "done": False}
+
+    def work():
+        state["running"] = True
+        for _ in range(20):
+            ember.exp(x)
+        state["done"] = True
+
+    spins_during = 0
+    t = threading.Thread(target=work)
+    t.start()
+    while not state["running"]:
+        pass
+    while not state["done"]:
+        spins_during += 1
+    t.join()
+    # Holding the GIL through each exp would let this loop run only at the 20
+    # moments between calls; released, it spins for the whole computation.
+    assert spins_during > 1000
