@@ -1,6 +1,7 @@
 """Tensor attributes, dtypes, conversion, repr and the Python protocols."""
 import math
 import pickle
+import sys
 
 import numpy as np
 import pytest
@@ -130,26 +131,35 @@ def test_contiguous_clone_is_contiguous():
 
 
 def test_big_kernels_release_the_gil():
-    """While a large op runs in one thread, another thread keeps running Python."""
-    import threading
+    """A thread inside a large ember kernel lets other threads run Python.
 
-    x = ember.ones((4_000_000,))
+    With a huge switch interval the interpreter never takes the GIL from a
+    thread by force, so the main thread can wake from sleep while the
+    worker computes only if ember released the GIL around the kernel."""
+    import threading
+    import time
+
+    x = ember.ones((8_000_000,))
     state = {"running": False, "done": False}
 
     def work():
         state["running"] = True
-        for _ in range(20):
+        for _ in range(30):
             ember.exp(x)
         state["done"] = True
 
-    spins_during = 0
-    t = threading.Thread(target=work)
-    t.start()
-    while not state["running"]:
-        pass
-    while not state["done"]:
-        spins_during += 1
-    t.join()
-    # Holding the GIL through each exp would let this loop run only at the 20
-    # moments between calls; released, it spins for the whole computation.
-    assert spins_during > 1000
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(100.0)
+    try:
+        t = threading.Thread(target=work)
+        t.start()
+        while not state["running"]:
+            time.sleep(0.0005)
+        wakeups = 0
+        while not state["done"]:
+            time.sleep(0.0005)
+            wakeups += not state["done"]
+        t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert wakeups > 0
