@@ -1,8 +1,14 @@
 """Shared test helpers: dtype lists and layouts (non-contiguous, negative strides)."""
-import numpy as np
-import pytest
+import os
 
-import ember
+# scikit-learn's array_api_dispatch needs SciPy's array API mode, which is
+# read when SciPy is first imported (test_array_api.py dispatches ember).
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import ember  # noqa: E402
 
 ALL_DTYPES = ["bool", "uint8", "int8", "int32", "int64", "float32", "float64"]
 INT_DTYPES = ["uint8", "int8", "int32", "int64"]

@@ -126,3 +126,18 @@ def test_namespace_info():
     assert info.default_device() == "cpu"
     assert info.default_dtypes()["real floating"] == ember.float32
     assert set(info.dtypes(kind="integral")) == {"uint8", "int8", "int32", "int64"}
+
+
+@pytest.mark.parametrize("name", ["MinMaxScaler", "MaxAbsScaler", "StandardScaler"])
+def test_scikit_learn_array_api_dispatch_accepts_ember(name):
+    """scikit-learn runs these estimators through ember's namespace and
+    returns ember tensors equal to its NumPy results."""
+    import sklearn
+    from sklearn import preprocessing
+
+    X = np.random.default_rng(0).standard_normal((20, 3)).astype(np.float32)
+    cls = getattr(preprocessing, name)
+    with sklearn.config_context(array_api_dispatch=True):
+        out = cls().fit_transform(ember.asarray(X))
+    assert isinstance(out, ember.Tensor)
+    np.testing.assert_allclose(np.asarray(out), cls().fit_transform(X), rtol=1e-5, atol=1e-6)
