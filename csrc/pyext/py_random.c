@@ -290,23 +290,23 @@ DEF(bernoulli) {
 #define FASTKW METH_FASTCALL | METH_KEYWORDS
 #define M(name, doc) {#name, (PyCFunction)(void (*)(void))gen_##name, FASTKW, doc},
 static PyMethodDef gen_methods[] = {
-    M(random, "random(size=None, dtype=None)\n--\n\n"
+    M(random, "random($self, size=None, dtype=None)\n--\n\n"
               "Uniform floats in [0, 1) of shape size (None: a 0-d tensor); dtype float32 or float64.")
-    M(uniform, "uniform(low=0.0, high=1.0, size=None, dtype=None)\n--\n\nUniform floats in [low, high).")
-    M(normal, "normal(loc=0.0, scale=1.0, size=None, dtype=None)\n--\n\nNormal(loc, scale) floats (Box-Muller).")
-    M(integers, "integers(low, high=None, size=None, dtype=None, endpoint=False)\n--\n\n"
+    M(uniform, "uniform($self, low=0.0, high=1.0, size=None, dtype=None)\n--\n\nUniform floats in [low, high).")
+    M(normal, "normal($self, loc=0.0, scale=1.0, size=None, dtype=None)\n--\n\nNormal(loc, scale) floats (Box-Muller).")
+    M(integers, "integers($self, low, high=None, size=None, dtype=None, endpoint=False)\n--\n\n"
                 "Uniform integers in [low, high) ([low, high] with endpoint; [0, low) without high);\n"
                 "dtype int64 by default, any integer dtype that holds the range.")
-    M(permutation, "permutation(x)\n--\n\n"
+    M(permutation, "permutation($self, x)\n--\n\n"
                    "A random permutation of arange(x) for an int x, else a copy of x shuffled along axis 0.")
-    M(bernoulli, "bernoulli(p, size=None, dtype=None)\n--\n\n"
+    M(bernoulli, "bernoulli($self, p, size=None, dtype=None)\n--\n\n"
                  "1 with probability p (a float or a float tensor in [0, 1], broadcast to size), else 0;\n"
                  "p's dtype (float32 for a Python float) unless dtype is given.")
     {"manual_seed", gen_manual_seed, METH_O,
-     "manual_seed(seed)\n--\n\nRestart the stream from seed (an int in [0, 2**64)); returns the generator."},
+     "manual_seed($self, seed, /)\n--\n\nRestart the stream from seed (an int in [0, 2**64)); returns the generator."},
     {"get_state", gen_get_state, METH_NOARGS,
-     "get_state()\n--\n\nThe state as a (seed, offset) tuple; set_state(state) resumes the stream there."},
-    {"set_state", gen_set_state, METH_O, "set_state(state)\n--\n\nRestore a state returned by get_state()."},
+     "get_state($self, /)\n--\n\nThe state as a (seed, offset) tuple; set_state(state) resumes the stream there."},
+    {"set_state", gen_set_state, METH_O, "set_state($self, state, /)\n--\n\nRestore a state returned by get_state()."},
     {NULL, NULL, 0, NULL},
 };
 

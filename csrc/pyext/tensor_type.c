@@ -370,7 +370,7 @@ static PyObject *tensor_is_contiguous(PyObject *self, PyObject *unused) {
 /* stride(): element steps, as PyTorch reports them. */
 static PyObject *tensor_stride(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     em_tensor *t = EmTensor_T(self);
-    if (nargs == 1) {
+    if (nargs == 1 && args[0] != Py_None) {
         long d = PyLong_AsLong(args[0]);
         if (d == -1 && PyErr_Occurred()) return NULL;
         int a;
@@ -389,24 +389,25 @@ static PyObject *tensor_shares_memory(PyObject *self, PyObject *other) {
 }
 
 static PyMethodDef tensor_methods[] = {
-    {"item", tensor_item, METH_NOARGS, "item()\n--\n\nThe value of a one-element tensor as a Python scalar."},
+    {"item", tensor_item, METH_NOARGS, "item($self, /)\n--\n\nThe value of a one-element tensor as a Python scalar."},
     {"numpy", empy_tensor_to_numpy, METH_NOARGS,
-     "numpy()\n--\n\nA NumPy array sharing this tensor's memory (no copy)."},
+     "numpy($self, /)\n--\n\nA NumPy array sharing this tensor's memory (no copy)."},
     {"astype", (PyCFunction)(void (*)(void))tensor_astype, METH_FASTCALL | METH_KEYWORDS,
-     "astype(dtype, /, *, copy=True)\n--\n\nThis tensor converted to dtype (a copy unless copy=False and the "
+     "astype($self, dtype, /, *, copy=True)\n--\n\nThis tensor converted to dtype (a copy unless copy=False and the "
      "dtype already matches)."},
     {"contiguous", tensor_contiguous, METH_NOARGS,
-     "contiguous()\n--\n\nThis tensor if C-contiguous, else a contiguous copy."},
-    {"clone", tensor_clone, METH_NOARGS, "clone()\n--\n\nA contiguous copy."},
-    {"is_contiguous", tensor_is_contiguous, METH_NOARGS, "is_contiguous()\n--\n\nWhether the layout is C-contiguous."},
+     "contiguous($self, /)\n--\n\nThis tensor if C-contiguous, else a contiguous copy."},
+    {"clone", tensor_clone, METH_NOARGS, "clone($self, /)\n--\n\nA contiguous copy."},
+    {"is_contiguous", tensor_is_contiguous, METH_NOARGS,
+     "is_contiguous($self, /)\n--\n\nWhether the layout is C-contiguous."},
     {"stride", (PyCFunction)(void (*)(void))tensor_stride, METH_FASTCALL,
-     "stride(dim=None)\n--\n\nElement steps of each dimension (PyTorch's convention; .strides is in bytes)."},
+     "stride($self, dim=None, /)\n--\n\nElement steps of each dimension (PyTorch's convention; .strides is in bytes)."},
     {"_shares_memory", tensor_shares_memory, METH_O, NULL},
     {"__dlpack__", (PyCFunction)(void (*)(void))empy_tensor_dlpack, METH_FASTCALL | METH_KEYWORDS,
-     "__dlpack__(*, stream=None, max_version=None, dl_device=None, copy=None)\n--\n\n"
+     "__dlpack__($self, /, *, stream=None, max_version=None, dl_device=None, copy=None)\n--\n\n"
      "Export as a DLPack capsule (versioned when max_version >= (1, 0))."},
     {"__dlpack_device__", empy_tensor_dlpack_device, METH_NOARGS,
-     "__dlpack_device__()\n--\n\n(kDLCPU, 0)."},
+     "__dlpack_device__($self, /)\n--\n\n(kDLCPU, 0)."},
     {NULL, NULL, 0, NULL},
 };
 

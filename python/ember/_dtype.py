@@ -14,7 +14,8 @@ class DType:
     ``"float32"``, ``numpy.float32`` / ``numpy.dtype("float32")``.
     """
 
-    __slots__ = ("name", "num", "itemsize", "kind")
+    __slots__ = {"name": "The dtype's name ('float32', ...).", "num": "Its em_dtype number in ember.h.",
+                 "itemsize": "Bytes per element.", "kind": "'b' bool, 'u' unsigned, 'i' signed integer, 'f' float."}
 
     def __init__(self, name, num, itemsize, kind):
         self.name, self.num, self.itemsize, self.kind = name, num, itemsize, kind
@@ -40,6 +41,7 @@ class DType:
 
     @property
     def is_floating_point(self):
+        """Whether this is a floating-point dtype (as torch.dtype.is_floating_point)."""
         return self.kind == "f"
 
 

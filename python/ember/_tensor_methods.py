@@ -8,6 +8,7 @@ _ember = sys.modules["ember"]
 
 
 def _array_namespace(self, /, *, api_version=None):
+    """The array API namespace of this tensor: the ember module."""
     if api_version not in (None, "2021.12", "2022.12", "2023.12"):
         raise ValueError(f"ember does not implement array API version {api_version!r}")
     return _ember
@@ -25,9 +26,10 @@ def _tolist(self):
     return self.numpy().tolist()
 
 
-
-
 def _to_device(self, device, /, *, stream=None):
+    """to_device(device, /, *, stream=None)
+
+    This tensor on device (array API); ember has only 'cpu', so this is self."""
     if device != "cpu":
         raise ValueError(f"to_device: ember runs on 'cpu' only, not {device!r}")
     return self
