@@ -5,33 +5,9 @@
 #include <string.h>
 
 #include "test.h"
+#include "test_util.h"
 
-#define SH(...) (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__}
-
-static struct {
-    em_allocator base; /* the allocator that does the real work */
-    long calls, fail_at;
-    bool failed;
-} inj;
-
-static void *failing_alloc(size_t size, size_t align, void *ctx) {
-    (void)ctx;
-    if (inj.calls++ == inj.fail_at) {
-        inj.failed = true;
-        return NULL;
-    }
-    return inj.base.alloc(size, align, inj.base.ctx);
-}
-static void failing_free(void *p, void *ctx) {
-    (void)ctx;
-    inj.base.free(p, inj.base.ctx);
-}
-
-static int releases, wrapped;
-static void on_release(void *owner) {
-    (void)owner;
-    releases++;
-}
+static int wrapped; /* foreign buffers the scenario wrapped */
 
 /* Runs every step in order; returns the first failing status (EM_OK if none).
  * Each step writes a fresh slot, so cleanup frees exactly what was made.
@@ -57,9 +33,9 @@ static em_status scenario(void) {
         n++;                                                                   \
     } while (0)
     /* creation */
-    STEP(em_tensor_empty(EM_F32, SH(2, 3), &t[n]));                 /* 0 */
-    STEP(em_tensor_zeros(EM_F64, SH(3, 4), &t[n]));                 /* 1 */
-    STEP(em_tensor_ones(EM_I32, SH(4), &t[n]));                     /* 2 */
+    STEP(em_tensor_empty(EM_F32, DIMS(2, 3), &t[n]));               /* 0 */
+    STEP(em_tensor_zeros(EM_F64, DIMS(3, 4), &t[n]));               /* 1 */
+    STEP(em_tensor_ones(EM_I32, DIMS(4), &t[n]));                   /* 2 */
     STEP(em_tensor_full(EM_U8, 0, NULL, 3, &t[n]));                 /* 3 */
     STEP(em_tensor_empty_like(t[1], EM_I64, &t[n]));                /* 4 */
     STEP(em_tensor_full_like(t[1], -1, 2, &t[n]));                  /* 5 */
@@ -68,8 +44,8 @@ static em_status scenario(void) {
     STEP(em_tensor_eye(3, 5, 1, EM_BOOL, &t[n]));                   /* 8 */
     /* views (each allocates a handle) */
     STEP(em_tensor_transpose(t[1], 0, 1, &t[n]));                   /* 9: (4, 3) */
-    STEP(em_tensor_view(t[1], SH(12), &t[n]));                      /* 10 */
-    STEP(em_tensor_expand(t[2], SH(5, 4), &t[n]));                  /* 11 */
+    STEP(em_tensor_view(t[1], DIMS(12), &t[n]));                    /* 10 */
+    STEP(em_tensor_expand(t[2], DIMS(5, 4), &t[n]));                /* 11 */
     STEP(em_tensor_slice(t[6], 0, -1, 0, -3, &t[n]));               /* 12 */
     STEP(em_tensor_select(t[1], 0, -1, &t[n]));                     /* 13 */
     STEP(em_tensor_squeeze(t[11], NULL, 0, &t[n]));                 /* 14 */
@@ -78,27 +54,27 @@ static em_status scenario(void) {
     STEP(em_tensor_permute(t[1], (int[]){1, 0}, &t[n]));            /* 17 */
     STEP(em_tensor_mT(t[1], &t[n]));                                /* 18 */
     /* copies */
-    STEP(em_tensor_reshape(t[9], SH(2, 6), &t[n]));                 /* 19: copies */
+    STEP(em_tensor_reshape(t[9], DIMS(2, 6), &t[n]));               /* 19: copies */
     STEP(em_tensor_flatten(t[9], 0, -1, &t[n]));                    /* 20: copies */
     STEP(em_tensor_contiguous(t[9], &t[n]));                        /* 21: copies */
     STEP(em_tensor_clone(t[16], &t[n]));                            /* 22 */
     STEP(em_tensor_cast(t[9], EM_I8, &t[n]));                       /* 23 */
     STEP(em_tensor_copy_into(t[9], t[16]));                         /* 24: overlap, copies src first */
     /* foreign memory */
-    STEP(em_tensor_from_data(EM_F32, SH(2, 3), NULL, buf, on_release, buf, &t[n])); /* 25 */
+    STEP(em_tensor_from_data(EM_F32, DIMS(2, 3), NULL, buf, count_release, buf, &t[n])); /* 25 */
     wrapped++;
     STEP(em_tensor_transpose(t[25], 0, 1, &t[n]));                  /* 26 */
-    STEP(em_tensor_reshape(t[26], SH(6), &t[n]));                   /* 27: copies */
+    STEP(em_tensor_reshape(t[26], DIMS(6), &t[n]));                 /* 27: copies */
     /* random numbers */
     st = em_generator_new(5, &g);
     if (st != EM_OK) {
         CHECK(g == NULL);
         goto done;
     }
-    STEP(em_random_uniform(g, -1, 1, EM_F32, SH(3, 3), &t[n]));     /* 28 */
-    STEP(em_random_normal(g, 0, 2, EM_F64, SH(5), &t[n]));          /* 29 */
-    STEP(em_random_randint(g, -5, 5, EM_I8, SH(7), &t[n]));         /* 30 */
-    STEP(em_tensor_from_data(EM_F64, SH(4), NULL, (void *)probs, NULL, NULL, &t[n])); /* 31 */
+    STEP(em_random_uniform(g, -1, 1, EM_F32, DIMS(3, 3), &t[n]));   /* 28 */
+    STEP(em_random_normal(g, 0, 2, EM_F64, DIMS(5), &t[n]));        /* 29 */
+    STEP(em_random_randint(g, -5, 5, EM_I8, DIMS(7), &t[n]));       /* 30 */
+    STEP(em_tensor_from_data(EM_F64, DIMS(4), NULL, (void *)probs, NULL, NULL, &t[n])); /* 31 */
     STEP(em_random_bernoulli(g, t[31], EM_BOOL, &t[n]));            /* 32 */
     STEP(em_random_permutation(g, 9, &t[n]));                       /* 33 */
 #undef STEP
@@ -109,22 +85,18 @@ done:
 }
 
 TEST(alloc_oom_injection) {
-    inj.base = em_get_allocator();
+    const em_allocator base = em_get_allocator();
     const int64_t baseline = em_allocated_bytes();
-    em_allocator hooks = {failing_alloc, failing_free, NULL};
     long k;
     for (k = 0; k < 100000; k++) {
-        inj.calls = 0;
-        inj.fail_at = k;
-        inj.failed = false;
         releases = wrapped = 0;
-        em_set_allocator(&hooks);
+        oom_install(k, false);
         em_clear_error();
         em_status st = scenario();
-        em_set_allocator(NULL);
+        oom_remove();
         CHECK(em_allocated_bytes() == baseline); /* nothing leaked */
         CHECK(releases == wrapped);              /* release ran once per wrapped buffer, never on failure */
-        if (!inj.failed) {
+        if (!oom_failed()) {
             CHECK_OK(st);
             break;
         }
@@ -138,22 +110,19 @@ TEST(alloc_oom_injection) {
     }
     CHECK(k > 25 && k < 100000); /* the scenario allocates many times, and finishes */
     em_allocator now = em_get_allocator();
-    CHECK(now.alloc == inj.base.alloc && now.free == inj.base.free); /* default restored */
+    CHECK(now.alloc == base.alloc && now.free == base.free); /* default restored */
 }
 
 TEST(alloc_hooks_count_bytes) {
-    inj.base = em_get_allocator();
-    inj.calls = 0;
-    inj.fail_at = -1; /* never fail */
-    em_allocator hooks = {failing_alloc, failing_free, NULL};
-    em_set_allocator(&hooks);
+    const em_allocator base = em_get_allocator();
+    oom_install(-1, false); /* never fail */
     const int64_t before = em_allocated_bytes();
     em_tensor *t;
-    CHECK_OK(em_tensor_zeros(EM_F64, SH(100), &t));
-    CHECK(inj.calls >= 1 && em_allocated_bytes() - before >= 800);
+    CHECK_OK(em_tensor_zeros(EM_F64, DIMS(100), &t));
+    CHECK(oom_calls() >= 1 && em_allocated_bytes() - before >= 800);
     CHECK(((uintptr_t)em_tensor_data(t) & 63) == 0);
     em_tensor_free(t);
     CHECK(em_allocated_bytes() == before);
     em_set_allocator(&(em_allocator){NULL, NULL, NULL}); /* incomplete hooks also restore the default */
-    CHECK(em_get_allocator().alloc == inj.base.alloc);
+    CHECK(em_get_allocator().alloc == base.alloc);
 }

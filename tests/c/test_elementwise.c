@@ -7,68 +7,9 @@
 #include <string.h>
 
 #include "test.h"
+#include "test_util.h"
 
 /* ---- helpers ------------------------------------------------------------ */
-static void unravel(const em_tensor *t, int64_t i, int64_t *idx) {
-    const int64_t *sh = em_tensor_shape(t);
-    for (int d = em_tensor_ndim(t) - 1; d >= 0; d--) {
-        idx[d] = i % sh[d];
-        i /= sh[d];
-    }
-}
-
-/* Element i (C order) of any view, as double. */
-static double at(const em_tensor *t, int64_t i) {
-    int64_t idx[EM_MAX_DIMS];
-    double v = -12345;
-    unravel(t, i, idx);
-    CHECK_OK(em_tensor_get(t, idx, &v));
-    return v;
-}
-
-/* Element i of a contiguous integer or bool tensor, exactly. */
-static int64_t at_i(const em_tensor *t, int64_t i) {
-    const void *p = em_tensor_data(t);
-    switch (em_tensor_dtype(t)) {
-    case EM_BOOL: return ((const bool *)p)[i];
-    case EM_U8: return ((const uint8_t *)p)[i];
-    case EM_I8: return ((const int8_t *)p)[i];
-    case EM_I32: return ((const int32_t *)p)[i];
-    case EM_I64: return ((const int64_t *)p)[i];
-    default: return INT64_MIN;
-    }
-}
-
-static em_tensor *mk(em_dtype dt, int ndim, const int64_t *shape, const double *v) {
-    em_tensor *t = NULL;
-    CHECK_OK(em_tensor_empty(dt, ndim, shape, &t));
-    int64_t idx[EM_MAX_DIMS];
-    for (int64_t i = 0; t && i < em_tensor_numel(t); i++) {
-        unravel(t, i, idx);
-        CHECK_OK(em_tensor_set(t, idx, v[i]));
-    }
-    return t;
-}
-
-static em_tensor *mk1(em_dtype dt, int64_t n, const double *v) { return mk(dt, 1, &n, v); }
-
-/* Contiguous 1-D integer tensor with exact int64 values. */
-static em_tensor *mk_i(em_dtype dt, int64_t n, const int64_t *v) {
-    em_tensor *t = NULL;
-    CHECK_OK(em_tensor_empty(dt, 1, &n, &t));
-    void *p = em_tensor_data(t);
-    for (int64_t i = 0; i < n; i++) {
-        switch (dt) {
-        case EM_BOOL: ((bool *)p)[i] = v[i] != 0; break;
-        case EM_U8: ((uint8_t *)p)[i] = (uint8_t)v[i]; break;
-        case EM_I8: ((int8_t *)p)[i] = (int8_t)v[i]; break;
-        case EM_I32: ((int32_t *)p)[i] = (int32_t)v[i]; break;
-        default: ((int64_t *)p)[i] = v[i]; break;
-        }
-    }
-    return t;
-}
-
 /* Wraps an integer into dt as a C conversion to that width would. */
 static int64_t wrap(em_dtype dt, int64_t v) {
     switch (dt) {
@@ -91,8 +32,6 @@ static void check_close(const char *what, int64_t i, double got, double want, do
 
 /* The exact value v rounded to dt (float32 underflows and overflows). */
 static double rounded(em_dtype dt, double v) { return dt == EM_F32 ? (double)(float)v : v; }
-
-static bool has_error(const char *s) { return strstr(em_last_error(), s) != NULL; }
 
 static const em_op unary_ops[] = {
 #define X(NAME, name, doc) EM_OP_##NAME,
@@ -190,7 +129,7 @@ TEST(ew_unary_float_all_ops) {
     const int64_t n = sizeof xs / sizeof xs[0];
     const em_dtype dts[] = {EM_F32, EM_F64};
     for (int d = 0; d < 2; d++) {
-        em_tensor *x = mk1(dts[d], n, xs);
+        em_tensor *x = vector_of(dts[d], n, xs);
         for (int k = 0; k < NUNARY; k++) {
             em_op op = unary_ops[k];
             em_tensor *y = NULL;
@@ -205,9 +144,9 @@ TEST(ew_unary_float_all_ops) {
             char what[64];
             snprintf(what, sizeof what, "%s %s", em_op_name(op), em_dtype_name(dts[d]));
             for (int64_t i = 0; i < n; i++) {
-                double xi = at(x, i), rtol, atol;
+                double xi = value_at(x, i), rtol, atol;
                 tol_for(op, dts[d], xi, &rtol, &atol);
-                check_close(what, i, at(y, i), rounded(dts[d], ref_unary(op, xi, NAN)), rtol, atol);
+                check_close(what, i, value_at(y, i), rounded(dts[d], ref_unary(op, xi, NAN)), rtol, atol);
             }
             em_tensor_free(y);
         }
@@ -225,7 +164,7 @@ TEST(ew_unary_integer_inputs) {
     } cases[] = {{EM_BOOL, vb, 2}, {EM_U8, vu8, 5}, {EM_I8, vi8, 5}, {EM_I32, vi32, 6}, {EM_I64, vi64, 5}};
     for (int c = 0; c < 5; c++) {
         em_dtype dt = cases[c].dt;
-        em_tensor *x = mk_i(dt, cases[c].n, cases[c].v);
+        em_tensor *x = int_vector_of(dt, cases[c].n, cases[c].v);
         for (int k = 0; k < NUNARY; k++) {
             em_op op = unary_ops[k];
             em_tensor *y = NULL;
@@ -244,9 +183,9 @@ TEST(ew_unary_integer_inputs) {
                 if (want_dt == EM_F32) {
                     double xf = (float)xi, rtol, atol;
                     tol_for(op, EM_F32, xf, &rtol, &atol);
-                    check_close(what, i, at(y, i), rounded(EM_F32, ref_unary(op, xf, NAN)), rtol, atol);
+                    check_close(what, i, value_at(y, i), rounded(EM_F32, ref_unary(op, xf, NAN)), rtol, atol);
                 } else if (op == EM_OP_BITWISE_INVERT && dt == EM_BOOL) {
-                    CHECK(at_i(y, i) == !xi);
+                    CHECK(int_at(y, i) == !xi);
                 } else {
                     /* keep-dtype ops wrap; computed exactly in int64 here */
                     int64_t want = op == EM_OP_NEG ? (int64_t)(0 - (uint64_t)xi)
@@ -254,9 +193,9 @@ TEST(ew_unary_integer_inputs) {
                                  : op == EM_OP_SQUARE ? (int64_t)((uint64_t)xi * (uint64_t)xi)
                                  : op == EM_OP_BITWISE_INVERT ? ~xi
                                  : (int64_t)ref_unary(op, (double)xi, NAN);
-                    if (at_i(y, i) != wrap(want_dt, want)) {
+                    if (int_at(y, i) != wrap(want_dt, want)) {
                         fprintf(stderr, "  %s [%lld]: got %lld, wanted %lld\n", what, (long long)i,
-                                (long long)at_i(y, i), (long long)wrap(want_dt, want));
+                                (long long)int_at(y, i), (long long)wrap(want_dt, want));
                         test_failures++;
                     }
                 }
@@ -270,32 +209,32 @@ TEST(ew_unary_integer_inputs) {
 TEST(ew_unary_rounding_and_wrapping) {
     static const double xs[] = {0.5, 1.5, 2.5, -0.5, -2.5, 3.5, -3.7, 2.4999};
     static const double want[] = {0, 2, 2, -0.0, -2, 4, -4, 2};
-    em_tensor *x = mk1(EM_F32, 8, xs), *y = NULL;
+    em_tensor *x = vector_of(EM_F32, 8, xs), *y = NULL;
     CHECK_OK(em_unary(EM_OP_ROUND, x, NAN, &y));
-    for (int i = 0; i < 8; i++) CHECK(at(y, i) == want[i]);
-    CHECK(signbit(at(y, 3)));
+    for (int i = 0; i < 8; i++) CHECK(value_at(y, i) == want[i]);
+    CHECK(signbit(value_at(y, 3)));
     em_tensor_free(y);
     em_tensor_free(x);
     /* abs/neg of the most negative value wrap as in NumPy */
     static const int64_t vi[] = {INT32_MIN, INT32_MAX, -5};
-    x = mk_i(EM_I32, 3, vi);
+    x = int_vector_of(EM_I32, 3, vi);
     CHECK_OK(em_unary(EM_OP_NEG, x, NAN, &y));
-    CHECK(at_i(y, 0) == INT32_MIN && at_i(y, 1) == -INT32_MAX && at_i(y, 2) == 5);
+    CHECK(int_at(y, 0) == INT32_MIN && int_at(y, 1) == -INT32_MAX && int_at(y, 2) == 5);
     em_tensor_free(y);
     CHECK_OK(em_unary(EM_OP_ABS, x, NAN, &y));
-    CHECK(at_i(y, 0) == INT32_MIN && at_i(y, 2) == 5);
+    CHECK(int_at(y, 0) == INT32_MIN && int_at(y, 2) == 5);
     em_tensor_free(y);
     CHECK_OK(em_unary(EM_OP_SQUARE, x, NAN, &y));
-    CHECK(at_i(y, 0) == 0 && at_i(y, 1) == 1 && at_i(y, 2) == 25);
+    CHECK(int_at(y, 0) == 0 && int_at(y, 1) == 1 && int_at(y, 2) == 25);
     em_tensor_free(y);
     em_tensor_free(x);
     static const int64_t v64[] = {INT64_MIN, 0};
-    x = mk_i(EM_I64, 2, v64);
+    x = int_vector_of(EM_I64, 2, v64);
     CHECK_OK(em_unary(EM_OP_NEG, x, NAN, &y));
-    CHECK(at_i(y, 0) == INT64_MIN && at_i(y, 1) == 0);
+    CHECK(int_at(y, 0) == INT64_MIN && int_at(y, 1) == 0);
     em_tensor_free(y);
     CHECK_OK(em_unary(EM_OP_SIGNBIT, x, NAN, &y));
-    CHECK(at_i(y, 0) == 1 && at_i(y, 1) == 0);
+    CHECK(int_at(y, 0) == 1 && int_at(y, 1) == 0);
     em_tensor_free(y);
     em_tensor_free(x);
 }
@@ -306,13 +245,13 @@ TEST(ew_unary_alpha) {
     const em_op ops[] = {EM_OP_LEAKY_RELU, EM_OP_ELU, EM_OP_SOFTPLUS};
     const double alphas[] = {0.2, 2.5, -1.5, 3};
     for (int d = 0; d < 2; d++) {
-        em_tensor *x = mk1(dts[d], 6, xs);
+        em_tensor *x = vector_of(dts[d], 6, xs);
         for (int k = 0; k < 3; k++) {
             for (int a = 0; a < 4; a++) {
                 em_tensor *y = NULL;
                 CHECK_OK(em_unary(ops[k], x, alphas[a], &y));
                 for (int i = 0; y && i < 6; i++)
-                    check_close(em_op_name(ops[k]), i, at(y, i), ref_unary(ops[k], xs[i], alphas[a]),
+                    check_close(em_op_name(ops[k]), i, value_at(y, i), ref_unary(ops[k], xs[i], alphas[a]),
                                 dts[d] == EM_F64 ? 1e-13 : 1e-6, 0);
                 em_tensor_free(y);
             }
@@ -320,17 +259,17 @@ TEST(ew_unary_alpha) {
         em_tensor_free(x);
     }
     /* softplus with beta = 3: 3 * 10 > 20 returns x itself */
-    em_tensor *x = mk1(EM_F64, 6, xs), *y = NULL;
+    em_tensor *x = vector_of(EM_F64, 6, xs), *y = NULL;
     CHECK_OK(em_unary(EM_OP_SOFTPLUS, x, 3, &y));
-    CHECK(at(y, 4) == 10 && at(y, 5) == 30);
-    CHECK_NEAR(at(y, 3), log1p(exp(9.0)) / 3, 1e-15);
+    CHECK(value_at(y, 4) == 10 && value_at(y, 5) == 30);
+    CHECK_NEAR(value_at(y, 3), log1p(exp(9.0)) / 3, 1e-15);
     em_tensor_free(y);
     /* leaky_relu default slope 0.01, elu default alpha 1 */
     CHECK_OK(em_unary(EM_OP_LEAKY_RELU, x, NAN, &y));
-    CHECK_NEAR(at(y, 0), -0.02, 1e-15);
+    CHECK_NEAR(value_at(y, 0), -0.02, 1e-15);
     em_tensor_free(y);
     CHECK_OK(em_unary(EM_OP_ELU, x, NAN, &y));
-    CHECK_NEAR(at(y, 0), expm1(-2.0), 1e-15);
+    CHECK_NEAR(value_at(y, 0), expm1(-2.0), 1e-15);
     em_tensor_free(y);
     y = NULL;
     CHECK_STATUS(em_unary(EM_OP_LEAKY_RELU, x, INFINITY, &y), EM_ERR_INVALID_ARG);
@@ -384,8 +323,8 @@ static void pair_grid(em_dtype dt, const double *va, int na, const double *vb, i
             pa[i * nb + j] = va[i];
             pb[i * nb + j] = vb[j];
         }
-    *a = mk1(dt, na * nb, pa);
-    *b = mk1(dt, na * nb, pb);
+    *a = vector_of(dt, na * nb, pa);
+    *b = vector_of(dt, na * nb, pb);
     free(pa);
     free(pb);
 }
@@ -410,7 +349,7 @@ TEST(ew_binary_float_all_ops) {
             char what[64];
             snprintf(what, sizeof what, "%s %s", em_op_name(op), em_dtype_name(dts[d]));
             for (int64_t i = 0; i < n; i++)
-                check_close(what, i, at(y, i), ref_binary_float(op, at(a, i), at(b, i)),
+                check_close(what, i, value_at(y, i), ref_binary_float(op, value_at(a, i), value_at(b, i)),
                             dts[d] == EM_F64 ? 1e-13 : 1e-6, 0);
             em_tensor_free(y);
         }
@@ -474,7 +413,7 @@ TEST(ew_binary_integer_all_ops) {
             pa[i] = cases[c].v[i / nv];
             pb[i] = cases[c].v[i % nv];
         }
-        em_tensor *a = mk_i(dt, n, pa), *b = mk_i(dt, n, pb);
+        em_tensor *a = int_vector_of(dt, n, pa), *b = int_vector_of(dt, n, pb);
         for (int k = 0; k < NBINARY; k++) {
             em_op op = binary_ops[k];
             em_tensor *y = NULL;
@@ -486,10 +425,10 @@ TEST(ew_binary_integer_all_ops) {
             CHECK(em_tensor_dtype(y) == want_dt);
             for (int i = 0; i < n && em_tensor_dtype(y) == want_dt; i++) {
                 if (want_dt == EM_F32) {
-                    check_close(what, i, at(y, i), ref_binary_float(op, (float)pa[i], (float)pb[i]), 1e-6, 0);
-                } else if (at_i(y, i) != ref_binary_int(op, dt, pa[i], pb[i])) {
+                    check_close(what, i, value_at(y, i), ref_binary_float(op, (float)pa[i], (float)pb[i]), 1e-6, 0);
+                } else if (int_at(y, i) != ref_binary_int(op, dt, pa[i], pb[i])) {
                     fprintf(stderr, "  %s(%lld, %lld): got %lld, wanted %lld\n", what, (long long)pa[i],
-                            (long long)pb[i], (long long)at_i(y, i), (long long)ref_binary_int(op, dt, pa[i], pb[i]));
+                            (long long)pb[i], (long long)int_at(y, i), (long long)ref_binary_int(op, dt, pa[i], pb[i]));
                     test_failures++;
                 }
             }
@@ -504,9 +443,9 @@ TEST(ew_binary_integer_all_ops) {
 
 /* One binary op on two 1-D int64 tensors of dtype dt; returns y[i]. */
 static int64_t bin_i(em_op op, em_dtype dt, int64_t a, int64_t b) {
-    em_tensor *ta = mk_i(dt, 1, &a), *tb = mk_i(dt, 1, &b), *y = NULL;
+    em_tensor *ta = int_vector_of(dt, 1, &a), *tb = int_vector_of(dt, 1, &b), *y = NULL;
     CHECK_OK(em_binary(op, ta, tb, &y));
-    int64_t r = y ? at_i(y, 0) : INT64_MIN + 1;
+    int64_t r = y ? int_at(y, 0) : INT64_MIN + 1;
     em_tensor_free(ta);
     em_tensor_free(tb);
     em_tensor_free(y);
@@ -563,7 +502,7 @@ TEST(ew_binary_integer_edges) {
 
 /* One binary op on two float64 scalars (0-d). */
 static double bin_f(em_op op, double a, double b) {
-    em_tensor *ta = mk(EM_F64, 0, NULL, &a), *tb = mk(EM_F64, 0, NULL, &b), *y = NULL;
+    em_tensor *ta = tensor_of(EM_F64, 0, NULL, &a), *tb = tensor_of(EM_F64, 0, NULL, &b), *y = NULL;
     double r = -12345;
     CHECK_OK(em_binary(op, ta, tb, &y));
     if (y) CHECK_OK(em_tensor_item(y, &r));
@@ -612,7 +551,7 @@ TEST(ew_binary_float_edges) {
 
 TEST(ew_binary_bool_rules) {
     static const int64_t va[] = {0, 0, 1, 1}, vb[] = {0, 1, 0, 1};
-    em_tensor *a = mk_i(EM_BOOL, 4, va), *b = mk_i(EM_BOOL, 4, vb), *y = NULL;
+    em_tensor *a = int_vector_of(EM_BOOL, 4, va), *b = int_vector_of(EM_BOOL, 4, vb), *y = NULL;
     const struct {
         em_op op;
         em_dtype dt;
@@ -629,25 +568,26 @@ TEST(ew_binary_bool_rules) {
         CHECK_OK(em_binary(cases[i].op, a, b, &y));
         if (!y) continue;
         CHECK(em_tensor_dtype(y) == cases[i].dt);
-        for (int j = 0; j < 4; j++) CHECK(at_i(y, j) == cases[i].want[j]);
+        for (int j = 0; j < 4; j++) CHECK(int_at(y, j) == cases[i].want[j]);
         em_tensor_free(y);
         y = NULL;
     }
     CHECK_OK(em_binary(EM_OP_DIV, a, b, &y));
-    CHECK(em_tensor_dtype(y) == EM_F32 && at(y, 1) == 0 && isnan(at(y, 0)) && isinf(at(y, 2)) && at(y, 3) == 1);
+    CHECK(em_tensor_dtype(y) == EM_F32 && value_at(y, 1) == 0 && isnan(value_at(y, 0)) && isinf(value_at(y, 2)) &&
+          value_at(y, 3) == 1);
     em_tensor_free(y);
     y = NULL;
     CHECK_STATUS(em_binary(EM_OP_SUB, a, b, &y), EM_ERR_DTYPE);
-    CHECK(has_error("sub") && has_error("bool"));
+    CHECK(error_has("sub") && error_has("bool"));
     CHECK_STATUS(em_binary(EM_OP_BITWISE_LEFT_SHIFT, a, b, &y), EM_ERR_DTYPE);
     CHECK_STATUS(em_binary(EM_OP_BITWISE_RIGHT_SHIFT, a, b, &y), EM_ERR_DTYPE);
     CHECK_STATUS(em_unary(EM_OP_NEG, a, NAN, &y), EM_ERR_DTYPE);
     CHECK(y == NULL);
     /* bool with an integer promotes: True - 3 is -2 in int8 */
     int64_t three = 3;
-    em_tensor *t3 = mk_i(EM_I8, 1, &three);
+    em_tensor *t3 = int_vector_of(EM_I8, 1, &three);
     CHECK_OK(em_binary(EM_OP_SUB, a, t3, &y));
-    CHECK(em_tensor_dtype(y) == EM_I8 && at_i(y, 2) == -2);
+    CHECK(em_tensor_dtype(y) == EM_I8 && int_at(y, 2) == -2);
     em_tensor_free(y);
     em_tensor_free(t3);
     em_tensor_free(a);
@@ -662,23 +602,23 @@ TEST(ew_binary_promotion) {
                  {EM_BOOL, EM_U8, EM_U8}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const double va[] = {1, cases[i].a == EM_BOOL ? 1 : 7}, vb[] = {100, 3};
-        em_tensor *a = mk1(cases[i].a, 2, va), *b = mk1(cases[i].b, 2, vb), *y = NULL;
+        em_tensor *a = vector_of(cases[i].a, 2, va), *b = vector_of(cases[i].b, 2, vb), *y = NULL;
         CHECK_OK(em_binary(EM_OP_ADD, a, b, &y));
         CHECK(em_tensor_dtype(y) == cases[i].want);
-        CHECK(at(y, 0) == 101 && at(y, 1) == va[1] + 3);
+        CHECK(value_at(y, 0) == 101 && value_at(y, 1) == va[1] + 3);
         em_tensor_free(y);
         em_tensor_free(a);
         em_tensor_free(b);
     }
     /* comparisons happen in the promoted type: int 2 vs float 2.5 */
     double two = 2, twohalf = 2.5;
-    em_tensor *a = mk(EM_I32, 0, NULL, &two), *b = mk(EM_F32, 0, NULL, &twohalf), *y = NULL;
+    em_tensor *a = tensor_of(EM_I32, 0, NULL, &two), *b = tensor_of(EM_F32, 0, NULL, &twohalf), *y = NULL;
     CHECK_OK(em_binary(EM_OP_LT, a, b, &y));
-    CHECK(em_tensor_dtype(y) == EM_BOOL && em_tensor_ndim(y) == 0 && at_i(y, 0) == 1);
+    CHECK(em_tensor_dtype(y) == EM_BOOL && em_tensor_ndim(y) == 0 && int_at(y, 0) == 1);
     em_tensor_free(y);
     CHECK_OK(em_binary(EM_OP_ATAN2, a, a, &y));
     CHECK(em_tensor_dtype(y) == EM_F32);
-    CHECK_NEAR(at(y, 0), atan2(2.0, 2.0), 1e-7);
+    CHECK_NEAR(value_at(y, 0), atan2(2.0, 2.0), 1e-7);
     em_tensor_free(y);
     em_tensor_free(a);
     em_tensor_free(b);
@@ -687,23 +627,23 @@ TEST(ew_binary_promotion) {
 TEST(ew_binary_broadcast) {
     static const double va[] = {1, 2, 3}, vb[] = {10, 20, 30, 40};
     int64_t s31[] = {3, 1}, s14[] = {1, 4};
-    em_tensor *a = mk(EM_F32, 2, s31, va), *b = mk(EM_F32, 2, s14, vb), *y = NULL;
+    em_tensor *a = tensor_of(EM_F32, 2, s31, va), *b = tensor_of(EM_F32, 2, s14, vb), *y = NULL;
     CHECK_OK(em_binary(EM_OP_SUB, a, b, &y));
     CHECK(em_tensor_ndim(y) == 2 && em_tensor_shape(y)[0] == 3 && em_tensor_shape(y)[1] == 4);
-    for (int i = 0; i < 12; i++) CHECK(at(y, i) == va[i / 4] - vb[i % 4]);
+    for (int i = 0; i < 12; i++) CHECK(value_at(y, i) == va[i / 4] - vb[i % 4]);
     em_tensor_free(y);
     /* 0-d with (3, 1), and two 0-d give 0-d */
     double s = 0.5;
-    em_tensor *z = mk(EM_F64, 0, NULL, &s);
+    em_tensor *z = tensor_of(EM_F64, 0, NULL, &s);
     CHECK_OK(em_binary(EM_OP_MUL, z, a, &y));
-    CHECK(em_tensor_ndim(y) == 2 && em_tensor_dtype(y) == EM_F64 && at(y, 2) == 1.5);
+    CHECK(em_tensor_ndim(y) == 2 && em_tensor_dtype(y) == EM_F64 && value_at(y, 2) == 1.5);
     em_tensor_free(y);
     CHECK_OK(em_binary(EM_OP_ADD, z, z, &y));
-    CHECK(em_tensor_ndim(y) == 0 && at(y, 0) == 1);
+    CHECK(em_tensor_ndim(y) == 0 && value_at(y, 0) == 1);
     em_tensor_free(y);
     /* empty: (0, 3) with (3,) and (0,) with 0-d */
     int64_t s03[] = {0, 3}, s3[] = {3};
-    em_tensor *e = NULL, *row = mk(EM_F32, 1, s3, va);
+    em_tensor *e = NULL, *row = tensor_of(EM_F32, 1, s3, va);
     CHECK_OK(em_tensor_empty(EM_F32, 2, s03, &e));
     CHECK_OK(em_binary(EM_OP_ADD, e, row, &y));
     CHECK(em_tensor_ndim(y) == 2 && em_tensor_shape(y)[0] == 0 && em_tensor_shape(y)[1] == 3);
@@ -715,15 +655,15 @@ TEST(ew_binary_broadcast) {
     int64_t s340[] = {3, 40}, n40 = 40;
     double big[120];
     for (int i = 0; i < 120; i++) big[i] = i * 0.25 - 7;
-    em_tensor *m = mk(EM_F64, 2, s340, big), *v = mk1(EM_F64, 40, big + 80);
+    em_tensor *m = tensor_of(EM_F64, 2, s340, big), *v = vector_of(EM_F64, 40, big + 80);
     CHECK_OK(em_binary(EM_OP_MAXIMUM, m, v, &y));
-    for (int i = 0; i < 120; i++) CHECK(at(y, i) == fmax(big[i], big[80 + i % 40]));
+    for (int i = 0; i < 120; i++) CHECK(value_at(y, i) == fmax(big[i], big[80 + i % 40]));
     em_tensor_free(y);
     CHECK_OK(em_binary(EM_OP_DIV, v, z, &y)); /* tensor / scalar */
-    for (int i = 0; i < n40; i++) CHECK(at(y, i) == big[80 + i] / 0.5);
+    for (int i = 0; i < n40; i++) CHECK(value_at(y, i) == big[80 + i] / 0.5);
     em_tensor_free(y);
     CHECK_OK(em_binary(EM_OP_DIV, z, v, &y)); /* scalar / tensor */
-    for (int i = 0; i < n40; i++) CHECK(at(y, i) == 0.5 / big[80 + i]);
+    for (int i = 0; i < n40; i++) CHECK(value_at(y, i) == 0.5 / big[80 + i]);
     em_tensor_free(y);
     /* failure names the op, both shapes and dtypes */
     int64_t s23[] = {2, 3}, s4[] = {4};
@@ -750,7 +690,7 @@ static em_tensor *matrix45(em_dtype dt, double base) {
     double v[20];
     for (int i = 0; i < 20; i++) v[i] = base + i;
     int64_t s[] = {4, 5};
-    return mk(dt, 2, s, v);
+    return tensor_of(dt, 2, s, v);
 }
 
 TEST(ew_noncontiguous_inputs) {
@@ -761,31 +701,31 @@ TEST(ew_noncontiguous_inputs) {
     CHECK_OK(em_tensor_slice(m, 1, 4, 0, -2, &sl)); /* (4, 2): columns 4, 2 */
     /* unary on a transposed and a flipped view */
     CHECK_OK(em_unary(EM_OP_SQRT, t, NAN, &y));
-    for (int i = 0; i < 20; i++) CHECK_NEAR(at(y, i), sqrt(1 + (i % 4) * 5 + i / 4), 1e-15);
+    for (int i = 0; i < 20; i++) CHECK_NEAR(value_at(y, i), sqrt(1 + (i % 4) * 5 + i / 4), 1e-15);
     em_tensor_free(y);
     CHECK_OK(em_unary(EM_OP_ABS, f, NAN, &y));
     CHECK(em_tensor_dtype(y) == EM_I32);
-    for (int i = 0; i < 20; i++) CHECK(at(y, i) == fabs((double)(-10 + (i / 5) * 5 + (4 - i % 5))));
+    for (int i = 0; i < 20; i++) CHECK(value_at(y, i) == fabs((double)(-10 + (i / 5) * 5 + (4 - i % 5))));
     em_tensor_free(y);
     /* binary: flipped int with the matrix (promotes to f64), sliced with a column */
     CHECK_OK(em_binary(EM_OP_SUB, m, f, &y));
     CHECK(em_tensor_dtype(y) == EM_F64);
-    for (int i = 0; i < 20; i++) CHECK(at(y, i) == (1 + i) - (-10 + (i / 5) * 5 + (4 - i % 5)));
+    for (int i = 0; i < 20; i++) CHECK(value_at(y, i) == (1 + i) - (-10 + (i / 5) * 5 + (4 - i % 5)));
     em_tensor_free(y);
     em_tensor *col = NULL;
     int64_t c41[] = {4, 1};
     CHECK_OK(em_tensor_slice(t, 0, 0, 4, 1, &col)); /* (4, 4) rows of t */
     em_tensor_free(col);
     double cv[] = {100, 200, 300, 400};
-    col = mk(EM_F64, 2, c41, cv);
+    col = tensor_of(EM_F64, 2, c41, cv);
     CHECK_OK(em_binary(EM_OP_ADD, sl, col, &y));
-    for (int i = 0; i < 8; i++) CHECK(at(y, i) == 1 + (i / 2) * 5 + (4 - 2 * (i % 2)) + cv[i / 2]);
+    for (int i = 0; i < 8; i++) CHECK(value_at(y, i) == 1 + (i / 2) * 5 + (4 - 2 * (i % 2)) + cv[i / 2]);
     em_tensor_free(y);
     /* transposed with flipped-transposed: both strided */
     em_tensor *ft = NULL;
     CHECK_OK(em_tensor_transpose(f, 0, 1, &ft));
     CHECK_OK(em_binary(EM_OP_MUL, t, ft, &y));
-    for (int i = 0; i < 20; i++) CHECK(at(y, i) == at(t, i) * at(ft, i));
+    for (int i = 0; i < 20; i++) CHECK(value_at(y, i) == value_at(t, i) * value_at(ft, i));
     em_tensor_free(y);
     em_tensor_free(ft);
     em_tensor_free(col);
@@ -800,48 +740,48 @@ TEST(ew_into_alias_and_overlap) {
     /* a += b with out == a */
     em_tensor *a = matrix45(EM_F32, 0), *b = matrix45(EM_F32, 100);
     CHECK_OK(em_binary_into(EM_OP_ADD, a, b, a));
-    for (int i = 0; i < 20; i++) CHECK(at(a, i) == i + 100 + i);
+    for (int i = 0; i < 20; i++) CHECK(value_at(a, i) == i + 100 + i);
     /* out aliases b through a different handle on the same memory */
     em_tensor *bv = NULL;
     CHECK_OK(em_tensor_view(b, 2, em_tensor_shape(b), &bv));
     CHECK_OK(em_binary_into(EM_OP_SUB, a, b, bv));
-    for (int i = 0; i < 20; i++) CHECK(at(b, i) == i);
+    for (int i = 0; i < 20; i++) CHECK(value_at(b, i) == i);
     em_tensor_free(bv);
     /* partial overlap: x[1:] += x[:-1] must equal the out-of-place result */
     double v[10];
     for (int i = 0; i < 10; i++) v[i] = i + 1;
-    em_tensor *x = mk1(EM_I64, 10, v), *hi = NULL, *lo = NULL;
+    em_tensor *x = vector_of(EM_I64, 10, v), *hi = NULL, *lo = NULL;
     CHECK_OK(em_tensor_slice(x, 0, 1, 10, 1, &hi));
     CHECK_OK(em_tensor_slice(x, 0, 0, 9, 1, &lo));
     CHECK_OK(em_binary_into(EM_OP_ADD, hi, lo, hi));
-    CHECK(at(x, 0) == 1);
-    for (int i = 1; i < 10; i++) CHECK(at(x, i) == (i + 1) + i);
+    CHECK(value_at(x, 0) == 1);
+    for (int i = 1; i < 10; i++) CHECK(value_at(x, i) == (i + 1) + i);
     em_tensor_free(hi);
     em_tensor_free(lo);
     /* out is the reverse of the input: y = flip(x) * 2 written into x */
     em_tensor *fx = NULL;
     CHECK_OK(em_tensor_flip(x, NULL, 0, &fx));
     double before[10];
-    for (int i = 0; i < 10; i++) before[i] = at(x, i);
+    for (int i = 0; i < 10; i++) before[i] = value_at(x, i);
     CHECK_OK(em_binary_into(EM_OP_MUL, fx, fx, x));
-    for (int i = 0; i < 10; i++) CHECK(at(x, i) == before[9 - i] * before[9 - i]);
+    for (int i = 0; i < 10; i++) CHECK(value_at(x, i) == before[9 - i] * before[9 - i]);
     /* unary into itself, and into its own reverse */
     CHECK_OK(em_unary_into(EM_OP_NEG, x, NAN, x));
-    for (int i = 0; i < 10; i++) CHECK(at(x, i) == -before[9 - i] * before[9 - i]);
+    for (int i = 0; i < 10; i++) CHECK(value_at(x, i) == -before[9 - i] * before[9 - i]);
     CHECK_OK(em_unary_into(EM_OP_NEG, x, NAN, fx));
-    for (int i = 0; i < 10; i++) CHECK(at(x, i) == before[i] * before[i]);
+    for (int i = 0; i < 10; i++) CHECK(value_at(x, i) == before[i] * before[i]);
     /* broadcast input that lives inside out: row 0 of m broadcast over m */
     em_tensor *m = matrix45(EM_F64, 0), *r0 = NULL;
     CHECK_OK(em_tensor_slice(m, 0, 0, 1, 1, &r0)); /* (1, 5) view of row 0 */
     CHECK_OK(em_binary_into(EM_OP_ADD, m, r0, m));
-    for (int i = 0; i < 20; i++) CHECK(at(m, i) == i + i % 5);
+    for (int i = 0; i < 20; i++) CHECK(value_at(m, i) == i + i % 5);
     /* a strided out (every other column) */
     em_tensor *mc = NULL, *src = NULL;
     CHECK_OK(em_tensor_slice(m, 1, 0, 5, 2, &mc)); /* (4, 3) */
     int64_t s43[] = {4, 3};
     CHECK_OK(em_tensor_ones(EM_F64, 2, s43, &src));
     CHECK_OK(em_binary_into(EM_OP_MUL, src, src, mc));
-    for (int i = 0; i < 20; i++) CHECK(at(m, i) == (i % 5 % 2 == 0 ? 1 : i + i % 5));
+    for (int i = 0; i < 20; i++) CHECK(value_at(m, i) == (i % 5 % 2 == 0 ? 1 : i + i % 5));
     em_tensor_free(src);
     em_tensor_free(mc);
     em_tensor_free(r0);
@@ -857,30 +797,30 @@ TEST(ew_into_casting) {
               *oi = matrix45(EM_I32, 0), *oi8 = matrix45(EM_I8, 0), *ob = matrix45(EM_BOOL, 0);
     /* float32 result into float64, int32 into float64, bool into int32 */
     CHECK_OK(em_binary_into(EM_OP_MUL, fa, fa, o64));
-    for (int i = 0; i < 20; i++) CHECK(at(o64, i) == (0.5 + i) * (0.5 + i));
+    for (int i = 0; i < 20; i++) CHECK(value_at(o64, i) == (0.5 + i) * (0.5 + i));
     CHECK_OK(em_binary_into(EM_OP_ADD, ia, ia, o64));
-    for (int i = 0; i < 20; i++) CHECK(at(o64, i) == 2 * (i - 3));
+    for (int i = 0; i < 20; i++) CHECK(value_at(o64, i) == 2 * (i - 3));
     CHECK_OK(em_binary_into(EM_OP_LT, ia, fa, oi));
-    for (int i = 0; i < 20; i++) CHECK(at(oi, i) == 1);
+    for (int i = 0; i < 20; i++) CHECK(value_at(oi, i) == 1);
     CHECK_OK(em_binary_into(EM_OP_ADD, ia, ia, oi8)); /* int to int is the same kind */
-    CHECK(at(oi8, 19) == 32);
+    CHECK(value_at(oi8, 19) == 32);
     CHECK_OK(em_unary_into(EM_OP_ISNAN, fa, NAN, oi8));
-    CHECK(at(oi8, 0) == 0);
+    CHECK(value_at(oi8, 0) == 0);
     CHECK_OK(em_unary_into(EM_OP_SQUARE, ia, NAN, o64));
-    CHECK(at(o64, 0) == 9);
+    CHECK(value_at(o64, 0) == 9);
     /* float into int and anything into bool are errors, out untouched */
     CHECK_STATUS(em_binary_into(EM_OP_ADD, fa, ia, oi), EM_ERR_DTYPE);
     CHECK(strcmp(em_last_error(), "add: result dtype float32 cannot be cast to output dtype int32") == 0);
     CHECK_STATUS(em_binary_into(EM_OP_DIV, ia, ia, oi), EM_ERR_DTYPE);
     CHECK_STATUS(em_binary_into(EM_OP_ADD, ia, ia, ob), EM_ERR_DTYPE);
     CHECK_STATUS(em_unary_into(EM_OP_EXP, ia, NAN, oi), EM_ERR_DTYPE);
-    CHECK(at(oi, 0) == 1);
+    CHECK(value_at(oi, 0) == 1);
     /* wrong output shape */
     int64_t s54[] = {5, 4};
     em_tensor *w = NULL;
     CHECK_OK(em_tensor_zeros(EM_F32, 2, s54, &w));
     CHECK_STATUS(em_binary_into(EM_OP_ADD, fa, fa, w), EM_ERR_SHAPE);
-    CHECK(has_error("add") && has_error("(5, 4)") && has_error("(4, 5)"));
+    CHECK(error_has("add") && error_has("(5, 4)") && error_has("(4, 5)"));
     CHECK_STATUS(em_unary_into(EM_OP_EXP, fa, NAN, w), EM_ERR_SHAPE);
     em_tensor *s0 = NULL;
     CHECK_OK(em_tensor_zeros(EM_F32, 0, NULL, &s0));
@@ -899,34 +839,34 @@ TEST(ew_where) {
     static const double vc[] = {1, 0, NAN}, va[] = {1, 2, 3, 4};
     int64_t s31[] = {3, 1};
     double bval = -1;
-    em_tensor *c = mk(EM_F32, 2, s31, vc), *a = mk1(EM_I32, 4, va), *b = mk(EM_F64, 0, NULL, &bval), *y = NULL;
+    em_tensor *c = tensor_of(EM_F32, 2, s31, vc), *a = vector_of(EM_I32, 4, va);
+    em_tensor *b = tensor_of(EM_F64, 0, NULL, &bval), *y = NULL;
     CHECK_OK(em_where(c, a, b, &y));
     CHECK(em_tensor_dtype(y) == EM_F64 && em_tensor_ndim(y) == 2 && em_tensor_shape(y)[0] == 3);
-    for (int i = 0; i < 12; i++) CHECK(at(y, i) == (i / 4 == 1 ? -1 : va[i % 4])); /* NaN is true */
+    for (int i = 0; i < 12; i++) CHECK(value_at(y, i) == (i / 4 == 1 ? -1 : va[i % 4])); /* NaN is true */
     em_tensor_free(y);
     /* bool cond, same-dtype operands, strided (flipped) a, every element size */
-    const em_dtype dts[] = {EM_BOOL, EM_U8, EM_I8, EM_I32, EM_I64, EM_F32, EM_F64};
     double vcond[] = {1, 0, 0, 1}, v1[] = {1, 0, 1, 0}, v2[] = {0, 1, 1, 1};
-    em_tensor *cb = mk1(EM_BOOL, 4, vcond);
+    em_tensor *cb = vector_of(EM_BOOL, 4, vcond);
     for (int d = 0; d < 7; d++) {
-        em_tensor *x1 = mk1(dts[d], 4, v1), *x2 = mk1(dts[d], 4, v2), *fl = NULL;
+        em_tensor *x1 = vector_of(all_dtypes[d], 4, v1), *x2 = vector_of(all_dtypes[d], 4, v2), *fl = NULL;
         CHECK_OK(em_tensor_flip(x1, NULL, 0, &fl));
         CHECK_OK(em_where(cb, fl, x2, &y));
-        CHECK(em_tensor_dtype(y) == dts[d]);
-        for (int i = 0; i < 4; i++) CHECK(at(y, i) == (vcond[i] ? v1[3 - i] : v2[i]));
+        CHECK(em_tensor_dtype(y) == all_dtypes[d]);
+        for (int i = 0; i < 4; i++) CHECK(value_at(y, i) == (vcond[i] ? v1[3 - i] : v2[i]));
         em_tensor_free(y);
         CHECK_OK(em_where(cb, x1, x2, &y)); /* contiguous path */
-        for (int i = 0; i < 4; i++) CHECK(at(y, i) == (vcond[i] ? v1[i] : v2[i]));
+        for (int i = 0; i < 4; i++) CHECK(value_at(y, i) == (vcond[i] ? v1[i] : v2[i]));
         em_tensor_free(y);
         em_tensor_free(fl);
         em_tensor_free(x1);
         em_tensor_free(x2);
     }
     /* errors */
-    em_tensor *a3 = mk1(EM_I32, 3, va);
+    em_tensor *a3 = vector_of(EM_I32, 3, va);
     y = NULL;
     CHECK_STATUS(em_where(cb, a3, b, &y), EM_ERR_SHAPE);
-    CHECK(has_error("where") && has_error("(4,) bool") && has_error("(3,) int32"));
+    CHECK(error_has("where") && error_has("(4,) bool") && error_has("(3,) int32"));
     CHECK_STATUS(em_where(NULL, a, b, &y), EM_ERR_INVALID_ARG);
     CHECK_STATUS(em_where(c, a, NULL, &y), EM_ERR_INVALID_ARG);
     CHECK_STATUS(em_where(c, a, b, NULL), EM_ERR_INVALID_ARG);
@@ -941,36 +881,37 @@ TEST(ew_where) {
 TEST(ew_clip) {
     static const double vx[] = {-3, -1, 0, NAN, 2, 5}, vlo[] = {-2, 0, -1, 0, 3, 1};
     double hv = 4, lo0 = -1.5;
-    em_tensor *x = mk1(EM_F32, 6, vx), *lo = mk1(EM_F64, 6, vlo), *hi = mk(EM_F64, 0, NULL, &hv), *y = NULL;
+    em_tensor *x = vector_of(EM_F32, 6, vx), *lo = vector_of(EM_F64, 6, vlo), *hi = tensor_of(EM_F64, 0, NULL, &hv);
+    em_tensor *y = NULL;
     CHECK_OK(em_clip(x, lo, hi, &y));
     static const double want[] = {-2, 0, 0, NAN, 3, 4};
     CHECK(em_tensor_dtype(y) == EM_F32);
-    for (int i = 0; i < 6; i++) CHECK(same(at(y, i), want[i]));
+    for (int i = 0; i < 6; i++) CHECK(same(value_at(y, i), want[i]));
     em_tensor_free(y);
     CHECK_OK(em_clip(x, NULL, hi, &y));
-    for (int i = 0; i < 6; i++) CHECK(same(at(y, i), isnan(vx[i]) ? NAN : fmin(vx[i], 4)));
+    for (int i = 0; i < 6; i++) CHECK(same(value_at(y, i), isnan(vx[i]) ? NAN : fmin(vx[i], 4)));
     em_tensor_free(y);
-    em_tensor *l0 = mk(EM_F64, 0, NULL, &lo0);
+    em_tensor *l0 = tensor_of(EM_F64, 0, NULL, &lo0);
     CHECK_OK(em_clip(x, l0, NULL, &y));
-    for (int i = 0; i < 6; i++) CHECK(same(at(y, i), isnan(vx[i]) ? NAN : fmax(vx[i], -1.5)));
+    for (int i = 0; i < 6; i++) CHECK(same(value_at(y, i), isnan(vx[i]) ? NAN : fmax(vx[i], -1.5)));
     em_tensor_free(y);
     CHECK_OK(em_clip(x, NULL, NULL, &y));
-    for (int i = 0; i < 6; i++) CHECK(same(at(y, i), vx[i]));
+    for (int i = 0; i < 6; i++) CHECK(same(value_at(y, i), vx[i]));
     CHECK(!em_tensor_shares_storage(x, y));
     em_tensor_free(y);
     /* lo > hi gives hi; a flipped x */
     em_tensor *fx = NULL, *big = NULL;
     double bigv = 10;
-    big = mk(EM_F64, 0, NULL, &bigv);
+    big = tensor_of(EM_F64, 0, NULL, &bigv);
     CHECK_OK(em_tensor_flip(x, NULL, 0, &fx));
     CHECK_OK(em_clip(fx, big, hi, &y));
-    for (int i = 0; i < 6; i++) CHECK(isnan(vx[5 - i]) ? isnan(at(y, i)) : at(y, i) == 4);
+    for (int i = 0; i < 6; i++) CHECK(isnan(vx[5 - i]) ? isnan(value_at(y, i)) : value_at(y, i) == 4);
     em_tensor_free(y);
     /* integers keep their dtype; float bounds are cast (truncated) */
-    em_tensor *xi = mk1(EM_I32, 6, vlo);
+    em_tensor *xi = vector_of(EM_I32, 6, vlo);
     CHECK_OK(em_clip(xi, l0, hi, &y));
     CHECK(em_tensor_dtype(y) == EM_I32);
-    for (int i = 0; i < 6; i++) CHECK(at(y, i) == fmin(fmax(vlo[i], -1), 4));
+    for (int i = 0; i < 6; i++) CHECK(value_at(y, i) == fmin(fmax(vlo[i], -1), 4));
     em_tensor_free(y);
     /* bounds may not enlarge x's shape */
     int64_t s26[] = {2, 6};
@@ -978,7 +919,7 @@ TEST(ew_clip) {
     CHECK_OK(em_tensor_zeros(EM_F32, 2, s26, &wide));
     y = NULL;
     CHECK_STATUS(em_clip(x, wide, NULL, &y), EM_ERR_SHAPE);
-    CHECK(has_error("clip") && has_error("(2, 6)"));
+    CHECK(error_has("clip") && error_has("(2, 6)"));
     CHECK_STATUS(em_clip(x, NULL, wide, &y), EM_ERR_SHAPE);
     CHECK_STATUS(em_clip(NULL, lo, hi, &y), EM_ERR_INVALID_ARG);
     CHECK_STATUS(em_clip(x, lo, hi, NULL), EM_ERR_INVALID_ARG);
@@ -995,7 +936,7 @@ TEST(ew_clip) {
 
 TEST(ew_errors) {
     double one = 1;
-    em_tensor *x = mk(EM_F32, 0, NULL, &one), *y = NULL;
+    em_tensor *x = tensor_of(EM_F32, 0, NULL, &one), *y = NULL;
     const int bad_unary[] = {-1, EM_OP_UNARY_END_, EM_OP_ADD, EM_OP_SUM, EM_OP_COUNT};
     for (int i = 0; i < 5; i++) {
         CHECK_STATUS(em_unary((em_op)bad_unary[i], x, NAN, &y), EM_ERR_INVALID_ARG);
@@ -1014,30 +955,16 @@ TEST(ew_errors) {
     CHECK_STATUS(em_binary(EM_OP_ADD, x, x, NULL), EM_ERR_INVALID_ARG);
     CHECK_STATUS(em_binary_into(EM_OP_ADD, x, x, NULL), EM_ERR_INVALID_ARG);
     CHECK_STATUS(em_unary(EM_OP_BITWISE_INVERT, x, NAN, &y), EM_ERR_DTYPE);
-    CHECK(has_error("bitwise_invert") && has_error("float32"));
+    CHECK(error_has("bitwise_invert") && error_has("float32"));
     CHECK_STATUS(em_binary(EM_OP_BITWISE_AND, x, x, &y), EM_ERR_DTYPE);
-    CHECK(has_error("bitwise_and") && has_error("float32"));
+    CHECK(error_has("bitwise_and") && error_has("float32"));
     CHECK(y == NULL);
     em_tensor_free(x);
-}
-
-/* Allocator that fails after `budget` allocations. */
-static int alloc_budget;
-static void *failing_alloc(size_t size, size_t align, void *ctx) {
-    em_allocator *orig = ctx;
-    if (alloc_budget-- <= 0) return NULL;
-    return orig->alloc(size, align, orig->ctx);
-}
-static void failing_free(void *p, void *ctx) {
-    em_allocator *orig = ctx;
-    orig->free(p, orig->ctx);
 }
 
 TEST(ew_out_of_memory) {
     em_tensor *a = matrix45(EM_I32, 0), *b = matrix45(EM_F64, 1), *fb = NULL, *x = matrix45(EM_F32, 0);
     CHECK_OK(em_tensor_flip(b, NULL, 0, &fb));
-    em_allocator orig = em_get_allocator();
-    em_allocator fail = {failing_alloc, failing_free, &orig};
     /* each call must fail cleanly at every allocation, then succeed */
     for (int call = 0; call < 5; call++) {
         bool done = false;
@@ -1045,8 +972,7 @@ TEST(ew_out_of_memory) {
             int64_t before = em_allocated_bytes();
             em_tensor *y = NULL;
             em_status st;
-            alloc_budget = budget;
-            em_set_allocator(&fail);
+            oom_install(budget, true); /* allocations from number `budget` on fail */
             switch (call) {
             case 0: st = em_binary(EM_OP_ADD, a, fb, &y); break;       /* casts a */
             case 1: st = em_binary_into(EM_OP_MUL, a, a, x); break;    /* temp for the cast into out */
@@ -1054,7 +980,7 @@ TEST(ew_out_of_memory) {
             case 3: st = em_clip(b, a, a, &y); break;                  /* two passes, casts bounds */
             default: st = em_unary(EM_OP_EXP, a, NAN, &y); break;      /* int -> float32 */
             }
-            em_set_allocator(&orig);
+            oom_remove();
             if (st == EM_OK) {
                 done = true;
                 em_tensor_free(y);

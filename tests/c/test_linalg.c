@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "test.h"
+#include "test_util.h"
 
 /* A rows x cols matrix of dtype dt whose element (i, j) is val(seed, i, j),
  * stored transposed (column-major), with a column stride of 2, or with both
@@ -360,30 +361,16 @@ TEST(matmul_errors) {
     em_tensor_free(d);
 }
 
-static int64_t fail_after;
-static void *failing_alloc(size_t size, size_t align, void *ctx) {
-    (void)ctx;
-    if (fail_after-- <= 0) return NULL;
-    void *p = NULL;
-    return posix_memalign(&p, align, size ? size : 1) ? NULL : p;
-}
-static void plain_free(void *p, void *ctx) {
-    (void)ctx;
-    free(p);
-}
-
 TEST(matmul_out_of_memory) {
     void *ba, *bb;
     em_tensor *a = matrix(EM_I32, 9, 8, 1, ROWMAJOR, &ba), *b = matrix(EM_F32, 8, 7, 2, COLMAJOR, &bb);
     em_status st = EM_ERR_NOMEM;
     for (int budget = 0; budget < 20 && st == EM_ERR_NOMEM; budget++) {
-        em_allocator hooks = {failing_alloc, plain_free, NULL};
-        fail_after = budget;
-        em_set_allocator(&hooks);
+        oom_install(budget, true); /* allocations from number `budget` on fail */
         em_tensor *out = NULL;
         st = em_matmul(a, b, &out);
         em_tensor_free(out);
-        em_set_allocator(NULL);
+        oom_remove();
     }
     CHECK(st == EM_OK);
     em_tensor_free(a);

@@ -5,6 +5,7 @@
 
 #include "internal.h"
 #include "test.h"
+#include "test_util.h"
 
 /* Word j of the stream at (seed, offset) on side stream hi, as rng.c defines it. */
 static uint32_t ref_word(uint64_t seed, uint64_t offset, uint64_t j, uint64_t hi) {
@@ -24,14 +25,11 @@ static uint64_t ref_below32(uint64_t seed, uint64_t offset, uint64_t i, uint64_t
     }
 }
 
-static double *values(const em_tensor *t) { /* copies any tensor into a double array (caller frees) */
+/* Copies any tensor into a double array in C order (caller frees). */
+static double *values(const em_tensor *t) {
     int64_t n = em_tensor_numel(t);
     double *v = malloc(sizeof(double) * (size_t)(n ? n : 1));
-    em_tensor *c;
-    if (em_tensor_contiguous(t, &c) != EM_OK) abort();
-    for (int64_t i = 0; i < n; i++)
-        v[i] = em__load(em_tensor_dtype(c), (char *)em_tensor_data(c) + i * (int64_t)em_dtype_size(em_tensor_dtype(c)));
-    em_tensor_free(c);
+    for (int64_t i = 0; i < n; i++) v[i] = value_at(t, i);
     return v;
 }
 

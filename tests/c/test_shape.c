@@ -1,107 +1,44 @@
 /* Tests of concat, stack, split, pad, roll, repeat, tile, tril, triu.
  * Expected values are written out by hand (NumPy semantics). */
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "test.h"
+#include "test_util.h"
 
-#define SH(...) ((const int64_t[]){__VA_ARGS__})
-#define V(...) ((const double[]){__VA_ARGS__})
 #define NV(...) (int)(sizeof((const double[]){__VA_ARGS__}) / sizeof(double))
-
-static const em_dtype all_dtypes[] = {EM_BOOL, EM_U8, EM_I8, EM_I32, EM_I64, EM_F32, EM_F64};
-
-/* Tensor of dtype dt with the values v in C order. */
-static em_tensor *mk(em_dtype dt, int nd, const int64_t *shape, const double *v) {
-    em_tensor *t = NULL;
-    if (em_tensor_empty(dt, nd, shape, &t) != EM_OK) return NULL;
-    int64_t idx[EM_MAX_DIMS] = {0}, n = em_tensor_numel(t);
-    for (int64_t k = 0; k < n; k++) {
-        em_tensor_set(t, idx, v[k]);
-        for (int d = nd - 1; d >= 0 && ++idx[d] == shape[d]; d--) idx[d] = 0;
-    }
-    return t;
-}
 
 /* 0, 1, 2, ... as dtype dt (values kept small so every dtype holds them). */
 static em_tensor *iota(em_dtype dt, int nd, const int64_t *shape) {
     double v[256];
     for (int i = 0; i < 256; i++) v[i] = dt == EM_BOOL ? i % 2 : i % 100;
-    return mk(dt, nd, shape, v);
-}
-
-/* Whether t has exactly this dtype, shape and values (C order). */
-static bool same(const em_tensor *t, em_dtype dt, int nd, const int64_t *shape, const double *v) {
-    if (!t || em_tensor_dtype(t) != dt || em_tensor_ndim(t) != nd) return false;
-    for (int d = 0; d < nd; d++)
-        if (em_tensor_shape(t)[d] != shape[d]) return false;
-    int64_t idx[EM_MAX_DIMS] = {0}, n = em_tensor_numel(t);
-    for (int64_t k = 0; k < n; k++) {
-        double got;
-        if (em_tensor_get(t, idx, &got) != EM_OK) return false;
-        if (got != v[k] && !(got != got && v[k] != v[k])) {
-            fprintf(stderr, "  element %lld: got %g, wanted %g\n", (long long)k, got, v[k]);
-            return false;
-        }
-        for (int d = nd - 1; d >= 0 && ++idx[d] == shape[d]; d--) idx[d] = 0;
-    }
-    return true;
-}
-
-/* ---- out-of-memory injection: allocation number `fail_at` fails ---------- */
-static int64_t alloc_count, fail_at = -1;
-static void *oom_alloc(size_t size, size_t align, void *ctx) {
-    (void)ctx;
-    if (alloc_count++ == fail_at) return NULL;
-    void *p = NULL;
-    return posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size ? size : 1) ? NULL : p;
-}
-static void oom_free(void *p, void *ctx) {
-    (void)ctx;
-    free(p);
-}
-/* Runs op with each of its allocations failing in turn: every failure must
- * be EM_ERR_NOMEM and leave nothing allocated; finally it succeeds. */
-static void oom_sweep(em_status (*op)(void)) {
-    em_allocator a = {oom_alloc, oom_free, NULL};
-    em_set_allocator(&a);
-    for (fail_at = 0;; fail_at++) {
-        alloc_count = 0;
-        int64_t before = em_allocated_bytes();
-        em_status st = op();
-        if (st == EM_OK) break;
-        CHECK(st == EM_ERR_NOMEM);
-        CHECK(em_allocated_bytes() == before);
-        if (st != EM_ERR_NOMEM || fail_at > 100) break;
-    }
-    fail_at = -1;
-    em_set_allocator(NULL);
+    return tensor_of(dt, nd, shape, v);
 }
 
 /* ---- concat / stack / split --------------------------------------------- */
 
 TEST(shape_concat_promotes_and_handles_views) {
-    em_tensor *a = mk(EM_F32, 2, SH(2, 2), V(1, 2, 3, 4));
-    em_tensor *b = mk(EM_I32, 2, SH(2, 1), V(5, 6));
+    em_tensor *a = tensor_of(EM_F32, 2, SH(2, 2), V(1, 2, 3, 4));
+    em_tensor *b = tensor_of(EM_I32, 2, SH(2, 1), V(5, 6));
     em_tensor *o = NULL;
     CHECK_OK(em_concat((const em_tensor *[]){a, b}, 2, -1, &o));
-    CHECK(same(o, EM_F32, 2, SH(2, 3), V(1, 2, 5, 3, 4, 6)));
+    CHECK(tensor_equals(o, EM_F32, 2, SH(2, 3), V(1, 2, 5, 3, 4, 6)));
     em_tensor_free(o);
     /* transposed and flipped inputs along axis 0 */
     em_tensor *at, *af;
     CHECK_OK(em_tensor_transpose(a, 0, 1, &at));
     CHECK_OK(em_tensor_flip(a, (const int[]){0}, 1, &af));
     CHECK_OK(em_concat((const em_tensor *[]){at, af}, 2, 0, &o));
-    CHECK(same(o, EM_F32, 2, SH(4, 2), V(1, 3, 2, 4, 3, 4, 1, 2)));
+    CHECK(tensor_equals(o, EM_F32, 2, SH(4, 2), V(1, 3, 2, 4, 3, 4, 1, 2)));
     em_tensor_free(o);
     /* u8 with i8 promotes to i32; an empty input contributes nothing */
-    em_tensor *u = mk(EM_U8, 1, SH(2), V(200, 7)), *s = mk(EM_I8, 1, SH(1), V(-3)), *e = mk(EM_U8, 1, SH(0), V(0));
+    em_tensor *u = tensor_of(EM_U8, 1, SH(2), V(200, 7)), *s = tensor_of(EM_I8, 1, SH(1), V(-3));
+    em_tensor *e = tensor_of(EM_U8, 1, SH(0), V(0));
     CHECK_OK(em_concat((const em_tensor *[]){u, e, s}, 3, 0, &o));
-    CHECK(same(o, em_promote_types(EM_U8, EM_I8), 1, SH(3), V(200, 7, -3)));
+    CHECK(tensor_equals(o, em_promote_types(EM_U8, EM_I8), 1, SH(3), V(200, 7, -3)));
     em_tensor_free(o);
     CHECK_OK(em_concat((const em_tensor *[]){e}, 1, 0, &o));
-    CHECK(same(o, EM_U8, 1, SH(0), V(0)));
+    CHECK(tensor_equals(o, EM_U8, 1, SH(0), V(0)));
     em_tensor_free(o);
     em_tensor_free(a), em_tensor_free(b), em_tensor_free(at), em_tensor_free(af);
     em_tensor_free(u), em_tensor_free(s), em_tensor_free(e);
@@ -110,16 +47,16 @@ TEST(shape_concat_promotes_and_handles_views) {
 TEST(shape_concat_every_dtype) {
     for (int i = 0; i < 7; i++) {
         em_dtype dt = all_dtypes[i];
-        em_tensor *a = mk(dt, 2, SH(1, 2), V(1, 0)), *b = mk(dt, 2, SH(1, 2), V(0, 1)), *o = NULL;
+        em_tensor *a = tensor_of(dt, 2, SH(1, 2), V(1, 0)), *b = tensor_of(dt, 2, SH(1, 2), V(0, 1)), *o = NULL;
         CHECK_OK(em_concat((const em_tensor *[]){a, b}, 2, 0, &o));
-        CHECK(same(o, dt, 2, SH(2, 2), V(1, 0, 0, 1)));
+        CHECK(tensor_equals(o, dt, 2, SH(2, 2), V(1, 0, 0, 1)));
         em_tensor_free(o), em_tensor_free(a), em_tensor_free(b);
     }
 }
 
 TEST(shape_concat_errors) {
-    em_tensor *a = mk(EM_F32, 2, SH(2, 2), V(1, 2, 3, 4)), *b = mk(EM_F32, 2, SH(3, 1), V(1, 2, 3));
-    em_tensor *z = mk(EM_F32, 0, NULL, V(1)), *c = mk(EM_F32, 1, SH(4), V(1, 2, 3, 4)), *o = NULL;
+    em_tensor *a = tensor_of(EM_F32, 2, SH(2, 2), V(1, 2, 3, 4)), *b = tensor_of(EM_F32, 2, SH(3, 1), V(1, 2, 3));
+    em_tensor *z = tensor_of(EM_F32, 0, NULL, V(1)), *c = tensor_of(EM_F32, 1, SH(4), V(1, 2, 3, 4)), *o = NULL;
     CHECK_STATUS(em_concat((const em_tensor *[]){a}, 0, 0, &o), EM_ERR_INVALID_ARG);
     CHECK_STATUS(em_concat(NULL, 1, 0, &o), EM_ERR_INVALID_ARG);
     CHECK_STATUS(em_concat((const em_tensor *[]){a, NULL}, 2, 0, &o), EM_ERR_INVALID_ARG);
@@ -133,28 +70,29 @@ TEST(shape_concat_errors) {
 }
 
 TEST(shape_stack) {
-    em_tensor *a = mk(EM_I64, 2, SH(2, 2), V(1, 2, 3, 4)), *b = mk(EM_F64, 2, SH(2, 2), V(5, 6, 7, 8)), *o;
+    em_tensor *a = tensor_of(EM_I64, 2, SH(2, 2), V(1, 2, 3, 4));
+    em_tensor *b = tensor_of(EM_F64, 2, SH(2, 2), V(5, 6, 7, 8)), *o;
     CHECK_OK(em_stack((const em_tensor *[]){a, b}, 2, 0, &o));
-    CHECK(same(o, EM_F64, 3, SH(2, 2, 2), V(1, 2, 3, 4, 5, 6, 7, 8)));
+    CHECK(tensor_equals(o, EM_F64, 3, SH(2, 2, 2), V(1, 2, 3, 4, 5, 6, 7, 8)));
     em_tensor_free(o);
     CHECK_OK(em_stack((const em_tensor *[]){a, b}, 2, 1, &o));
-    CHECK(same(o, EM_F64, 3, SH(2, 2, 2), V(1, 2, 5, 6, 3, 4, 7, 8)));
+    CHECK(tensor_equals(o, EM_F64, 3, SH(2, 2, 2), V(1, 2, 5, 6, 3, 4, 7, 8)));
     em_tensor_free(o);
     em_tensor *bt;
     CHECK_OK(em_tensor_transpose(b, 0, 1, &bt));
     CHECK_OK(em_stack((const em_tensor *[]){a, bt}, 2, -1, &o));
-    CHECK(same(o, EM_F64, 3, SH(2, 2, 2), V(1, 5, 2, 7, 3, 6, 4, 8)));
+    CHECK(tensor_equals(o, EM_F64, 3, SH(2, 2, 2), V(1, 5, 2, 7, 3, 6, 4, 8)));
     em_tensor_free(o);
     /* 0-d inputs give a vector; empty inputs an empty result */
-    em_tensor *s = mk(EM_I32, 0, NULL, V(9)), *e = mk(EM_I32, 2, SH(0, 3), V(0));
+    em_tensor *s = tensor_of(EM_I32, 0, NULL, V(9)), *e = tensor_of(EM_I32, 2, SH(0, 3), V(0));
     CHECK_OK(em_stack((const em_tensor *[]){s, s, s}, 3, -1, &o));
-    CHECK(same(o, EM_I32, 1, SH(3), V(9, 9, 9)));
+    CHECK(tensor_equals(o, EM_I32, 1, SH(3), V(9, 9, 9)));
     em_tensor_free(o);
     CHECK_OK(em_stack((const em_tensor *[]){e, e}, 2, 2, &o));
-    CHECK(same(o, EM_I32, 3, SH(0, 3, 2), V(0)));
+    CHECK(tensor_equals(o, EM_I32, 3, SH(0, 3, 2), V(0)));
     em_tensor_free(o);
     /* errors */
-    em_tensor *c = mk(EM_I64, 2, SH(2, 3), V(1, 2, 3, 4, 5, 6)), *big;
+    em_tensor *c = tensor_of(EM_I64, 2, SH(2, 3), V(1, 2, 3, 4, 5, 6)), *big;
     CHECK_OK(em_tensor_zeros(EM_F32, 8, SH(1, 1, 1, 1, 1, 1, 1, 1), &big));
     o = NULL;
     CHECK_STATUS(em_stack((const em_tensor *[]){a, c}, 2, 0, &o), EM_ERR_SHAPE);
@@ -171,20 +109,20 @@ TEST(shape_stack) {
 TEST(shape_split_returns_views) {
     em_tensor *x = iota(EM_F32, 2, SH(2, 3)), *parts[3];
     CHECK_OK(em_split(x, -1, SH(1, 0, 2), 3, parts));
-    CHECK(same(parts[0], EM_F32, 2, SH(2, 1), V(0, 3)));
-    CHECK(same(parts[1], EM_F32, 2, SH(2, 0), V(0)));
-    CHECK(same(parts[2], EM_F32, 2, SH(2, 2), V(1, 2, 4, 5)));
+    CHECK(tensor_equals(parts[0], EM_F32, 2, SH(2, 1), V(0, 3)));
+    CHECK(tensor_equals(parts[1], EM_F32, 2, SH(2, 0), V(0)));
+    CHECK(tensor_equals(parts[2], EM_F32, 2, SH(2, 2), V(1, 2, 4, 5)));
     for (int i = 0; i < 3; i++) CHECK(em_tensor_shares_storage(parts[i], x));
     /* writing through a view changes x */
     CHECK_OK(em_tensor_fill(parts[2], 7));
-    CHECK(same(x, EM_F32, 2, SH(2, 3), V(0, 7, 7, 3, 7, 7)));
+    CHECK(tensor_equals(x, EM_F32, 2, SH(2, 3), V(0, 7, 7, 3, 7, 7)));
     for (int i = 0; i < 3; i++) em_tensor_free(parts[i]);
     /* a flipped input: the views follow its strides */
     em_tensor *f;
     CHECK_OK(em_tensor_flip(x, (const int[]){1}, 1, &f));
     CHECK_OK(em_split(f, 1, SH(2, 1), 2, parts));
-    CHECK(same(parts[0], EM_F32, 2, SH(2, 2), V(7, 7, 7, 7)));
-    CHECK(same(parts[1], EM_F32, 2, SH(2, 1), V(0, 3)));
+    CHECK(tensor_equals(parts[0], EM_F32, 2, SH(2, 2), V(7, 7, 7, 7)));
+    CHECK(tensor_equals(parts[1], EM_F32, 2, SH(2, 1), V(0, 3)));
     CHECK(em_tensor_shares_storage(parts[1], x));
     em_tensor_free(parts[0]), em_tensor_free(parts[1]), em_tensor_free(f);
     /* errors leave outs untouched */
@@ -198,7 +136,7 @@ TEST(shape_split_returns_views) {
     CHECK_STATUS(em_split(x, 1, NULL, 2, parts), EM_ERR_INVALID_ARG);
     CHECK(parts[0] == sentinel && parts[1] == sentinel);
     CHECK_OK(em_split(x, 0, SH(2), 1, parts));
-    CHECK(same(parts[0], EM_F32, 2, SH(2, 3), V(0, 7, 7, 3, 7, 7)));
+    CHECK(tensor_equals(parts[0], EM_F32, 2, SH(2, 3), V(0, 7, 7, 3, 7, 7)));
     em_tensor_free(parts[0]);
     em_tensor_free(x);
 }
@@ -206,62 +144,63 @@ TEST(shape_split_returns_views) {
 /* ---- pad ------------------------------------------------------------------ */
 
 TEST(shape_pad_modes_1d) {
-    em_tensor *x = mk(EM_I32, 1, SH(4), V(1, 2, 3, 4)), *o;
+    em_tensor *x = tensor_of(EM_I32, 1, SH(4), V(1, 2, 3, 4)), *o;
     CHECK_OK(em_pad(x, SH(2, 3), EM_PAD_CONSTANT, -7, &o));
-    CHECK(same(o, EM_I32, 1, SH(9), V(-7, -7, 1, 2, 3, 4, -7, -7, -7)));
+    CHECK(tensor_equals(o, EM_I32, 1, SH(9), V(-7, -7, 1, 2, 3, 4, -7, -7, -7)));
     em_tensor_free(o);
     CHECK_OK(em_pad(x, SH(2, 3), EM_PAD_REFLECT, 0, &o));
-    CHECK(same(o, EM_I32, 1, SH(9), V(3, 2, 1, 2, 3, 4, 3, 2, 1)));
+    CHECK(tensor_equals(o, EM_I32, 1, SH(9), V(3, 2, 1, 2, 3, 4, 3, 2, 1)));
     em_tensor_free(o);
     CHECK_OK(em_pad(x, SH(2, 3), EM_PAD_REPLICATE, 0, &o));
-    CHECK(same(o, EM_I32, 1, SH(9), V(1, 1, 1, 2, 3, 4, 4, 4, 4)));
+    CHECK(tensor_equals(o, EM_I32, 1, SH(9), V(1, 1, 1, 2, 3, 4, 4, 4, 4)));
     em_tensor_free(o);
     CHECK_OK(em_pad(x, SH(4, 3), EM_PAD_CIRCULAR, 0, &o));
-    CHECK(same(o, EM_I32, 1, SH(11), V(1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3)));
+    CHECK(tensor_equals(o, EM_I32, 1, SH(11), V(1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3)));
     em_tensor_free(o);
     /* reversed input */
     em_tensor *f;
     CHECK_OK(em_tensor_flip(x, NULL, 0, &f));
     CHECK_OK(em_pad(f, SH(1, 2), EM_PAD_REFLECT, 0, &o));
-    CHECK(same(o, EM_I32, 1, SH(7), V(3, 4, 3, 2, 1, 2, 3)));
+    CHECK(tensor_equals(o, EM_I32, 1, SH(7), V(3, 4, 3, 2, 1, 2, 3)));
     em_tensor_free(o), em_tensor_free(f), em_tensor_free(x);
 }
 
 TEST(shape_pad_2d_and_dtypes) {
     /* reflect on both axes of a transposed matrix [[1,2,3],[4,5,6]] */
-    em_tensor *x = mk(EM_F64, 2, SH(3, 2), V(1, 4, 2, 5, 3, 6)), *xt, *o;
+    em_tensor *x = tensor_of(EM_F64, 2, SH(3, 2), V(1, 4, 2, 5, 3, 6)), *xt, *o;
     CHECK_OK(em_tensor_transpose(x, 0, 1, &xt));
     CHECK_OK(em_pad(xt, SH(1, 1, 2, 1), EM_PAD_REFLECT, 0, &o));
-    CHECK(same(o, EM_F64, 2, SH(4, 6),
+    CHECK(tensor_equals(o, EM_F64, 2, SH(4, 6),
                V(6, 5, 4, 5, 6, 5, 3, 2, 1, 2, 3, 2, 6, 5, 4, 5, 6, 5, 3, 2, 1, 2, 3, 2)));
     em_tensor_free(o);
     CHECK_OK(em_pad(xt, SH(0, 1, 1, 1), EM_PAD_CIRCULAR, 0, &o));
-    CHECK(same(o, EM_F64, 2, SH(3, 5), V(3, 1, 2, 3, 1, 6, 4, 5, 6, 4, 3, 1, 2, 3, 1)));
+    CHECK(tensor_equals(o, EM_F64, 2, SH(3, 5), V(3, 1, 2, 3, 1, 6, 4, 5, 6, 4, 3, 1, 2, 3, 1)));
     em_tensor_free(o);
     CHECK_OK(em_pad(xt, SH(1, 0, 0, 2), EM_PAD_REPLICATE, 0, &o));
-    CHECK(same(o, EM_F64, 2, SH(3, 5), V(1, 2, 3, 3, 3, 1, 2, 3, 3, 3, 4, 5, 6, 6, 6)));
+    CHECK(tensor_equals(o, EM_F64, 2, SH(3, 5), V(1, 2, 3, 3, 3, 1, 2, 3, 3, 3, 4, 5, 6, 6, 6)));
     em_tensor_free(o), em_tensor_free(xt), em_tensor_free(x);
     for (int i = 0; i < 7; i++) {
-        em_tensor *a = mk(all_dtypes[i], 2, SH(1, 2), V(1, 0));
+        em_tensor *a = tensor_of(all_dtypes[i], 2, SH(1, 2), V(1, 0));
         CHECK_OK(em_pad(a, SH(1, 0, 0, 1), EM_PAD_CONSTANT, 1, &o));
-        CHECK(same(o, all_dtypes[i], 2, SH(2, 3), V(1, 1, 1, 1, 0, 1)));
+        CHECK(tensor_equals(o, all_dtypes[i], 2, SH(2, 3), V(1, 1, 1, 1, 0, 1)));
         em_tensor_free(o), em_tensor_free(a);
     }
     /* 0-d: nothing to pad; empty axis: constant padding only */
-    em_tensor *s = mk(EM_F32, 0, NULL, V(2.5)), *e = mk(EM_F32, 1, SH(0), V(0));
+    em_tensor *s = tensor_of(EM_F32, 0, NULL, V(2.5)), *e = tensor_of(EM_F32, 1, SH(0), V(0));
     CHECK_OK(em_pad(s, NULL, EM_PAD_REFLECT, 0, &o));
-    CHECK(same(o, EM_F32, 0, NULL, V(2.5)));
+    CHECK(tensor_equals(o, EM_F32, 0, NULL, V(2.5)));
     em_tensor_free(o);
     CHECK_OK(em_pad(e, SH(1, 2), EM_PAD_CONSTANT, 4, &o));
-    CHECK(same(o, EM_F32, 1, SH(3), V(4, 4, 4)));
+    CHECK(tensor_equals(o, EM_F32, 1, SH(3), V(4, 4, 4)));
     em_tensor_free(o);
     CHECK_OK(em_pad(e, SH(0, 0), EM_PAD_REFLECT, 0, &o));
-    CHECK(same(o, EM_F32, 1, SH(0), V(0)));
+    CHECK(tensor_equals(o, EM_F32, 1, SH(0), V(0)));
     em_tensor_free(o), em_tensor_free(s), em_tensor_free(e);
 }
 
 TEST(shape_pad_errors) {
-    em_tensor *x = mk(EM_F32, 2, SH(2, 4), V(1, 2, 3, 4, 5, 6, 7, 8)), *e = mk(EM_F32, 1, SH(0), V(0)), *o = NULL;
+    em_tensor *x = tensor_of(EM_F32, 2, SH(2, 4), V(1, 2, 3, 4, 5, 6, 7, 8)), *e = tensor_of(EM_F32, 1, SH(0), V(0));
+    em_tensor *o = NULL;
     CHECK_STATUS(em_pad(x, SH(0, 0, 4, 0), EM_PAD_REFLECT, 0, &o), EM_ERR_INVALID_ARG);
     CHECK(strstr(em_last_error(), "axis 1") && strstr(em_last_error(), "pad 4") && strstr(em_last_error(), "size 4"));
     CHECK_STATUS(em_pad(x, SH(2, 0, 0, 0), EM_PAD_REFLECT, 0, &o), EM_ERR_INVALID_ARG);
@@ -280,39 +219,39 @@ TEST(shape_pad_errors) {
 /* ---- roll / repeat / tile ------------------------------------------------- */
 
 TEST(shape_roll) {
-    em_tensor *x = mk(EM_I64, 1, SH(5), V(1, 2, 3, 4, 5)), *o;
+    em_tensor *x = tensor_of(EM_I64, 1, SH(5), V(1, 2, 3, 4, 5)), *o;
     CHECK_OK(em_roll(x, SH(2), (const int[]){0}, 1, &o));
-    CHECK(same(o, EM_I64, 1, SH(5), V(4, 5, 1, 2, 3)));
+    CHECK(tensor_equals(o, EM_I64, 1, SH(5), V(4, 5, 1, 2, 3)));
     em_tensor_free(o);
     CHECK_OK(em_roll(x, SH(-1), (const int[]){-1}, 1, &o));
-    CHECK(same(o, EM_I64, 1, SH(5), V(2, 3, 4, 5, 1)));
+    CHECK(tensor_equals(o, EM_I64, 1, SH(5), V(2, 3, 4, 5, 1)));
     em_tensor_free(o);
     CHECK_OK(em_roll(x, SH(INT64_MIN), (const int[]){0}, 1, &o)); /* -2^63 mod 5 = 2 */
-    CHECK(same(o, EM_I64, 1, SH(5), V(4, 5, 1, 2, 3)));
+    CHECK(tensor_equals(o, EM_I64, 1, SH(5), V(4, 5, 1, 2, 3)));
     em_tensor_free(o), em_tensor_free(x);
     /* 2-D: both axes, a repeated axis (shifts add), and flattened */
-    em_tensor *m = mk(EM_U8, 2, SH(2, 3), V(1, 2, 3, 4, 5, 6)), *mt;
+    em_tensor *m = tensor_of(EM_U8, 2, SH(2, 3), V(1, 2, 3, 4, 5, 6)), *mt;
     CHECK_OK(em_roll(m, SH(1, -1), (const int[]){0, 1}, 2, &o));
-    CHECK(same(o, EM_U8, 2, SH(2, 3), V(5, 6, 4, 2, 3, 1)));
+    CHECK(tensor_equals(o, EM_U8, 2, SH(2, 3), V(5, 6, 4, 2, 3, 1)));
     em_tensor_free(o);
     CHECK_OK(em_roll(m, SH(2, 5), (const int[]){1, -1}, 2, &o));
-    CHECK(same(o, EM_U8, 2, SH(2, 3), V(3, 1, 2, 6, 4, 5)));
+    CHECK(tensor_equals(o, EM_U8, 2, SH(2, 3), V(3, 1, 2, 6, 4, 5)));
     em_tensor_free(o);
     CHECK_OK(em_roll(m, SH(1), NULL, 0, &o));
-    CHECK(same(o, EM_U8, 2, SH(2, 3), V(6, 1, 2, 3, 4, 5)));
+    CHECK(tensor_equals(o, EM_U8, 2, SH(2, 3), V(6, 1, 2, 3, 4, 5)));
     em_tensor_free(o);
     /* transposed: [[1,4],[2,5],[3,6]] flattened and rolled by -1 */
     CHECK_OK(em_tensor_transpose(m, 0, 1, &mt));
     CHECK_OK(em_roll(mt, SH(-1), NULL, 0, &o));
-    CHECK(same(o, EM_U8, 2, SH(3, 2), V(4, 2, 5, 3, 6, 1)));
+    CHECK(tensor_equals(o, EM_U8, 2, SH(3, 2), V(4, 2, 5, 3, 6, 1)));
     em_tensor_free(o);
     /* empty, 0-d, errors */
-    em_tensor *e = mk(EM_F32, 2, SH(0, 2), V(0)), *s = mk(EM_F32, 0, NULL, V(3));
+    em_tensor *e = tensor_of(EM_F32, 2, SH(0, 2), V(0)), *s = tensor_of(EM_F32, 0, NULL, V(3));
     CHECK_OK(em_roll(e, SH(3, 1), (const int[]){0, 1}, 2, &o));
-    CHECK(same(o, EM_F32, 2, SH(0, 2), V(0)));
+    CHECK(tensor_equals(o, EM_F32, 2, SH(0, 2), V(0)));
     em_tensor_free(o);
     CHECK_OK(em_roll(s, SH(4), NULL, 0, &o));
-    CHECK(same(o, EM_F32, 0, NULL, V(3)));
+    CHECK(tensor_equals(o, EM_F32, 0, NULL, V(3)));
     em_tensor_free(o);
     o = NULL;
     CHECK_STATUS(em_roll(m, SH(1), (const int[]){2}, 1, &o), EM_ERR_INDEX);
@@ -323,27 +262,27 @@ TEST(shape_roll) {
 }
 
 TEST(shape_repeat) {
-    em_tensor *x = mk(EM_F32, 1, SH(3), V(1, 2, 3)), *o;
+    em_tensor *x = tensor_of(EM_F32, 1, SH(3), V(1, 2, 3)), *o;
     CHECK_OK(em_repeat(x, SH(2), 1, 0, &o));
-    CHECK(same(o, EM_F32, 1, SH(6), V(1, 1, 2, 2, 3, 3)));
+    CHECK(tensor_equals(o, EM_F32, 1, SH(6), V(1, 1, 2, 2, 3, 3)));
     em_tensor_free(o);
     CHECK_OK(em_repeat(x, SH(0), 1, -1, &o));
-    CHECK(same(o, EM_F32, 1, SH(0), V(0)));
+    CHECK(tensor_equals(o, EM_F32, 1, SH(0), V(0)));
     em_tensor_free(o), em_tensor_free(x);
-    em_tensor *m = mk(EM_I8, 2, SH(2, 3), V(1, 2, 3, -4, -5, -6)), *mf;
+    em_tensor *m = tensor_of(EM_I8, 2, SH(2, 3), V(1, 2, 3, -4, -5, -6)), *mf;
     CHECK_OK(em_repeat(m, SH(0, 1, 3), 3, -1, &o));
-    CHECK(same(o, EM_I8, 2, SH(2, 4), V(2, 3, 3, 3, -5, -6, -6, -6)));
+    CHECK(tensor_equals(o, EM_I8, 2, SH(2, 4), V(2, 3, 3, 3, -5, -6, -6, -6)));
     em_tensor_free(o);
     CHECK_OK(em_repeat(m, SH(2, 1), 2, 0, &o));
-    CHECK(same(o, EM_I8, 2, SH(3, 3), V(1, 2, 3, 1, 2, 3, -4, -5, -6)));
+    CHECK(tensor_equals(o, EM_I8, 2, SH(3, 3), V(1, 2, 3, 1, 2, 3, -4, -5, -6)));
     em_tensor_free(o);
     /* flattened, through a flipped view: [-6,-5,-4,3,2,1] */
     CHECK_OK(em_tensor_flip(m, NULL, 0, &mf));
     CHECK_OK(em_repeat(mf, SH(2), 1, EM_AXIS_NONE, &o));
-    CHECK(same(o, EM_I8, 1, SH(12), V(-6, -6, -5, -5, -4, -4, 3, 3, 2, 2, 1, 1)));
+    CHECK(tensor_equals(o, EM_I8, 1, SH(12), V(-6, -6, -5, -5, -4, -4, 3, 3, 2, 2, 1, 1)));
     em_tensor_free(o);
     CHECK_OK(em_repeat(mf, SH(1, 0, 0, 0, 0, 2), 6, EM_AXIS_NONE, &o));
-    CHECK(same(o, EM_I8, 1, SH(3), V(-6, 1, 1)));
+    CHECK(tensor_equals(o, EM_I8, 1, SH(3), V(-6, 1, 1)));
     em_tensor_free(o);
     o = NULL;
     CHECK_STATUS(em_repeat(m, SH(1, 2), 2, 1, &o), EM_ERR_SHAPE);
@@ -356,27 +295,27 @@ TEST(shape_repeat) {
 }
 
 TEST(shape_tile) {
-    em_tensor *x = mk(EM_BOOL, 1, SH(2), V(1, 0)), *o;
+    em_tensor *x = tensor_of(EM_BOOL, 1, SH(2), V(1, 0)), *o;
     CHECK_OK(em_tile(x, SH(2, 2), 2, &o));
-    CHECK(same(o, EM_BOOL, 2, SH(2, 4), V(1, 0, 1, 0, 1, 0, 1, 0)));
+    CHECK(tensor_equals(o, EM_BOOL, 2, SH(2, 4), V(1, 0, 1, 0, 1, 0, 1, 0)));
     em_tensor_free(o), em_tensor_free(x);
-    em_tensor *m = mk(EM_I32, 2, SH(2, 2), V(1, 2, 3, 4)), *mt;
+    em_tensor *m = tensor_of(EM_I32, 2, SH(2, 2), V(1, 2, 3, 4)), *mt;
     CHECK_OK(em_tile(m, SH(3), 1, &o)); /* reps padded with 1s in front */
-    CHECK(same(o, EM_I32, 2, SH(2, 6), V(1, 2, 1, 2, 1, 2, 3, 4, 3, 4, 3, 4)));
+    CHECK(tensor_equals(o, EM_I32, 2, SH(2, 6), V(1, 2, 1, 2, 1, 2, 3, 4, 3, 4, 3, 4)));
     em_tensor_free(o);
     CHECK_OK(em_tensor_transpose(m, 0, 1, &mt));
     CHECK_OK(em_tile(mt, SH(2, 1, 1), 3, &o));
-    CHECK(same(o, EM_I32, 3, SH(2, 2, 2), V(1, 3, 2, 4, 1, 3, 2, 4)));
+    CHECK(tensor_equals(o, EM_I32, 3, SH(2, 2, 2), V(1, 3, 2, 4, 1, 3, 2, 4)));
     em_tensor_free(o);
     CHECK_OK(em_tile(m, NULL, 0, &o));
-    CHECK(same(o, EM_I32, 2, SH(2, 2), V(1, 2, 3, 4)));
+    CHECK(tensor_equals(o, EM_I32, 2, SH(2, 2), V(1, 2, 3, 4)));
     em_tensor_free(o);
     CHECK_OK(em_tile(m, SH(0, 2), 2, &o));
-    CHECK(same(o, EM_I32, 2, SH(0, 4), V(0)));
+    CHECK(tensor_equals(o, EM_I32, 2, SH(0, 4), V(0)));
     em_tensor_free(o);
-    em_tensor *s = mk(EM_F64, 0, NULL, V(1.5));
+    em_tensor *s = tensor_of(EM_F64, 0, NULL, V(1.5));
     CHECK_OK(em_tile(s, SH(3), 1, &o));
-    CHECK(same(o, EM_F64, 1, SH(3), V(1.5, 1.5, 1.5)));
+    CHECK(tensor_equals(o, EM_F64, 1, SH(3), V(1.5, 1.5, 1.5)));
     em_tensor_free(o);
     o = NULL;
     CHECK_STATUS(em_tile(m, SH(-1), 1, &o), EM_ERR_INVALID_ARG);
@@ -389,43 +328,43 @@ TEST(shape_tile) {
 /* ---- tril / triu ---------------------------------------------------------- */
 
 TEST(shape_tril_triu) {
-    em_tensor *x = mk(EM_F32, 2, SH(3, 4), V(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)), *o;
+    em_tensor *x = tensor_of(EM_F32, 2, SH(3, 4), V(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)), *o;
     CHECK_OK(em_tril(x, 0, &o));
-    CHECK(same(o, EM_F32, 2, SH(3, 4), V(1, 0, 0, 0, 5, 6, 0, 0, 9, 10, 11, 0)));
+    CHECK(tensor_equals(o, EM_F32, 2, SH(3, 4), V(1, 0, 0, 0, 5, 6, 0, 0, 9, 10, 11, 0)));
     em_tensor_free(o);
     CHECK_OK(em_tril(x, 1, &o));
-    CHECK(same(o, EM_F32, 2, SH(3, 4), V(1, 2, 0, 0, 5, 6, 7, 0, 9, 10, 11, 12)));
+    CHECK(tensor_equals(o, EM_F32, 2, SH(3, 4), V(1, 2, 0, 0, 5, 6, 7, 0, 9, 10, 11, 12)));
     em_tensor_free(o);
     CHECK_OK(em_triu(x, -1, &o));
-    CHECK(same(o, EM_F32, 2, SH(3, 4), V(1, 2, 3, 4, 5, 6, 7, 8, 0, 10, 11, 12)));
+    CHECK(tensor_equals(o, EM_F32, 2, SH(3, 4), V(1, 2, 3, 4, 5, 6, 7, 8, 0, 10, 11, 12)));
     em_tensor_free(o);
     CHECK_OK(em_triu(x, 2, &o));
-    CHECK(same(o, EM_F32, 2, SH(3, 4), V(0, 0, 3, 4, 0, 0, 0, 8, 0, 0, 0, 0)));
+    CHECK(tensor_equals(o, EM_F32, 2, SH(3, 4), V(0, 0, 3, 4, 0, 0, 0, 8, 0, 0, 0, 0)));
     em_tensor_free(o);
     /* extreme k: everything or nothing, no overflow */
     CHECK_OK(em_tril(x, INT64_MAX, &o));
-    CHECK(same(o, EM_F32, 2, SH(3, 4), V(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)));
+    CHECK(tensor_equals(o, EM_F32, 2, SH(3, 4), V(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)));
     em_tensor_free(o);
     CHECK_OK(em_tril(x, INT64_MIN, &o));
-    CHECK(same(o, EM_F32, 2, SH(3, 4), V(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)));
+    CHECK(tensor_equals(o, EM_F32, 2, SH(3, 4), V(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)));
     em_tensor_free(o);
     CHECK_OK(em_triu(x, INT64_MIN, &o));
-    CHECK(same(o, EM_F32, 2, SH(3, 4), V(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)));
+    CHECK(tensor_equals(o, EM_F32, 2, SH(3, 4), V(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)));
     em_tensor_free(o);
     CHECK_OK(em_triu(x, INT64_MAX, &o));
-    CHECK(same(o, EM_F32, 2, SH(3, 4), V(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)));
+    CHECK(tensor_equals(o, EM_F32, 2, SH(3, 4), V(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)));
     em_tensor_free(o);
     /* batched, every dtype, on a transposed (non-contiguous) view */
     for (int i = 0; i < 7; i++) {
-        em_tensor *b = mk(all_dtypes[i], 3, SH(2, 2, 2), V(1, 1, 1, 1, 1, 0, 1, 1)), *bt;
+        em_tensor *b = tensor_of(all_dtypes[i], 3, SH(2, 2, 2), V(1, 1, 1, 1, 1, 0, 1, 1)), *bt;
         CHECK_OK(em_tensor_transpose(b, 1, 2, &bt));
         CHECK_OK(em_triu(bt, 0, &o));
-        CHECK(same(o, all_dtypes[i], 3, SH(2, 2, 2), V(1, 1, 0, 1, 1, 1, 0, 1)));
+        CHECK(tensor_equals(o, all_dtypes[i], 3, SH(2, 2, 2), V(1, 1, 0, 1, 1, 1, 0, 1)));
         em_tensor_free(o), em_tensor_free(bt), em_tensor_free(b);
     }
-    em_tensor *e = mk(EM_I32, 3, SH(0, 2, 2), V(0)), *v = mk(EM_I32, 1, SH(3), V(1, 2, 3));
+    em_tensor *e = tensor_of(EM_I32, 3, SH(0, 2, 2), V(0)), *v = tensor_of(EM_I32, 1, SH(3), V(1, 2, 3));
     CHECK_OK(em_tril(e, 0, &o));
-    CHECK(same(o, EM_I32, 3, SH(0, 2, 2), V(0)));
+    CHECK(tensor_equals(o, EM_I32, 3, SH(0, 2, 2), V(0)));
     em_tensor_free(o);
     o = NULL;
     CHECK_STATUS(em_tril(v, 0, &o), EM_ERR_SHAPE);

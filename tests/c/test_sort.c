@@ -2,97 +2,52 @@
  * against hand-written values and, for long rows, against the definition of
  * a stable sort; softmax against a double-precision libm reference. */
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "test.h"
-
-#define SH(...) ((const int64_t[]){__VA_ARGS__})
-#define V(...) ((const double[]){__VA_ARGS__})
-
-static const em_dtype all_dtypes[] = {EM_BOOL, EM_U8, EM_I8, EM_I32, EM_I64, EM_F32, EM_F64};
-
-/* Tensor of dtype dt with the values v in C order. */
-static em_tensor *mk(em_dtype dt, int nd, const int64_t *shape, const double *v) {
-    em_tensor *t = NULL;
-    if (em_tensor_empty(dt, nd, shape, &t) != EM_OK) return NULL;
-    int64_t idx[EM_MAX_DIMS] = {0}, n = em_tensor_numel(t);
-    for (int64_t k = 0; k < n; k++) {
-        em_tensor_set(t, idx, v[k]);
-        for (int d = nd - 1; d >= 0 && ++idx[d] == shape[d]; d--) idx[d] = 0;
-    }
-    return t;
-}
-
-/* Element k (C order) of t as double. */
-static double at(const em_tensor *t, int64_t k) {
-    int64_t idx[EM_MAX_DIMS];
-    const int64_t *sh = em_tensor_shape(t);
-    for (int d = em_tensor_ndim(t) - 1; d >= 0; d--) {
-        idx[d] = k % sh[d];
-        k /= sh[d];
-    }
-    double v = 0;
-    em_tensor_get(t, idx, &v);
-    return v;
-}
-
-/* Whether t has exactly this dtype, shape and values (C order; NaN == NaN). */
-static bool same(const em_tensor *t, em_dtype dt, int nd, const int64_t *shape, const double *v) {
-    if (!t || em_tensor_dtype(t) != dt || em_tensor_ndim(t) != nd) return false;
-    for (int d = 0; d < nd; d++)
-        if (em_tensor_shape(t)[d] != shape[d]) return false;
-    for (int64_t k = 0; k < em_tensor_numel(t); k++) {
-        double got = at(t, k);
-        if (got != v[k] && !(got != got && v[k] != v[k])) {
-            fprintf(stderr, "  element %lld: got %g, wanted %g\n", (long long)k, got, v[k]);
-            return false;
-        }
-    }
-    return true;
-}
+#include "test_util.h"
 
 /* ---- sort ----------------------------------------------------------------- */
 
 TEST(sort_nan_ties_and_direction) {
-    em_tensor *x = mk(EM_F32, 1, SH(6), V(3, NAN, 1, 3, -INFINITY, 1)), *v, *i;
+    em_tensor *x = tensor_of(EM_F32, 1, SH(6), V(3, NAN, 1, 3, -INFINITY, 1)), *v, *i;
     CHECK_OK(em_sort(x, 0, false, &v, &i));
-    CHECK(same(v, EM_F32, 1, SH(6), V(-INFINITY, 1, 1, 3, 3, NAN)));
-    CHECK(same(i, EM_I64, 1, SH(6), V(4, 2, 5, 0, 3, 1)));
+    CHECK(tensor_equals(v, EM_F32, 1, SH(6), V(-INFINITY, 1, 1, 3, 3, NAN)));
+    CHECK(tensor_equals(i, EM_I64, 1, SH(6), V(4, 2, 5, 0, 3, 1)));
     em_tensor_free(v), em_tensor_free(i);
     CHECK_OK(em_sort(x, -1, true, &v, &i));
-    CHECK(same(v, EM_F32, 1, SH(6), V(NAN, 3, 3, 1, 1, -INFINITY)));
-    CHECK(same(i, EM_I64, 1, SH(6), V(1, 0, 3, 2, 5, 4)));
+    CHECK(tensor_equals(v, EM_F32, 1, SH(6), V(NAN, 3, 3, 1, 1, -INFINITY)));
+    CHECK(tensor_equals(i, EM_I64, 1, SH(6), V(1, 0, 3, 2, 5, 4)));
     em_tensor_free(v), em_tensor_free(i), em_tensor_free(x);
     /* -0.0 and 0.0 are equal: original order kept */
-    x = mk(EM_F64, 1, SH(3), V(0.0, -0.0, -1));
+    x = tensor_of(EM_F64, 1, SH(3), V(0.0, -0.0, -1));
     CHECK_OK(em_sort(x, 0, false, NULL, &i));
-    CHECK(same(i, EM_I64, 1, SH(3), V(2, 0, 1)));
+    CHECK(tensor_equals(i, EM_I64, 1, SH(3), V(2, 0, 1)));
     em_tensor_free(i);
     CHECK_OK(em_sort(x, 0, true, NULL, &i));
-    CHECK(same(i, EM_I64, 1, SH(3), V(0, 1, 2)));
+    CHECK(tensor_equals(i, EM_I64, 1, SH(3), V(0, 1, 2)));
     em_tensor_free(i), em_tensor_free(x);
 }
 
 TEST(sort_every_dtype) {
     for (int k = 0; k < 7; k++) {
         em_dtype dt = all_dtypes[k];
-        em_tensor *x = mk(dt, 1, SH(5), V(1, 0, 1, 0, 1)), *v, *i;
+        em_tensor *x = tensor_of(dt, 1, SH(5), V(1, 0, 1, 0, 1)), *v, *i;
         CHECK_OK(em_sort(x, 0, false, &v, &i));
-        CHECK(same(v, dt, 1, SH(5), V(0, 0, 1, 1, 1)));
-        CHECK(same(i, EM_I64, 1, SH(5), V(1, 3, 0, 2, 4)));
+        CHECK(tensor_equals(v, dt, 1, SH(5), V(0, 0, 1, 1, 1)));
+        CHECK(tensor_equals(i, EM_I64, 1, SH(5), V(1, 3, 0, 2, 4)));
         em_tensor_free(v), em_tensor_free(i);
         CHECK_OK(em_sort(x, 0, true, &v, NULL));
-        CHECK(same(v, dt, 1, SH(5), V(1, 1, 1, 0, 0)));
+        CHECK(tensor_equals(v, dt, 1, SH(5), V(1, 1, 1, 0, 0)));
         em_tensor_free(v), em_tensor_free(x);
     }
     /* full ranges of the narrow and wide types */
-    em_tensor *u = mk(EM_U8, 1, SH(3), V(255, 0, 128)), *s = mk(EM_I8, 1, SH(3), V(127, -128, 0)), *v;
+    em_tensor *u = tensor_of(EM_U8, 1, SH(3), V(255, 0, 128)), *s = tensor_of(EM_I8, 1, SH(3), V(127, -128, 0)), *v;
     CHECK_OK(em_sort(u, 0, false, &v, NULL));
-    CHECK(same(v, EM_U8, 1, SH(3), V(0, 128, 255)));
+    CHECK(tensor_equals(v, EM_U8, 1, SH(3), V(0, 128, 255)));
     em_tensor_free(v);
     CHECK_OK(em_sort(s, 0, false, &v, NULL));
-    CHECK(same(v, EM_I8, 1, SH(3), V(-128, 0, 127)));
+    CHECK(tensor_equals(v, EM_I8, 1, SH(3), V(-128, 0, 127)));
     em_tensor_free(v), em_tensor_free(u), em_tensor_free(s);
     em_tensor *l;
     CHECK_OK(em_tensor_empty(EM_I64, 1, SH(3), &l));
@@ -106,37 +61,38 @@ TEST(sort_every_dtype) {
 
 TEST(sort_axes_and_views) {
     /* [[3,1,2],[0,5,4]] */
-    em_tensor *x = mk(EM_I32, 2, SH(2, 3), V(3, 1, 2, 0, 5, 4)), *v, *i, *xt, *xf;
+    em_tensor *x = tensor_of(EM_I32, 2, SH(2, 3), V(3, 1, 2, 0, 5, 4)), *v, *i, *xt, *xf;
     CHECK_OK(em_sort(x, 0, false, &v, &i));
-    CHECK(same(v, EM_I32, 2, SH(2, 3), V(0, 1, 2, 3, 5, 4)));
-    CHECK(same(i, EM_I64, 2, SH(2, 3), V(1, 0, 0, 0, 1, 1)));
+    CHECK(tensor_equals(v, EM_I32, 2, SH(2, 3), V(0, 1, 2, 3, 5, 4)));
+    CHECK(tensor_equals(i, EM_I64, 2, SH(2, 3), V(1, 0, 0, 0, 1, 1)));
     em_tensor_free(v), em_tensor_free(i);
     CHECK_OK(em_sort(x, 1, true, &v, &i));
-    CHECK(same(v, EM_I32, 2, SH(2, 3), V(3, 2, 1, 5, 4, 0)));
-    CHECK(same(i, EM_I64, 2, SH(2, 3), V(0, 2, 1, 1, 2, 0)));
+    CHECK(tensor_equals(v, EM_I32, 2, SH(2, 3), V(3, 2, 1, 5, 4, 0)));
+    CHECK(tensor_equals(i, EM_I64, 2, SH(2, 3), V(0, 2, 1, 1, 2, 0)));
     em_tensor_free(v), em_tensor_free(i);
     /* transposed: [[3,0],[1,5],[2,4]] sorted along axis 0 */
     CHECK_OK(em_tensor_transpose(x, 0, 1, &xt));
     CHECK_OK(em_sort(xt, -2, false, &v, &i));
-    CHECK(same(v, EM_I32, 2, SH(3, 2), V(1, 0, 2, 4, 3, 5)));
-    CHECK(same(i, EM_I64, 2, SH(3, 2), V(1, 0, 2, 2, 0, 1)));
+    CHECK(tensor_equals(v, EM_I32, 2, SH(3, 2), V(1, 0, 2, 4, 3, 5)));
+    CHECK(tensor_equals(i, EM_I64, 2, SH(3, 2), V(1, 0, 2, 2, 0, 1)));
     em_tensor_free(v), em_tensor_free(i);
     /* flipped rows: [[2,1,3],[4,5,0]] */
     CHECK_OK(em_tensor_flip(x, (const int[]){1}, 1, &xf));
     CHECK_OK(em_sort(xf, 1, false, &v, &i));
-    CHECK(same(v, EM_I32, 2, SH(2, 3), V(1, 2, 3, 0, 4, 5)));
-    CHECK(same(i, EM_I64, 2, SH(2, 3), V(1, 0, 2, 2, 0, 1)));
+    CHECK(tensor_equals(v, EM_I32, 2, SH(2, 3), V(1, 2, 3, 0, 4, 5)));
+    CHECK(tensor_equals(i, EM_I64, 2, SH(2, 3), V(1, 0, 2, 2, 0, 1)));
     em_tensor_free(v), em_tensor_free(i), em_tensor_free(xt), em_tensor_free(xf), em_tensor_free(x);
     /* 0-d and empty */
-    em_tensor *s = mk(EM_F32, 0, NULL, V(4)), *e = mk(EM_F32, 2, SH(0, 3), V(0)), *e2 = mk(EM_F32, 2, SH(2, 0), V(0));
+    em_tensor *s = tensor_of(EM_F32, 0, NULL, V(4)), *e = tensor_of(EM_F32, 2, SH(0, 3), V(0));
+    em_tensor *e2 = tensor_of(EM_F32, 2, SH(2, 0), V(0));
     CHECK_OK(em_sort(s, -1, false, &v, &i));
-    CHECK(same(v, EM_F32, 0, NULL, V(4)) && same(i, EM_I64, 0, NULL, V(0)));
+    CHECK(tensor_equals(v, EM_F32, 0, NULL, V(4)) && tensor_equals(i, EM_I64, 0, NULL, V(0)));
     em_tensor_free(v), em_tensor_free(i);
     CHECK_OK(em_sort(e, 1, false, &v, &i));
-    CHECK(same(v, EM_F32, 2, SH(0, 3), V(0)) && same(i, EM_I64, 2, SH(0, 3), V(0)));
+    CHECK(tensor_equals(v, EM_F32, 2, SH(0, 3), V(0)) && tensor_equals(i, EM_I64, 2, SH(0, 3), V(0)));
     em_tensor_free(v), em_tensor_free(i);
     CHECK_OK(em_sort(e2, 1, true, &v, &i));
-    CHECK(same(v, EM_F32, 2, SH(2, 0), V(0)));
+    CHECK(tensor_equals(v, EM_F32, 2, SH(2, 0), V(0)));
     em_tensor_free(v), em_tensor_free(i);
     /* errors */
     v = i = NULL;
@@ -162,23 +118,23 @@ TEST(sort_long_rows_are_stable) {
     for (int desc = 0; desc < 2; desc++)
         for (int k = 3; k < 7; k++) {
             em_dtype dt = all_dtypes[k];
-            em_tensor *x = mk(dt, 1, SH(N), buf), *v, *i;
+            em_tensor *x = tensor_of(dt, 1, SH(N), buf), *v, *i;
             CHECK_OK(em_sort(x, 0, desc, &v, &i));
             static bool seen[N];
             memset(seen, 0, sizeof seen);
             bool ok = true;
             for (int j = 0; j < N; j++) {
-                int64_t ix = (int64_t)at(i, j);
-                double vj = at(v, j), xj = at(x, ix);
+                int64_t ix = (int64_t)value_at(i, j);
+                double vj = value_at(v, j), xj = value_at(x, ix);
                 ok &= ix >= 0 && ix < N && !seen[ix] && (vj == xj || (vj != vj && xj != xj));
                 if (ix >= 0 && ix < N) seen[ix] = true;
                 if (j == 0) continue;
-                double a = at(v, j - 1), b = vj;
+                double a = value_at(v, j - 1), b = vj;
                 bool a_nan = a != a, b_nan = b != b;
                 /* ascending: a <= b, NaN last; descending: a >= b, NaN first */
                 bool ordered = desc ? (a_nan || (!b_nan && a >= b)) : (b_nan || (!a_nan && a <= b));
                 bool tie = (a == b) || (a_nan && b_nan);
-                ok &= ordered && (!tie || at(i, j - 1) < ix);
+                ok &= ordered && (!tie || value_at(i, j - 1) < ix);
             }
             CHECK(ok);
             em_tensor_free(v), em_tensor_free(i), em_tensor_free(x);
@@ -188,31 +144,31 @@ TEST(sort_long_rows_are_stable) {
 /* ---- topk ----------------------------------------------------------------- */
 
 TEST(sort_topk) {
-    em_tensor *x = mk(EM_F64, 1, SH(5), V(1, 3, 2, 3, NAN)), *v, *i;
+    em_tensor *x = tensor_of(EM_F64, 1, SH(5), V(1, 3, 2, 3, NAN)), *v, *i;
     CHECK_OK(em_topk(x, 3, 0, true, &v, &i));
-    CHECK(same(v, EM_F64, 1, SH(3), V(NAN, 3, 3)));
-    CHECK(same(i, EM_I64, 1, SH(3), V(4, 1, 3)));
+    CHECK(tensor_equals(v, EM_F64, 1, SH(3), V(NAN, 3, 3)));
+    CHECK(tensor_equals(i, EM_I64, 1, SH(3), V(4, 1, 3)));
     em_tensor_free(v), em_tensor_free(i);
     CHECK_OK(em_topk(x, 2, -1, false, &v, &i));
-    CHECK(same(v, EM_F64, 1, SH(2), V(1, 2)));
-    CHECK(same(i, EM_I64, 1, SH(2), V(0, 2)));
+    CHECK(tensor_equals(v, EM_F64, 1, SH(2), V(1, 2)));
+    CHECK(tensor_equals(i, EM_I64, 1, SH(2), V(0, 2)));
     em_tensor_free(v), em_tensor_free(i);
     CHECK_OK(em_topk(x, 0, 0, true, &v, &i));
-    CHECK(same(v, EM_F64, 1, SH(0), V(0)) && same(i, EM_I64, 1, SH(0), V(0)));
+    CHECK(tensor_equals(v, EM_F64, 1, SH(0), V(0)) && tensor_equals(i, EM_I64, 1, SH(0), V(0)));
     em_tensor_free(v), em_tensor_free(i);
     CHECK_OK(em_topk(x, 5, 0, false, NULL, &i));
-    CHECK(same(i, EM_I64, 1, SH(5), V(0, 2, 1, 3, 4)));
+    CHECK(tensor_equals(i, EM_I64, 1, SH(5), V(0, 2, 1, 3, 4)));
     em_tensor_free(i);
     /* along axis 0 of a transposed u8 matrix: xt = [[5,7],[9,7],[5,8]] */
-    em_tensor *m = mk(EM_U8, 2, SH(2, 3), V(5, 9, 5, 7, 7, 8)), *mt;
+    em_tensor *m = tensor_of(EM_U8, 2, SH(2, 3), V(5, 9, 5, 7, 7, 8)), *mt;
     CHECK_OK(em_tensor_transpose(m, 0, 1, &mt));
     CHECK_OK(em_topk(mt, 2, 0, true, &v, &i));
-    CHECK(same(v, EM_U8, 2, SH(2, 2), V(9, 8, 5, 7)));
-    CHECK(same(i, EM_I64, 2, SH(2, 2), V(1, 2, 0, 0)));
+    CHECK(tensor_equals(v, EM_U8, 2, SH(2, 2), V(9, 8, 5, 7)));
+    CHECK(tensor_equals(i, EM_I64, 2, SH(2, 2), V(1, 2, 0, 0)));
     em_tensor_free(v), em_tensor_free(i);
     CHECK_OK(em_topk(mt, 1, 1, false, &v, &i));
-    CHECK(same(v, EM_U8, 2, SH(3, 1), V(5, 7, 5)));
-    CHECK(same(i, EM_I64, 2, SH(3, 1), V(0, 1, 0)));
+    CHECK(tensor_equals(v, EM_U8, 2, SH(3, 1), V(5, 7, 5)));
+    CHECK(tensor_equals(i, EM_I64, 2, SH(3, 1), V(0, 1, 0)));
     em_tensor_free(v), em_tensor_free(i);
     /* errors */
     v = i = NULL;
@@ -222,7 +178,7 @@ TEST(sort_topk) {
     CHECK_STATUS(em_topk(x, 1, 0, true, NULL, NULL), EM_ERR_INVALID_ARG);
     CHECK(v == NULL && i == NULL);
     /* a huge broadcast row is refused, not overflowed */
-    em_tensor *s = mk(EM_F64, 0, NULL, V(1)), *big;
+    em_tensor *s = tensor_of(EM_F64, 0, NULL, V(1)), *big;
     CHECK_OK(em_tensor_expand(s, 1, SH(INT64_MAX / 8), &big));
     CHECK_STATUS(em_topk(big, 1, 0, true, &v, NULL), EM_ERR_NOMEM);
     em_tensor_free(big), em_tensor_free(s);
@@ -247,8 +203,8 @@ static void check_softmax_rows(const em_tensor *x, int axis, const double *ref, 
         for (int64_t j = 0; j < n; j++) {
             /* element (r, j) of the output lies at C position r*n+j when axis is last, j*rows+r otherwise */
             int64_t k = axis == -1 || axis == em_tensor_ndim(x) - 1 ? r * n + j : j * rows + r;
-            CHECK_NEAR(at(s, k), exp(ref[r * n + j]) / z, tol);
-            CHECK_NEAR(at(l, k), ref[r * n + j] - log(z), tol);
+            CHECK_NEAR(value_at(s, k), exp(ref[r * n + j]) / z, tol);
+            CHECK_NEAR(value_at(l, k), ref[r * n + j] - log(z), tol);
         }
     }
     em_tensor_free(s), em_tensor_free(l);
@@ -259,7 +215,7 @@ TEST(sort_softmax_values) {
     for (int k = 5; k < 7; k++) {
         em_dtype dt = all_dtypes[k];
         double tol = dt == EM_F32 ? 1e-6 : 1e-14;
-        em_tensor *x = mk(dt, 2, SH(2, 3), v), *xt, *xf;
+        em_tensor *x = tensor_of(dt, 2, SH(2, 3), v), *xt, *xf;
         check_softmax_rows(x, 1, v, 2, 3, dt, tol);
         check_softmax_rows(x, -1, v, 2, 3, dt, tol);
         /* axis 0: rows of the reference are the columns of x */
@@ -275,64 +231,65 @@ TEST(sort_softmax_values) {
     /* integer and bool input compute in float32 */
     for (int k = 0; k < 5; k++) {
         const double iv[] = {1, 0, 1, 1};
-        em_tensor *x = mk(all_dtypes[k], 2, SH(2, 2), iv);
+        em_tensor *x = tensor_of(all_dtypes[k], 2, SH(2, 2), iv);
         check_softmax_rows(x, -1, iv, 2, 2, EM_F32, 1e-6);
         em_tensor_free(x);
     }
     /* a 3-D middle axis: inner loops over the trailing axis */
     double big[24];
     for (int j = 0; j < 24; j++) big[j] = sin(j) * 3;
-    em_tensor *x3 = mk(EM_F64, 3, SH(2, 3, 4), big), *s;
+    em_tensor *x3 = tensor_of(EM_F64, 3, SH(2, 3, 4), big), *s;
     CHECK_OK(em_softmax(x3, 1, &s));
     for (int a = 0; a < 2; a++)
         for (int c = 0; c < 4; c++) {
             double z = 0;
             for (int b = 0; b < 3; b++) z += exp(big[a * 12 + b * 4 + c]);
-            for (int b = 0; b < 3; b++) CHECK_NEAR(at(s, a * 12 + b * 4 + c), exp(big[a * 12 + b * 4 + c]) / z, 1e-14);
+            for (int b = 0; b < 3; b++)
+                CHECK_NEAR(value_at(s, a * 12 + b * 4 + c), exp(big[a * 12 + b * 4 + c]) / z, 1e-14);
         }
     em_tensor_free(s), em_tensor_free(x3);
 }
 
 TEST(sort_softmax_stability_and_edges) {
     /* large inputs do not overflow: softmax([1000, 1001]) = [1/(1+e), e/(1+e)] */
-    em_tensor *x = mk(EM_F32, 1, SH(2), V(1000, 1001)), *s, *l;
+    em_tensor *x = tensor_of(EM_F32, 1, SH(2), V(1000, 1001)), *s, *l;
     CHECK_OK(em_softmax(x, 0, &s));
     CHECK_OK(em_log_softmax(x, 0, &l));
-    CHECK_NEAR(at(s, 0), 1 / (1 + exp(1)), 1e-6);
-    CHECK_NEAR(at(s, 1), exp(1) / (1 + exp(1)), 1e-6);
-    CHECK_NEAR(at(l, 0), -log1p(exp(1)), 1e-6);
-    CHECK_NEAR(at(l, 1), 1 - log1p(exp(1)), 1e-6);
+    CHECK_NEAR(value_at(s, 0), 1 / (1 + exp(1)), 1e-6);
+    CHECK_NEAR(value_at(s, 1), exp(1) / (1 + exp(1)), 1e-6);
+    CHECK_NEAR(value_at(l, 0), -log1p(exp(1)), 1e-6);
+    CHECK_NEAR(value_at(l, 1), 1 - log1p(exp(1)), 1e-6);
     em_tensor_free(s), em_tensor_free(l), em_tensor_free(x);
     /* -inf entries give 0 (log: -inf); a row of all -inf or with NaN is NaN */
-    x = mk(EM_F64, 2, SH(3, 2), V(-INFINITY, 0, -INFINITY, -INFINITY, NAN, 1));
+    x = tensor_of(EM_F64, 2, SH(3, 2), V(-INFINITY, 0, -INFINITY, -INFINITY, NAN, 1));
     CHECK_OK(em_softmax(x, 1, &s));
-    CHECK(same(s, EM_F64, 2, SH(3, 2), V(0, 1, NAN, NAN, NAN, NAN)));
+    CHECK(tensor_equals(s, EM_F64, 2, SH(3, 2), V(0, 1, NAN, NAN, NAN, NAN)));
     CHECK_OK(em_log_softmax(x, 1, &l));
-    CHECK(same(l, EM_F64, 2, SH(3, 2), V(-INFINITY, 0, NAN, NAN, NAN, NAN)));
+    CHECK(tensor_equals(l, EM_F64, 2, SH(3, 2), V(-INFINITY, 0, NAN, NAN, NAN, NAN)));
     em_tensor_free(s), em_tensor_free(l), em_tensor_free(x);
     /* bit-identical on repeat */
     double v[64];
     for (int j = 0; j < 64; j++) v[j] = cos(j * 0.7) * 10;
-    x = mk(EM_F32, 2, SH(4, 16), v);
+    x = tensor_of(EM_F32, 2, SH(4, 16), v);
     em_tensor *s2;
     CHECK_OK(em_softmax(x, 0, &s));
     CHECK_OK(em_softmax(x, 0, &s2));
     CHECK(memcmp(em_tensor_data(s), em_tensor_data(s2), 64 * sizeof(float)) == 0);
     em_tensor_free(s), em_tensor_free(s2), em_tensor_free(x);
     /* 0-d: one element; empty */
-    x = mk(EM_F64, 0, NULL, V(-3));
+    x = tensor_of(EM_F64, 0, NULL, V(-3));
     CHECK_OK(em_softmax(x, -1, &s));
     CHECK_OK(em_log_softmax(x, 0, &l));
-    CHECK(same(s, EM_F64, 0, NULL, V(1)) && same(l, EM_F64, 0, NULL, V(0)));
+    CHECK(tensor_equals(s, EM_F64, 0, NULL, V(1)) && tensor_equals(l, EM_F64, 0, NULL, V(0)));
     em_tensor_free(s), em_tensor_free(l);
     CHECK_STATUS(em_softmax(x, 1, &s), EM_ERR_INDEX);
     em_tensor_free(x);
-    x = mk(EM_F32, 2, SH(0, 3), V(0));
+    x = tensor_of(EM_F32, 2, SH(0, 3), V(0));
     CHECK_OK(em_softmax(x, 1, &s));
-    CHECK(same(s, EM_F32, 2, SH(0, 3), V(0)));
+    CHECK(tensor_equals(s, EM_F32, 2, SH(0, 3), V(0)));
     em_tensor_free(s);
     CHECK_OK(em_log_softmax(x, 0, &s));
-    CHECK(same(s, EM_F32, 2, SH(0, 3), V(0)));
+    CHECK(tensor_equals(s, EM_F32, 2, SH(0, 3), V(0)));
     em_tensor_free(s);
     s = NULL;
     CHECK_STATUS(em_softmax(x, 2, &s), EM_ERR_INDEX);
