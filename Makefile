@@ -13,11 +13,12 @@ HDRS := $(wildcard csrc/ember/include/*.h csrc/ember/*.h csrc/ember/*/*.h)
 INC := -Icsrc/ember/include -Icsrc/ember
 OBJS := $(SRCS:%.c=build/obj/%.o)
 TEST_SRCS := $(wildcard tests/c/*.c)
+TEST_HDRS := $(wildcard tests/c/*.h)
 PYEXT_SRCS := $(wildcard csrc/pyext/*.c csrc/pyext/*.h)
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1
 EXT := python/ember/_C$(shell $(PY) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
 
-.PHONY: all lib ext setup test test-c test-valgrind test-asan test-py demo bench clean
+.PHONY: all lib ext setup test test-c test-valgrind test-asan test-py test-wheel demo bench clean
 
 all: lib build/test_c ext
 
@@ -33,11 +34,11 @@ build/libember.a: $(OBJS)
 build/libember.so: $(OBJS)
 	$(CC) -shared -o $@ $^ $(LDLIBS_EM)
 
-build/test_c: $(TEST_SRCS) build/libember.a tests/c/test.h
+build/test_c: $(TEST_SRCS) $(TEST_HDRS) build/libember.a
 	$(CC) $(CFLAGS_EM) -g $(INC) -Itests/c $(TEST_SRCS) build/libember.a $(LDLIBS_EM) -o $@
 
 # sanitizer build of the C tests straight from the sources
-build/asan/test_c: $(TEST_SRCS) $(SRCS) $(HDRS) tests/c/test.h
+build/asan/test_c: $(TEST_SRCS) $(TEST_HDRS) $(SRCS) $(HDRS)
 	@mkdir -p build/asan
 	$(CC) $(CFLAGS_EM) $(SAN) $(INC) -Itests/c $(TEST_SRCS) $(SRCS) $(LDLIBS_EM) -o $@
 
@@ -56,12 +57,14 @@ build/asan/pkg/.stamp: $(SRCS) $(HDRS) $(PYEXT_SRCS) $(wildcard python/ember/*.p
 
 setup: $(VENV)/.stamp
 $(VENV)/.stamp: requirements-dev.txt
-	@command -v valgrind >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind)
+	@command -v valgrind >/dev/null && command -v $(CC) >/dev/null && $(PY) -c 'import venv, ensurepip, sysconfig, os; \
+	  assert os.path.exists(sysconfig.get_paths()["include"] + "/Python.h")' 2>/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind gcc make python3-venv python3-dev)
 	test -x $(VPY) || $(PY) -m venv $(VENV)
 	$(VPY) -m pip install -q -r requirements-dev.txt
 	touch $@
 
-test: setup all test-c test-valgrind test-asan test-py
+test: setup all test-c test-valgrind test-asan test-py test-wheel
 
 test-c: build/test_c
 	./build/test_c
@@ -77,6 +80,17 @@ test-asan: build/asan/test_c build/asan/pkg/.stamp
 
 test-py: ext
 	PYTHONPATH=python $(VPY) -m pytest -q tests
+
+# `pip install .` path: build a wheel from a copy of the tracked files, install
+# it into a scratch folder and import it from there
+test-wheel: setup
+	rm -rf build/wheel && mkdir -p build/wheel/src
+	git ls-files -z | xargs -0 cp --parents -t build/wheel/src
+	cd build/wheel/src && ../../../$(VPY) -m pip wheel -q --no-build-isolation --no-deps . -w ../dist
+	$(VPY) -m pip install -q --no-deps --target build/wheel/site build/wheel/dist/ember-*.whl
+	cd build/wheel && PYTHONPATH=site ../../$(VPY) -c 'import ember, numpy as np; \
+	  t = ember.asarray(np.arange(6.0)).reshape(2, 3); assert (t @ t.T).tolist() == [[5, 14], [14, 50]]; \
+	  assert ember.__file__.startswith("'"$$PWD"'/build/wheel/site"), ember.__file__; print("wheel OK:", ember.__file__)'
 
 demo: setup ext
 	PYTHONPATH=python $(VPY) examples/demo.py

@@ -12,7 +12,9 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 
 # Portable kernels only: SIMD variants (kernels/x86) get their own target
 # flags and are dispatched at run time, never -march=native.
-CFLAGS = ["-std=c11", "-O2", "-fPIC", "-fvisibility=hidden", "-D_GNU_SOURCE",
+# gnu11 rather than c11: the extension's GIL macro uses a GNU statement
+# expression, and both builds must use the same flags.
+CFLAGS = ["-std=gnu11", "-O2", "-fPIC", "-fvisibility=hidden", "-D_GNU_SOURCE",
           "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-sign-compare",
           "-fno-math-errno"]
 LDLIBS = ["-lm", "-lpthread"]

@@ -163,3 +163,25 @@ def test_big_kernels_release_the_gil():
     finally:
         sys.setswitchinterval(old)
     assert wakeups > 0
+
+
+def test_float_to_int_casts_saturate_and_nan_is_zero():
+    t = ember.tensor([1e30, -1e30, float("inf"), float("-inf"), float("nan"), 300.7, -2.9], dtype="float64")
+    assert t.astype(ember.uint8).tolist() == [255, 0, 255, 0, 0, 255, 0]
+    assert t.astype(ember.int8).tolist() == [127, -128, 127, -128, 0, 127, -2]
+    assert t.astype(ember.int32).tolist() == [2**31 - 1, -2**31, 2**31 - 1, -2**31, 0, 300, -2]
+    assert t.astype(ember.int64).tolist() == [2**63 - 1, -2**63, 2**63 - 1, -2**63, 0, 300, -2]
+
+
+def test_truth_value_of_empty_or_many_is_ambiguous():
+    with pytest.raises(ValueError, match="ambiguous"):
+        bool(ember.zeros(0))
+    with pytest.raises(ValueError, match="ambiguous"):
+        bool(ember.zeros((2, 2)))
+
+
+def test_norm_ord_is_keyword_only():
+    x = ember.tensor([[3.0, 4.0]])
+    assert ember.linalg.vector_norm(x, ord=1).item() == 7.0
+    with pytest.raises(TypeError, match="positional"):
+        ember.linalg.vector_norm(x, 1)

@@ -2,12 +2,14 @@
  * the cost of PyArg_ParseTupleAndKeywords. */
 #include "pyember.h"
 
-int empy_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
-                    const char *const *names, int npos_only, int nrequired, PyObject **out) {
+int empy_parse_args_kwonly(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                           const char *const *names, int npos_only, int nrequired, int npos_max, PyObject **out) {
     int n = 0;
     while (names[n]) n++;
-    if (nargs > n) {
-        PyErr_Format(PyExc_TypeError, "%s() takes at most %d arguments (%zd given)", fname, n, nargs);
+    if (npos_max > n) npos_max = n;
+    if (nargs > npos_max) {
+        PyErr_Format(PyExc_TypeError, "%s() takes at most %d positional argument%s (%zd given)", fname, npos_max,
+                     npos_max == 1 ? "" : "s", nargs);
         return -1;
     }
     for (int i = 0; i < n; i++) out[i] = i < nargs ? args[i] : NULL;
@@ -32,6 +34,11 @@ int empy_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, 
             return -1;
         }
     return 0;
+}
+
+int empy_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                    const char *const *names, int npos_only, int nrequired, PyObject **out) {
+    return empy_parse_args_kwonly(fname, args, nargs, kwnames, names, npos_only, nrequired, INT_MAX, out);
 }
 
 int empy_opt_bool(PyObject *o, bool dflt, bool *out) {

@@ -31,7 +31,9 @@ static const char *const rnames[][5] = {
 static PyObject *reduce(em_op op, const char *fname, rparam p, PyObject *const *args, Py_ssize_t nargs,
                         PyObject *kwnames) {
     PyObject *a[4] = {NULL, NULL, NULL, NULL};
-    if (empy_parse_args(fname, args, nargs, kwnames, rnames[p], 1, 1, a) < 0) return NULL;
+    /* norm's ord is keyword-only: numpy.linalg.norm takes ord second, the
+     * array API's vector_norm takes axis, so a positional one is ambiguous */
+    if (empy_parse_args_kwonly(fname, args, nargs, kwnames, rnames[p], 1, 1, p == P_ORD ? 1 : 3, a) < 0) return NULL;
     em_reduce_options o = em_reduce_default_options();
     int axes[EM_MAX_DIMS], naxes;
     if (empy_parse_axes(a[1], axes, &naxes) < 0 || empy_opt_bool(a[2], false, &o.keepdims) < 0) return NULL;

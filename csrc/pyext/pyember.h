@@ -75,6 +75,9 @@ int empy_parse_shape(PyObject *obj, int64_t *shape, int *ndim, const char *what)
  * be given.  out[i] is the argument or NULL when absent (borrowed). */
 int empy_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
                     const char *const *names, int npos_only, int nrequired, PyObject **out);
+/* Same, with at most npos_max positional arguments (the rest keyword-only). */
+int empy_parse_args_kwonly(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                           const char *const *names, int npos_only, int nrequired, int npos_max, PyObject **out);
 /* Optional argument conversions: NULL or None gives the default. */
 int empy_opt_bool(PyObject *o, bool dflt, bool *out);
 int empy_opt_long(PyObject *o, long long dflt, long long *out, const char *fname, const char *what);

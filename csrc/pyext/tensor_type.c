@@ -207,7 +207,7 @@ static int one_value(PyObject *self, const char *what, double *v) {
     em_tensor *t = EmTensor_T(self);
     if (numel(t) != 1) {
         char b[EM_DESC_LEN];
-        PyErr_Format(t->ndim && numel(t) > 1 ? PyExc_ValueError : PyExc_TypeError,
+        PyErr_Format(PyExc_ValueError,
                      "%s of a tensor with %lld elements %s is ambiguous; it needs exactly one element", what,
                      (long long)numel(t), em__desc(t, b));
         return -1;

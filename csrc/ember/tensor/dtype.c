@@ -37,22 +37,22 @@ bool em_can_cast(em_dtype from, em_dtype to) {
     return from == EM_I32 && to == EM_I64;
 }
 
-/* Float to integer without undefined behaviour: NaN -> 0, out of range
- * saturates for i64 and wraps through i64 for narrower types. */
-static int64_t f2i(double v) {
+/* Float to integer without undefined behaviour: NaN gives 0 and values out
+ * of the target's range saturate to its limits (docs/dtypes.md). */
+static int64_t f2i(double v, double lo, double hi) {
     if (isnan(v)) return 0;
-    if (v >= 9223372036854775807.0) return INT64_MAX;
-    if (v <= -9223372036854775808.0) return INT64_MIN;
+    if (v <= lo) return (int64_t)lo;
+    if (v >= hi) return hi >= 9223372036854775807.0 ? INT64_MAX : (int64_t)hi;
     return (int64_t)v;
 }
 
 void em__store(em_dtype dt, void *p, double v) {
     switch (dt) {
     case EM_BOOL: *(bool *)p = v != 0; break;
-    case EM_U8: *(uint8_t *)p = (uint8_t)f2i(v); break;
-    case EM_I8: *(int8_t *)p = (int8_t)f2i(v); break;
-    case EM_I32: *(int32_t *)p = (int32_t)f2i(v); break;
-    case EM_I64: *(int64_t *)p = f2i(v); break;
+    case EM_U8: *(uint8_t *)p = (uint8_t)f2i(v, 0, 255); break;
+    case EM_I8: *(int8_t *)p = (int8_t)f2i(v, -128, 127); break;
+    case EM_I32: *(int32_t *)p = (int32_t)f2i(v, -2147483648.0, 2147483647.0); break;
+    case EM_I64: *(int64_t *)p = f2i(v, -9223372036854775808.0, 9223372036854775807.0); break;
     case EM_F32: *(float *)p = (float)v; break;
     case EM_F64: *(double *)p = v; break;
     default: break;
