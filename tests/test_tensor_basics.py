@@ -185,3 +185,14 @@ def test_norm_ord_is_keyword_only():
     assert ember.linalg.vector_norm(x, ord=1).item() == 7.0
     with pytest.raises(TypeError, match="positional"):
         ember.linalg.vector_norm(x, 1)
+
+
+def test_argument_errors_name_the_function():
+    with pytest.raises(TypeError, match=r"^add: .*NoneType"):
+        ember.add(ember.ones(2), None)
+    with pytest.raises(OverflowError, match=r"^exp: .*out of bounds"):
+        ember.exp(10**20)
+    with pytest.raises(TypeError, match=r"^sum: axis must be"):
+        ember.sum(ember.ones(2), axis="0")
+    with pytest.raises(OverflowError, match=r"^argmax: "):
+        ember.argmax(ember.ones(2), axis=10**20)

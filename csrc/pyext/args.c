@@ -80,3 +80,29 @@ int empy_opt_double(PyObject *o, double dflt, double *out, const char *fname, co
     *out = v;
     return 0;
 }
+
+PyObject *empy_prefix_error(const char *fname) {
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    if (!type) return NULL;
+    PyErr_NormalizeException(&type, &value, &tb);
+    PyObject *msg = value ? PyObject_Str(value) : NULL;
+    size_t n = strlen(fname);
+    const char *text = msg ? PyUnicode_AsUTF8(msg) : NULL;
+    if (text && !(strncmp(text, fname, n) == 0 && text[n] == ':')) {
+        PyObject *prefixed = PyUnicode_FromFormat("%s: %s", fname, text);
+        if (prefixed) {
+            Py_XDECREF(msg);
+            Py_XDECREF(value);
+            Py_XDECREF(tb);
+            PyErr_SetObject(type, prefixed);
+            Py_DECREF(type);
+            Py_DECREF(prefixed);
+            return NULL;
+        }
+        PyErr_Clear();
+    }
+    Py_XDECREF(msg);
+    PyErr_Restore(type, value, tb);
+    return NULL;
+}

@@ -37,8 +37,8 @@ static PyObject *unary(em_op op, PyObject *const *args, Py_ssize_t nargs, PyObje
         em_tensor *x = EmTensor_T(args[0]);
         return finish(EMPY_CALL(numel(x), em_unary(op, x, alpha, &out)), &out);
     }
-    em_tensor *x = empy_as_tensor(args[0], -1, name);
-    if (!x) return NULL;
+    em_tensor *x = empy_as_tensor(args[0], -1, "x");
+    if (!x) return empy_prefix_error(name);
     em_status st = EMPY_CALL(numel(x), em_unary(op, x, alpha, &out));
     em_tensor_free(x);
     return finish(st, &out);
@@ -83,7 +83,7 @@ static PyObject *binary(em_op op, PyObject *const *args, Py_ssize_t nargs) {
         b = EmTensor_T(args[1]);
         return finish(EMPY_CALL(numel(a) + numel(b), em_binary(op, a, b, &out)), &out);
     }
-    if (operands(args[0], args[1], &a, &b) < 0) return NULL;
+    if (operands(args[0], args[1], &a, &b) < 0) return empy_prefix_error(em_op_name(op));
     em_status st = EMPY_CALL(numel(a) + numel(b), em_binary(op, a, b, &out));
     em_tensor_free(a);
     em_tensor_free(b);

@@ -36,7 +36,8 @@ static PyObject *reduce(em_op op, const char *fname, rparam p, PyObject *const *
     if (empy_parse_args_kwonly(fname, args, nargs, kwnames, rnames[p], 1, 1, p == P_ORD ? 1 : 3, a) < 0) return NULL;
     em_reduce_options o = em_reduce_default_options();
     int axes[EM_MAX_DIMS], naxes;
-    if (empy_parse_axes(a[1], axes, &naxes) < 0 || empy_opt_bool(a[2], false, &o.keepdims) < 0) return NULL;
+    if (empy_parse_axes(a[1], axes, &naxes) < 0 || empy_opt_bool(a[2], false, &o.keepdims) < 0)
+        return empy_prefix_error(fname);
     if (naxes >= 0) {
         o.axes = axes;
         o.naxes = naxes;

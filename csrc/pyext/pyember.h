@@ -78,6 +78,9 @@ int empy_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, 
 /* Same, with at most npos_max positional arguments (the rest keyword-only). */
 int empy_parse_args_kwonly(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
                            const char *const *names, int npos_only, int nrequired, int npos_max, PyObject **out);
+/* Prefixes the pending exception's message with "fname: " unless it
+ * already names fname, so argument errors name the function; returns NULL. */
+PyObject *empy_prefix_error(const char *fname);
 /* Optional argument conversions: NULL or None gives the default. */
 int empy_opt_bool(PyObject *o, bool dflt, bool *out);
 int empy_opt_long(PyObject *o, long long dflt, long long *out, const char *fname, const char *what);
