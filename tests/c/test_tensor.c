@@ -64,8 +64,8 @@ TEST(tensor_create_filled) {
         em_tensor_free(t);
     }
     em_tensor *t, *l;
-    CHECK_OK(em_tensor_full(EM_U8, DIMS(2), -1, &t)); /* wraps, no UB */
-    HAS(t, DIMS(2), V(255, 255));
+    CHECK_OK(em_tensor_full(EM_U8, DIMS(2), -1, &t)); /* saturates, no UB */
+    HAS(t, DIMS(2), V(0, 0));
     CHECK_OK(em_tensor_full_like(t, -1, 7, &l));
     CHECK(em_tensor_dtype(l) == EM_U8);
     HAS(l, DIMS(2), V(7, 7));
@@ -500,7 +500,7 @@ TEST(tensor_cast) {
         {EM_I64, {-2, 0, 0, 2, 0, 0, 100, -100}},
         {EM_I32, {-2, 0, 0, 2, 0, 0, 100, -100}},
         {EM_I8, {-2, 0, 0, 2, 0, 0, 100, -100}},
-        {EM_U8, {254, 0, 0, 2, 0, 0, 100, 156}}, /* negatives wrap */
+        {EM_U8, {0, 0, 0, 2, 0, 0, 100, 0}},     /* out of range saturates */
         {EM_BOOL, {1, 1, 1, 1, 1, 0, 1, 1}},     /* != 0: NaN is true, -0.0 false */
         {EM_F32, {-2.75, -0.5, 0.5, 2.75, NAN, -0.0, 100.9f, -100.9f}},
     };

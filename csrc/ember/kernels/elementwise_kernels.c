@@ -5,6 +5,8 @@
  * documented in docs/dtypes.md. */
 #include "elementwise_kernels.h"
 
+#include "vmath.h"
+
 #include <tgmath.h> /* exp(x) on a float is expf: f32 ops compute in float */
 
 /* Generic integer code compares values that may be unsigned with 0. */
@@ -301,12 +303,33 @@ DT_F(FLT_HELPERS, _, _)
 
 /* ---- loops --------------------------------------------------------------
  * Contiguous operands (and, for binary ops, one broadcast scalar) get plain
- * indexed loops gcc -O2 can vectorise; anything else walks byte strides. */
+ * indexed loops gcc -O2 can vectorise; anything else walks byte strides.
+ * Float32 ops with a vector kernel (kernels/vmath.h: exp, log, tanh, ...)
+ * hand contiguous data to it and strided data through a stack buffer. */
+static void vmath_loop(em__vmath_fn f, int64_t n, char **p, const int64_t *s, float al) {
+    if (s[0] == (int64_t)sizeof(float) && s[1] == (int64_t)sizeof(float)) {
+        f((float *)p[0], (const float *)p[1], n, al);
+        return;
+    }
+    float buf[256];
+    for (int64_t i = 0; i < n; i += 256) {
+        int64_t m = n - i < 256 ? n - i : 256;
+        for (int64_t j = 0; j < m; j++) buf[j] = *(const float *)(p[1] + (i + j) * s[1]);
+        f(buf, buf, m, al);
+        for (int64_t j = 0; j < m; j++) *(float *)(p[0] + (i + j) * s[0]) = buf[j];
+    }
+}
+
 #define UNARY_LOOP(OP, C, N, DT, T, U, K)                                             \
     static void un_##OP##_##N(int64_t n, char **p, const int64_t *s, void *ctx) {     \
         typedef OUT_##C(T) TO;                                                        \
         const double al = *(const double *)ctx;                                       \
         (void)al;                                                                     \
+        em__vmath_fn vf_ = DT == EM_F32 && !TOBOOL(C) ? em__vmath_f32(EM_OP_##OP) : NULL; \
+        if (vf_) {                                                                    \
+            vmath_loop(vf_, n, p, s, (float)al);                                      \
+            return;                                                                   \
+        }                                                                             \
         if (s[0] == (int64_t)sizeof(TO) && s[1] == (int64_t)sizeof(T)) {              \
             TO *o = (TO *)p[0];                                                       \
             const T *x = (const T *)p[1];                                             \
