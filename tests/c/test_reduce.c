@@ -827,3 +827,284 @@ TEST(reduce_out_of_memory) {
             em_tensor_free(t);
         }
 }
+
+/* ---- contiguous fast paths ----------------------------------------------
+ * max/min/argmax/argmin run on blocks of 128 bytes and chunks of 2048 bytes
+ * (the last one overlapping its neighbour) before a scalar tail; floats are
+ * compared through integer keys with a separate NaN flag; all/any stop at
+ * the first deciding block.  The sizes straddle every boundary for every
+ * element size; the reference is a plain loop read straight off the buffer. */
+
+static const int64_t edge_sizes[] = {1,   3,   15,  16,   17,   31,   32,   33,   63,   64,   65,   127,  128, 129,
+                                     255, 256, 257, 511,  512,  513,  1000, 1023, 1024, 1025, 2047, 2048, 2049, 5000};
+#define NEDGE (int)(sizeof edge_sizes / sizeof edge_sizes[0])
+
+static bool is_flt(em_dtype dt) { return dt == EM_F32 || dt == EM_F64; }
+
+static double rd_f(em_dtype dt, const void *d, int64_t i) {
+    return dt == EM_F32 ? ((const float *)d)[i] : ((const double *)d)[i];
+}
+
+static int64_t rd_i(em_dtype dt, const void *d, int64_t i) {
+    switch (dt) {
+    case EM_BOOL: return ((const bool *)d)[i];
+    case EM_U8: return ((const uint8_t *)d)[i];
+    case EM_I8: return ((const int8_t *)d)[i];
+    case EM_I32: return ((const int32_t *)d)[i];
+    default: return ((const int64_t *)d)[i];
+    }
+}
+
+/* Element i = v (floats) or the integer iv (integers, wrapped to the dtype). */
+static void put(em_dtype dt, void *d, int64_t i, int64_t iv, double v) {
+    switch (dt) {
+    case EM_BOOL: ((bool *)d)[i] = iv != 0; break;
+    case EM_U8: ((uint8_t *)d)[i] = (uint8_t)iv; break;
+    case EM_I8: ((int8_t *)d)[i] = (int8_t)(uint8_t)iv; break;
+    case EM_I32: ((int32_t *)d)[i] = (int32_t)(uint32_t)iv; break;
+    case EM_I64: ((int64_t *)d)[i] = iv; break;
+    case EM_F32: ((float *)d)[i] = (float)v; break;
+    default: ((double *)d)[i] = v; break;
+    }
+}
+
+/* The dtype's largest (hi) or smallest value; +-inf for floats. */
+static void put_extreme(em_dtype dt, void *d, int64_t i, bool hi) {
+    static const int64_t his[] = {1, 255, 127, INT32_MAX, INT64_MAX}, los[] = {0, 0, -128, INT32_MIN, INT64_MIN};
+    int k = dt == EM_BOOL ? 0 : dt == EM_U8 ? 1 : dt == EM_I8 ? 2 : dt == EM_I32 ? 3 : 4;
+    put(dt, d, i, hi ? his[k] : los[k], hi ? INFINITY : -INFINITY);
+}
+
+static uint64_t hash64(uint64_t i) {
+    i = (i + 0x9e3779b97f4a7c15u) * 0xbf58476d1ce4e5b9u;
+    return (i ^ (i >> 31)) * 0x94d049bb133111ebu;
+}
+
+/* First index of the max (mx) or min, the first NaN winning. */
+static int64_t ref_arg(em_dtype dt, const void *d, int64_t n, bool mx) {
+    int64_t b = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (is_flt(dt)) {
+            double v = rd_f(dt, d, i), w = rd_f(dt, d, b);
+            if (isnan(v)) return i;
+            if (mx ? v > w : v < w) b = i;
+        } else {
+            int64_t v = rd_i(dt, d, i), w = rd_i(dt, d, b);
+            if (mx ? v > w : v < w) b = i;
+        }
+    }
+    return b;
+}
+
+/* op over all of t, as an integer (argmax/argmin/all/any); -1 on error. */
+static int64_t reduce_i64(em_op op, const em_tensor *t) {
+    em_tensor *o = NULL;
+    double v = -1;
+    CHECK_OK(em_reduce(op, t, NULL, &o));
+    if (o) em_tensor_item(o, &v);
+    em_tensor_free(o);
+    return (int64_t)v;
+}
+
+/* max, min, argmax and argmin of the contiguous vector t (buffer d) against
+ * ref_arg: the index exactly, the value equal (NaN for NaN). */
+static void check_ext(const em_tensor *t, em_dtype dt, const void *d, int64_t n, const char *what) {
+    for (int mx = 0; mx < 2; mx++) {
+        int64_t want = ref_arg(dt, d, n, mx), got = -1;
+        em_tensor *o = NULL;
+        CHECK_OK(em_reduce(mx ? EM_OP_ARGMAX : EM_OP_ARGMIN, t, NULL, &o));
+        if (o) got = *(const int64_t *)em_tensor_data(o);
+        em_tensor_free(o);
+        o = NULL;
+        bool vok = false;
+        CHECK_OK(em_reduce(mx ? EM_OP_MAX : EM_OP_MIN, t, NULL, &o));
+        if (o && is_flt(dt)) {
+            double a = rd_f(dt, em_tensor_data(o), 0), b = rd_f(dt, d, want);
+            vok = isnan(b) ? isnan(a) : a == b;
+        } else if (o) {
+            vok = rd_i(dt, em_tensor_data(o), 0) == rd_i(dt, d, want);
+        }
+        em_tensor_free(o);
+        if (got != want || !vok) {
+            fprintf(stderr, "  %s n=%lld %s arg%s = %lld, wanted %lld; value %s\n", em_dtype_name(dt), (long long)n,
+                    what, mx ? "max" : "min", (long long)got, (long long)want, vok ? "ok" : "WRONG");
+            test_failures++;
+        }
+    }
+}
+
+static em_tensor *vec_zeros(em_dtype dt, int64_t n, void **d) {
+    em_tensor *t = NULL;
+    CHECK_OK(em_tensor_zeros(dt, 1, &n, &t));
+    *d = t ? em_tensor_data(t) : NULL;
+    return t;
+}
+
+/* Every dtype and edge size: values with many ties, values over the whole
+ * range of the dtype, and extremes planted first, middle, last and in the
+ * tail (each with a later tie, which must lose). */
+TEST(reduce_fast_extremes) {
+    for (int dt = 0; dt < EM_DTYPE_COUNT; dt++)
+        for (int si = 0; si < NEDGE; si++) {
+            int64_t n = edge_sizes[si];
+            void *d;
+            em_tensor *t = vec_zeros((em_dtype)dt, n, &d);
+            if (!t) continue;
+            for (int64_t i = 0; i < n; i++) put((em_dtype)dt, d, i, (int64_t)(hash64(i) % 7) - 3, (double)(hash64(i) % 7) - 3);
+            check_ext(t, (em_dtype)dt, d, n, "ties");
+            for (int64_t i = 0; i < n; i++)
+                put((em_dtype)dt, d, i, (int64_t)hash64(i + 99), (double)(int32_t)(uint32_t)hash64(i + 99) / 1024);
+            check_ext(t, (em_dtype)dt, d, n, "full range");
+            int64_t pos[] = {0, n / 2, n - 1, n - 1 - n % 17, n > 600 ? 600 : n / 3};
+            for (int p = 0; p < 5; p++) {
+                for (int64_t i = 0; i < n; i++) put((em_dtype)dt, d, i, (int64_t)(hash64(i) % 5), (double)(hash64(i) % 5));
+                put_extreme((em_dtype)dt, d, pos[p], true);
+                put_extreme((em_dtype)dt, d, (pos[p] + n / 3) % n, false);
+                if (pos[p] + 1 < n) put_extreme((em_dtype)dt, d, n - 1, true);
+                check_ext(t, (em_dtype)dt, d, n, "planted");
+            }
+            em_tensor_free(t);
+        }
+}
+
+/* NaNs (positive, negative, with payload) first, in the middle, last, in
+ * the tail and at block/chunk edges; later NaNs and infinities around them. */
+TEST(reduce_fast_nan) {
+    static const uint32_t nan32[] = {0x7fc00000u, 0xffc00000u, 0x7f800001u, 0xffbfffffu};
+    static const uint64_t nan64[] = {0x7ff8000000000000u, 0xfff8000000000000u, 0x7ff0000000000001u,
+                                     0xfff7ffffffffffffu};
+    for (int dt = EM_F32; dt <= EM_F64; dt++)
+        for (int si = 0; si < NEDGE; si++) {
+            int64_t n = edge_sizes[si];
+            void *d;
+            em_tensor *t = vec_zeros((em_dtype)dt, n, &d);
+            if (!t) continue;
+            int64_t pos[] = {0, n / 2, n - 1, n - 2, 31, 32, 255, 256, 511, 512, 1024};
+            for (int p = 0; p < 11; p++) {
+                if (pos[p] < 0 || pos[p] >= n) continue;
+                for (int k = 0; k < 4; k++) {
+                    for (int64_t i = 0; i < n; i++) put((em_dtype)dt, d, i, 0, (double)(hash64(i) % 9) - 4);
+                    put((em_dtype)dt, d, n - 1 - pos[p] / 2, 0, k % 2 ? -INFINITY : INFINITY);
+                    if (dt == EM_F32)
+                        memcpy((float *)d + pos[p], &nan32[k], 4);
+                    else
+                        memcpy((double *)d + pos[p], &nan64[k], 8);
+                    if (pos[p] + 3 < n) put((em_dtype)dt, d, pos[p] + 3, 0, NAN);
+                    check_ext(t, (em_dtype)dt, d, n, "nan");
+                }
+            }
+            em_tensor_free(t);
+        }
+}
+
+/* -0 and +0 compare equal: argmax/argmin keep the first; max and min return
+ * one of the elements, +0 over -0 for max and -0 for min whatever the order
+ * (float keys order -0 below +0). */
+TEST(reduce_fast_signed_zeros) {
+    for (int dt = EM_F32; dt <= EM_F64; dt++) {
+        int64_t sizes[] = {2, 40, 3000};
+        for (int s = 0; s < 3; s++) {
+            int64_t n = sizes[s];
+            void *d;
+            em_tensor *t = vec_zeros((em_dtype)dt, n, &d), *o = NULL;
+            if (!t) continue;
+            for (int64_t i = 0; i < n; i++) put((em_dtype)dt, d, i, 0, -1);
+            put((em_dtype)dt, d, 0, 0, -0.0);
+            put((em_dtype)dt, d, n - 1, 0, 0.0);
+            CHECK(reduce_i64(EM_OP_ARGMAX, t) == 0);
+            CHECK_OK(em_reduce(EM_OP_MAX, t, NULL, &o));
+            CHECK(o && rd_f((em_dtype)dt, em_tensor_data(o), 0) == 0 && !signbit(rd_f((em_dtype)dt, em_tensor_data(o), 0)));
+            em_tensor_free(o);
+            for (int64_t i = 0; i < n; i++) put((em_dtype)dt, d, i, 0, 1);
+            put((em_dtype)dt, d, 0, 0, 0.0);
+            put((em_dtype)dt, d, n - 1, 0, -0.0);
+            CHECK(reduce_i64(EM_OP_ARGMIN, t) == 0);
+            CHECK_OK(em_reduce(EM_OP_MIN, t, NULL, &o));
+            CHECK(o && signbit(rd_f((em_dtype)dt, em_tensor_data(o), 0)));
+            em_tensor_free(o);
+            for (int64_t i = 0; i < n; i++) put((em_dtype)dt, d, i, 0, -0.0);
+            CHECK_OK(em_reduce(EM_OP_MAX, t, NULL, &o));
+            CHECK(o && signbit(rd_f((em_dtype)dt, em_tensor_data(o), 0)));
+            em_tensor_free(o);
+            em_tensor_free(t);
+        }
+    }
+}
+
+/* all/any on every dtype and edge size: one deciding element first, in the
+ * middle or last (-0 is a zero, NaN is not). */
+TEST(reduce_fast_all_any) {
+    for (int dt = 0; dt < EM_DTYPE_COUNT; dt++)
+        for (int si = 0; si < NEDGE; si++) {
+            int64_t n = edge_sizes[si];
+            void *d;
+            em_tensor *t = vec_zeros((em_dtype)dt, n, &d);
+            if (!t) continue;
+            CHECK(reduce_i64(EM_OP_ANY, t) == 0 && reduce_i64(EM_OP_ALL, t) == 0);
+            for (int64_t i = 0; i < n; i++) put((em_dtype)dt, d, i, 1 + (int64_t)(hash64(i) % 3), 0.5);
+            CHECK(reduce_i64(EM_OP_ANY, t) == 1 && reduce_i64(EM_OP_ALL, t) == 1);
+            int64_t pos[] = {0, n / 2, n - 1};
+            for (int p = 0; p < 3; p++) {
+                put((em_dtype)dt, d, pos[p], 0, -0.0);
+                CHECK(reduce_i64(EM_OP_ALL, t) == 0 && reduce_i64(EM_OP_ANY, t) == (n > 1));
+                put((em_dtype)dt, d, pos[p], 1, 0.5);
+            }
+            for (int p = 0; p < 3; p++) {
+                for (int64_t i = 0; i < n; i++) put((em_dtype)dt, d, i, 0, i % 2 ? 0.0 : -0.0);
+                put((em_dtype)dt, d, pos[p], 1, NAN);
+                CHECK(reduce_i64(EM_OP_ANY, t) == 1 && reduce_i64(EM_OP_ALL, t) == (n == 1));
+            }
+            em_tensor_free(t);
+        }
+}
+
+/* Along axis 1 (each row one contiguous slice, several chunks) and axis 0
+ * (row folding), with NaNs in some rows and columns. */
+TEST(reduce_fast_axes) {
+    static const int64_t shapes[][2] = {{7, 1000}, {3, 513}, {37, 17}, {5, 2049}, {70, 40}};
+    static const em_dtype dts[] = {EM_F32, EM_F64, EM_I8, EM_U8, EM_I32, EM_I64, EM_BOOL};
+    static const em_op ops[] = {EM_OP_MAX, EM_OP_MIN, EM_OP_ARGMAX, EM_OP_ARGMIN, EM_OP_ALL, EM_OP_ANY};
+    double *vals = malloc(sizeof(double) * 70 * 2049);
+    for (int s = 0; s < 5; s++)
+        for (int di = 0; di < 7; di++) {
+            int64_t n = shapes[s][0] * shapes[s][1];
+            for (int64_t i = 0; i < n; i++) vals[i] = gen(dts[di], i + s);
+            if (is_flt(dts[di])) vals[n / 2] = vals[n - 1] = vals[shapes[s][1] + 3] = NAN;
+            em_tensor *t = make(dts[di], 2, shapes[s], vals, CONTIG);
+            for (int ax = 0; ax < 2; ax++)
+                for (int k = 0; k < 6; k++) {
+                    em_reduce_options o = em_reduce_default_options();
+                    o.axes = &ax;
+                    o.naxes = 1;
+                    check_reduce(ops[k], t, vals, &o);
+                }
+            em_tensor_free(t);
+        }
+    free(vals);
+}
+
+/* float32 logsumexp goes through the vectorised exp: close to a double
+ * reference, and bit-identical from call to call. */
+TEST(reduce_fast_logsumexp_f32) {
+    static const int64_t sizes[] = {1, 3, 17, 1000, 1025, 5000};
+    for (int s = 0; s < 6; s++) {
+        int64_t n = sizes[s];
+        void *d;
+        em_tensor *t = vec_zeros(EM_F32, n, &d), *o1 = NULL, *o2 = NULL;
+        if (!t) continue;
+        for (int64_t i = 0; i < n; i++) put(EM_F32, d, i, 0, ((double)(hash64(i) % 2001) - 1000) / 50);
+        if (n > 3) put(EM_F32, d, 2, 0, -INFINITY);
+        double m = -INFINITY, e = 0;
+        for (int64_t i = 0; i < n; i++) m = fmax(m, rd_f(EM_F32, d, i));
+        for (int64_t i = 0; i < n; i++) e += exp(rd_f(EM_F32, d, i) - m);
+        CHECK_OK(em_reduce(EM_OP_LOGSUMEXP, t, NULL, &o1));
+        CHECK_OK(em_reduce(EM_OP_LOGSUMEXP, t, NULL, &o2));
+        if (o1 && o2) {
+            CHECK_NEAR(rd_f(EM_F32, em_tensor_data(o1), 0), m + log(e), 2e-6);
+            CHECK(memcmp(em_tensor_data(o1), em_tensor_data(o2), 4) == 0);
+        }
+        em_tensor_free(o1);
+        em_tensor_free(o2);
+        em_tensor_free(t);
+    }
+}

@@ -25,6 +25,7 @@
 #include <math.h>
 
 #include "../internal.h"
+#include "../kernels/vmath.h"
 
 #define LANES 16
 #define LEAF 1024
@@ -57,10 +58,22 @@ static const char *at(const char *base, int n, const int64_t *shape, const int64
     return base;
 }
 
+/* Hot loops are also built for AVX2 and AVX-512 (x86-64-v4) and the best
+ * the CPU runs is chosen at load time (ifunc; GCC >= 11 on x86-64 Linux).
+ * Only loops whose result cannot depend on the vector width get this:
+ * integer compares, or float operations applied lane by lane in a fixed
+ * order (ISO C mode: no FMA contraction).  -DEM_NO_SIMD_CLONES builds the
+ * baseline alone (to test it on any machine). */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && defined(__x86_64__) && defined(__linux__) && \
+    !defined(EM_NO_SIMD_CLONES)
+#define SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#else
+#define SIMD_CLONES
+#endif
+
 #define OP_ADD(a, b) ((a) + (b))
 #define OP_MUL(a, b) ((a) * (b))
-/* This operand order is the one gcc maps onto packed max/min instructions
- * (for floats a NaN in a is dropped: DEF_FEXT checks NaN separately). */
+/* This operand order is the one gcc maps onto packed max/min instructions. */
 #define OP_IMAX(a, b) ((a) > (b) ? (a) : (b))
 #define OP_IMIN(a, b) ((a) < (b) ? (a) : (b))
 /* NaN-propagating: once a lane holds NaN it keeps it ((b) != (b) is isnan). */
@@ -72,11 +85,7 @@ static const char *at(const char *base, int n, const int64_t *shape, const int64
 /* NAME(x, n, m, p) = OP-fold of EXPR(v) over v = x[0..n), n >= 1, pairwise
  * over leaves, LANES accumulators per leaf.  INIT is the lanes' start value
  * (it may use v = x[0]: max/min are idempotent); m, p are EXPR parameters. */
-#define DEF_FOLD(NAME, T, A, INIT, OP, EXPR) DEF_FOLD_U(NAME, T, A, INIT, OP, EXPR, _Pragma("GCC unroll 16"))
-/* The same without forced unrolling: gcc vectorises selects (max/min) only
- * as a loop, not once unrolled into straight-line code. */
-#define DEF_FOLD_SEL(NAME, T, A, INIT, OP, EXPR) DEF_FOLD_U(NAME, T, A, INIT, OP, EXPR, )
-#define DEF_FOLD_U(NAME, T, A, INIT, OP, EXPR, UNROLL)                                  \
+#define DEF_FOLD(NAME, T, A, INIT, OP, EXPR)                                            \
     static A NAME(const T *x, int64_t n, A m, A p) {                                    \
         if (n > LEAF) {                                                                 \
             int64_t h = n / 2 / LANES * LANES;                                          \
@@ -91,7 +100,7 @@ static const char *at(const char *base, int n, const int64_t *shape, const int64
         }                                                                               \
         int64_t i = 0;                                                                  \
         for (; i + LANES <= n; i += LANES) {                                            \
-            UNROLL for (int k = 0; k < LANES; k++) {                                    \
+            _Pragma("GCC unroll 16") for (int k = 0; k < LANES; k++) {                  \
                 T v = x[i + k];                                                         \
                 acc[k] = OP(acc[k], (EXPR));                                            \
             }                                                                           \
@@ -107,12 +116,13 @@ static const char *at(const char *base, int n, const int64_t *shape, const int64
 
 /* acc[j] = OP(acc[j], EXPR(x[j])) for j < L.  Blocks of LANES because gcc
  * -O2 (its "very cheap" cost model) vectorises only loops of fixed trip
- * count; restrict spares it alias checks. */
+ * count; restrict spares it alias checks.  Not unrolled: gcc vectorises
+ * float selects (max/min) in loops but not in straight-line code. */
 #define DEF_ROW_STEP(NAME, T, A, OP, EXPR)                                              \
-    static void NAME(A *restrict acc, const T *restrict x, int64_t L) {                 \
+    SIMD_CLONES static void NAME(A *restrict acc, const T *restrict x, int64_t L) {     \
         int64_t j = 0;                                                                  \
         for (; j + LANES <= L; j += LANES) {                                            \
-            _Pragma("GCC unroll 16") for (int k = 0; k < LANES; k++) {                  \
+            for (int k = 0; k < LANES; k++) {                                           \
                 T v = x[j + k];                                                         \
                 acc[j + k] = OP(acc[j + k], (EXPR));                                    \
             }                                                                           \
@@ -153,36 +163,168 @@ static void store_count(const rctx *c, int64_t cnt, char *out) {
         *(bool *)out = c->op == EM_OP_ALL ? cnt == c->n : cnt > 0;
 }
 
-/* Kernels every dtype has: argmax, argmin, nonzero counts, max/min rows
- * (max_S/min_S folds come from DEF_INT / DEF_FLOAT). */
-#define DEF_COMMON(S, T, MAXOP, MINOP, ISNAN)                                           \
+/* ---- max, min, argmax, argmin of contiguous data ----------------------
+ * gcc vectorises integer max/min reductions but no float select (NaN and -0
+ * semantics), so floats are compared as signed keys of their bits (read as
+ * a same-width signed integer s): key(s) = s ^ (s < 0 ? MAX : 0).  Key order
+ * is float order, with -0 < +0 and NaNs beyond +-inf, so a max or min is
+ * always one of the elements whatever their order; key is its own inverse.
+ * NaNs are caught apart ((s & MAX) > the bits of inf), OR-ed alongside.
+ * gcc -O2 (the "very cheap" cost model) vectorises only loops of fixed trip
+ * count, hence fixed blocks: max and min are idempotent, so a last partial
+ * block is replaced by a full one overlapping its neighbour, and only arrays
+ * shorter than a block take a scalar loop.  The scans are SIMD_CLONES:
+ * integer keys make every build bit-identical.
+ *
+ * Work goes in chunks of EXT_CHUNK bytes: the first chunk holding a NaN ends
+ * the scan (max/min return its first NaN, argmax/argmin its index, as
+ * NumPy), and argmax keeps the first chunk whose extreme beats all earlier
+ * ones (strict float comparison, so ties and +-0 keep the first) and rescans
+ * from that chunk, EXT_EQ_BLOCK bytes at a time, for the first element equal
+ * to it.  all/any stop at the first EXT_SUB-byte block that decides. */
+#define EXT_CHUNK 2048
+#define EXT_SUB 128
+#define EXT_EQ_BLOCK 512
+#define INT_KEY(s) (s)
+#define INT_BAD(s) 0
+#define F32_KEY(s) ((s) ^ ((s) < 0 ? INT32_MAX : 0))
+#define F32_BAD(s) ((int32_t)(((s)&INT32_MAX) > 0x7f800000))
+#define F64_KEY(s) ((s) ^ ((s) < 0 ? INT64_MAX : 0))
+#define F64_BAD(s) ((int64_t)(((s)&INT64_MAX) > INT64_C(0x7ff0000000000000)))
+
+/* NAME(x, n, &key): key = OP-extreme of the keys of x[0..n), n >= 1; returns
+ * the OR of BAD over them (nonzero iff a NaN).  K: the key type, a signed
+ * integer as wide as T (unsigned for bool and uint8). */
+#define EXT_STEP(j, KEY, BAD, OP) EXT_STEP_AT(x, j, KEY, BAD, OP)
+#define EXT_STEP_AT(y, j, KEY, BAD, OP)                                                \
+    {                                                                                  \
+        memcpy(&s, (y) + (j), sizeof s);                                               \
+        a = OP(a, KEY(s));                                                             \
+        b |= BAD(s);                                                                   \
+    }
+#define DEF_EXT_SCAN(NAME, T, K, KEY, BAD, OP)                                          \
+    SIMD_CLONES static K NAME(const T *restrict x, int64_t n, K *key) {                 \
+        enum { CH = EXT_CHUNK / sizeof(T), SUB = EXT_SUB / sizeof(T) };                 \
+        K s, b = 0;                                                                     \
+        memcpy(&s, x, sizeof s);                                                        \
+        K a = KEY(s);                                                                   \
+        if (n == CH) {                                                                  \
+            for (int k = 0; k < CH; k++) EXT_STEP(k, KEY, BAD, OP)                      \
+        } else if (n >= SUB) { /* the last block overlaps: OP is idempotent */          \
+            for (int64_t i = 0; i < n; i += SUB) {                                      \
+                const T *y = x + (i + SUB <= n ? i : n - SUB);                          \
+                for (int k = 0; k < SUB; k++) EXT_STEP_AT(y, k, KEY, BAD, OP)           \
+            }                                                                           \
+        } else {                                                                        \
+            for (int64_t i = 0; i < n; i++) EXT_STEP(i, KEY, BAD, OP)                   \
+        }                                                                               \
+        *key = a;                                                                       \
+        return b;                                                                       \
+    }
+
+/* Chunk c of an n-element array: the last one is moved back to end at n,
+ * overlapping the one before, so every chunk of an array of >= ch elements
+ * is full (a fixed-count loop); max, min and the NaN flag do not mind. */
+static int64_t chunk_at(int64_t c, int64_t n, int64_t ch) { return c + ch > n && n > ch ? n - ch : c; }
+
+#define DEF_EXT(S, T, K, KEY, BAD, ISNAN)                                               \
+    DEF_EXT_SCAN(extmax_##S, T, K, KEY, BAD, OP_IMAX)                                   \
+    DEF_EXT_SCAN(extmin_##S, T, K, KEY, BAD, OP_IMIN)                                   \
+    /* first i with x[i] == v (n - 1 if none): the least hit of each block, */          \
+    /* the last block overlapping (its overlap was seen to hold no hit) */              \
+    SIMD_CLONES static int64_t first_eq_##S(const T *restrict x, int64_t n, T v) {      \
+        enum { EQB = EXT_EQ_BLOCK / sizeof(T) };                                        \
+        if (n < EQB) {                                                                  \
+            int64_t i = 0;                                                              \
+            while (i < n - 1 && !(x[i] == v)) i++;                                      \
+            return i;                                                                   \
+        }                                                                               \
+        for (int64_t i = 0; i < n; i += EQB) {                                          \
+            const T *y = x + (i + EQB <= n ? i : n - EQB);                              \
+            int hit = EQB;                                                              \
+            for (int k = 0; k < EQB; k++) hit = OP_IMIN(hit, y[k] == v ? k : EQB);      \
+            if (hit < EQB) return y - x + hit;                                          \
+        }                                                                               \
+        return n - 1;                                                                   \
+    }                                                                                   \
+    /* whether x[0..n) holds a zero (zero) or a nonzero element: blocks of */           \
+    /* EXT_SUB (the last overlapping), stopping at the first that does */               \
+    SIMD_CLONES static bool has_##S(const T *restrict x, int64_t n, bool zero) {        \
+        enum { SUB = EXT_SUB / sizeof(T) };                                             \
+        if (n < SUB) {                                                                  \
+            for (int64_t i = 0; i < n; i++)                                             \
+                if ((x[i] == 0) == zero) return true;                                   \
+            return false;                                                               \
+        }                                                                               \
+        for (int64_t i = 0; i < n; i += SUB) {                                          \
+            const T *y = x + (i + SUB <= n ? i : n - SUB);                              \
+            K all = 1, any = 0;                                                         \
+            if (zero)                                                                   \
+                for (int k = 0; k < SUB; k++) all &= (K)(y[k] != 0);                    \
+            else                                                                        \
+                for (int k = 0; k < SUB; k++) any |= (K)(y[k] != 0);                    \
+            if (zero ? !all : any) return true;                                         \
+        }                                                                               \
+        return false;                                                                   \
+    }                                                                                   \
+    static int64_t first_nan_##S(const T *x, int64_t n) {                               \
+        int64_t j = 0;                                                                  \
+        while (j < n - 1 && !ISNAN(x[j])) j++;                                          \
+        return j;                                                                       \
+    }                                                                                   \
+    /* Extreme of chunk x[0..m): *v its value; a NaN's index, or -1 if none. */         \
+    static int64_t ext_chunk_##S(const T *x, int64_t m, bool want_max, T *v) {          \
+        K k, bad = want_max ? extmax_##S(x, m, &k) : extmin_##S(x, m, &k);              \
+        if (bad) return first_nan_##S(x, m);                                            \
+        k = KEY(k);                                                                     \
+        memcpy(v, &k, sizeof k);                                                        \
+        return -1;                                                                      \
+    }                                                                                   \
+    static T extval_##S(const T *x, int64_t n, bool want_max) {                         \
+        const int64_t ch = EXT_CHUNK / (int64_t)sizeof(T);                              \
+        T best = x[0], v;                                                               \
+        for (int64_t c = 0; c < n; c += ch) {                                           \
+            int64_t at = chunk_at(c, n, ch), m = n - at < ch ? n - at : ch;             \
+            int64_t nan = ext_chunk_##S(x + at, m, want_max, &v);                       \
+            if (nan >= 0) return x[at + nan];                                           \
+            /* key order, not float order: +0 beats -0 */                               \
+            K kb, kv;                                                                   \
+            memcpy(&kb, &best, sizeof kb);                                              \
+            memcpy(&kv, &v, sizeof kv);                                                 \
+            if (c == 0 || (want_max ? KEY(kv) > KEY(kb) : KEY(kv) < KEY(kb))) best = v; \
+        }                                                                               \
+        return best;                                                                    \
+    }                                                                                   \
+    static int64_t argext_##S(const T *x, int64_t n, bool want_max) {                   \
+        const int64_t ch = EXT_CHUNK / (int64_t)sizeof(T);                              \
+        T best = x[0], v;                                                               \
+        int64_t best_at = 0;                                                            \
+        for (int64_t c = 0; c < n; c += ch) {                                           \
+            int64_t at = chunk_at(c, n, ch), m = n - at < ch ? n - at : ch;             \
+            int64_t nan = ext_chunk_##S(x + at, m, want_max, &v);                       \
+            if (nan >= 0) return at + nan;                                              \
+            /* a strictly better value lies past the overlap: the earlier chunk */      \
+            /* already saw [at, c) */                                                   \
+            if (want_max ? v > best : v < best) best = v, best_at = at;                 \
+        }                                                                               \
+        return best_at + first_eq_##S(x + best_at, n - best_at, best);                  \
+    }
+
+/* Kernels every dtype has: nonzero counts, max/min rows (the contiguous
+ * max/min/argmax/argmin come from DEF_EXT). */
+#define DEF_COMMON(S, T, MAXOP, MINOP)                                                  \
     DEF_FOLD(count_##S, T, int64_t, 0, OP_ADD, (int64_t)(v != 0))                       \
     DEF_ROWS(rcount_##S, T, int64_t, OP_ADD, (int64_t)(v != 0))                         \
     DEF_ROWS(rmax_##S, T, T, MAXOP, v)                                                  \
-    DEF_ROWS(rmin_##S, T, T, MINOP, v)                                                  \
-    /* first index of the extreme; the first NaN wins (NumPy) */                        \
-    static int64_t argext_##S(const T *x, int64_t n, bool want_max) {                   \
-        int64_t best = 0;                                                               \
-        T b = x[0];                                                                     \
-        if (ISNAN(b)) return 0;                                                         \
-        for (int64_t i = 1; i < n; i++) {                                               \
-            T v = x[i];                                                                 \
-            if (ISNAN(v)) return i;                                                     \
-            if (want_max ? v > b : v < b) {                                             \
-                b = v;                                                                  \
-                best = i;                                                               \
-            }                                                                           \
-        }                                                                               \
-        return best;                                                                    \
-    }
+    DEF_ROWS(rmin_##S, T, T, MINOP, v)
 
 #define COMMON_SLICE_CASES(S, T)                                                        \
-    case EM_OP_MAX: *(T *)out = max_##S(x, n, 0, 0); break;                             \
-    case EM_OP_MIN: *(T *)out = min_##S(x, n, 0, 0); break;                             \
+    case EM_OP_MAX: *(T *)out = extval_##S(x, n, true); break;                          \
+    case EM_OP_MIN: *(T *)out = extval_##S(x, n, false); break;                         \
     case EM_OP_ARGMAX: *(int64_t *)out = argext_##S(x, n, true); break;                 \
     case EM_OP_ARGMIN: *(int64_t *)out = argext_##S(x, n, false); break;                \
-    case EM_OP_ALL:                                                                     \
-    case EM_OP_ANY:                                                                     \
+    case EM_OP_ALL: *(bool *)out = !has_##S(x, n, true); break;                         \
+    case EM_OP_ANY: *(bool *)out = has_##S(x, n, false); break;                         \
     case EM_OP_COUNT_NONZERO: store_count(c, count_##S(x, n, 0, 0), out); break;
 
 /* out is the output row (L elements); scratch has room for (levels + 1) rows
@@ -198,10 +340,9 @@ static void store_count(const rctx *c, int64_t cnt, char *out) {
         break;
 
 /* Integer and bool inputs: sum and prod wrap in 64 bits, output int64. */
-#define DEF_INT(S, T)                                                                         \
-    DEF_COMMON(S, T, OP_IMAX, OP_IMIN, INT_ISNAN)                                             \
-    DEF_FOLD_SEL(max_##S, T, T, v, OP_IMAX, v)                                                \
-    DEF_FOLD_SEL(min_##S, T, T, v, OP_IMIN, v)                                                \
+#define DEF_INT(S, T, K)                                                                      \
+    DEF_COMMON(S, T, OP_IMAX, OP_IMIN)                                                        \
+    DEF_EXT(S, T, K, INT_KEY, INT_BAD, INT_ISNAN)                                             \
     DEF_FOLD(isum_##S, T, uint64_t, 0, OP_ADD, (uint64_t)v)                                   \
     DEF_FOLD(iprod_##S, T, uint64_t, 1, OP_MUL, (uint64_t)v)                                  \
     DEF_ROWS(risum_##S, T, uint64_t, OP_ADD, (uint64_t)v)                                     \
@@ -225,38 +366,10 @@ static void store_count(const rctx *c, int64_t cnt, char *out) {
         }                                                                                     \
     }
 
-/* NaN-propagating float max/min.  A select that tests for NaN does not
- * vectorise, so the lanes run a plain max/min (which may drop a NaN) beside
- * a sum of v - v, which is NaN iff some v is NaN or infinite; only then is
- * the input scanned for a NaN.  Left as a loop (no forced unrolling): gcc
- * vectorises selects in loops, not in straight-line code. */
-#define DEF_FEXT(NAME, T, OP)                                                           \
-    static T NAME(const T *x, int64_t n, T m, T p) {                                    \
-        T acc[LANES], z[LANES];                                                         \
-        for (int k = 0; k < LANES; k++) acc[k] = x[0], z[k] = 0;                        \
-        int64_t i = 0;                                                                  \
-        for (; i + LANES <= n; i += LANES)                                              \
-            for (int k = 0; k < LANES; k++) {                                           \
-                T v = x[i + k];                                                         \
-                acc[k] = OP(acc[k], v);                                                 \
-                z[k] += v - v;                                                          \
-            }                                                                           \
-        for (int k = 0; i < n; i++, k++) {                                              \
-            acc[k] = OP(acc[k], x[i]);                                                  \
-            z[k] += x[i] - x[i];                                                        \
-        }                                                                               \
-        T best = acc[0], bad = 0;                                                       \
-        for (int k = 0; k < LANES; k++) best = OP(best, acc[k]), bad += z[k];           \
-        for (int64_t j = 0; bad != bad && j < n; j++)                                   \
-            if (x[j] != x[j]) return x[j];                                              \
-        return best;                                                                    \
-    }
-
 /* Float inputs: everything, computed in T. */
-#define DEF_FLOAT(S, T, SQRT, EXP, LOG, POW, FABS)                                      \
-    DEF_COMMON(S, T, OP_FMAX, OP_FMIN, FLT_ISNAN)                                       \
-    DEF_FEXT(max_##S, T, OP_IMAX)                                                       \
-    DEF_FEXT(min_##S, T, OP_IMIN)                                                       \
+#define DEF_FLOAT(S, T, K, KEY, BAD, SUMEXP, SQRT, EXP, LOG, POW, FABS)                 \
+    DEF_COMMON(S, T, OP_FMAX, OP_FMIN)                                                  \
+    DEF_EXT(S, T, K, KEY, BAD, FLT_ISNAN)                                               \
     DEF_FOLD(sum_##S, T, T, 0, OP_ADD, v)                                               \
     DEF_FOLD(prod_##S, T, T, 1, OP_MUL, v)                                              \
     DEF_FOLD(sqdev_##S, T, T, 0, OP_ADD, (v - m) * (v - m))                             \
@@ -274,9 +387,9 @@ static void store_count(const rctx *c, int64_t cnt, char *out) {
         return sqdev_##S(x, n, mean, 0) / (T)(d > 0 ? d : 0);                           \
     }                                                                                   \
     static T lse_##S(const T *x, int64_t n) {                                           \
-        T m = max_##S(x, n, 0, 0);                                                      \
+        T m = extval_##S(x, n, true);                                                   \
         if (m != m || isinf(m)) return m; /* NaN, all -inf, or some +inf */             \
-        return m + LOG(sumexp_##S(x, n, m, 0));                                         \
+        return m + LOG(SUMEXP(x, n, m, 0));                                             \
     }                                                                                   \
     static T norm_##S(const T *x, int64_t n, double ord) {                              \
         if (ord == 2) return SQRT(sumsq_##S(x, n, 0, 0));                               \
@@ -316,13 +429,29 @@ static void store_count(const rctx *c, int64_t cnt, char *out) {
         }                                                                               \
     }
 
-DEF_INT(b, bool)
-DEF_INT(u8, uint8_t)
-DEF_INT(i8, int8_t)
-DEF_INT(i32, int32_t)
-DEF_INT(i64, int64_t)
-DEF_FLOAT(f32, float, sqrtf, expf, logf, powf, fabsf)
-DEF_FLOAT(f64, double, sqrt, exp, log, pow, fabs)
+DEF_INT(b, bool, uint8_t)
+DEF_INT(u8, uint8_t, uint8_t)
+DEF_INT(i8, int8_t, int8_t)
+DEF_INT(i32, int32_t, int32_t)
+DEF_INT(i64, int64_t, int64_t)
+static float sumexp_fast_f32(const float *x, int64_t n, float m, float p);
+DEF_FLOAT(f32, float, int32_t, F32_KEY, F32_BAD, sumexp_fast_f32, sqrtf, expf, logf, powf, fabsf)
+DEF_FLOAT(f64, double, int64_t, F64_KEY, F64_BAD, sumexp_f64, sqrt, exp, log, pow, fabs)
+
+/* logsumexp's sum of exp(x - m) in float32: sumexp_f32's pairwise split and
+ * leaves, with the vectorised exp of kernels/vmath (libm's expf is scalar). */
+static float sumexp_fast_f32(const float *x, int64_t n, float m, float p) {
+    em__vmath_fn vexp = em__vmath_f32(EM_OP_EXP);
+    if (!vexp) return sumexp_f32(x, n, m, p);
+    if (n > LEAF) {
+        int64_t h = n / 2 / LANES * LANES;
+        return sumexp_fast_f32(x, h, m, p) + sumexp_fast_f32(x + h, n - h, m, p);
+    }
+    float buf[LEAF];
+    for (int64_t i = 0; i < n; i++) buf[i] = x[i] - m;
+    vexp(buf, buf, n, 0);
+    return sum_f32(buf, n, 0, 0);
+}
 
 typedef void (*slice_fn)(const rctx *c, const void *x, char *out);
 typedef void (*rows_fn)(const rctx *c, const rows_t *g, char *out, int64_t *scratch);

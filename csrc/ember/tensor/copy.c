@@ -5,20 +5,90 @@ typedef struct {
     em_dtype dst, src;
 } cast_ctx;
 
-/* Same-dtype strided copy, with a memcpy fast path. */
+/* Same-dtype strided copy, with a memcpy fast path.  Elements move as
+ * fixed-size memcpy (one load and one store, no aliasing assumptions). */
+#define STRIDED_COPY(T, n, d, sd, q, sq)                                                       \
+    for (int64_t i = 0; i < (n); i++) memcpy((d) + i * (sd), (q) + i * (sq), sizeof(T))
 static void copy_loop(int64_t n, char **p, const int64_t *s, void *ctx) {
     size_t es = *(size_t *)ctx;
     if (s[0] == (int64_t)es && s[1] == (int64_t)es) {
         memcpy(p[0], p[1], (size_t)n * es);
         return;
     }
-    char *d = p[0], *q = p[1];
+    char *d = p[0]; /* locals: the stores could alias p and s */
+    const char *q = p[1];
+    int64_t sd = s[0], sq = s[1];
     switch (es) {
-    case 1: for (int64_t i = 0; i < n; i++, d += s[0], q += s[1]) *d = *q; break;
-    case 4: for (int64_t i = 0; i < n; i++, d += s[0], q += s[1]) memcpy(d, q, 4); break;
-    case 8: for (int64_t i = 0; i < n; i++, d += s[0], q += s[1]) memcpy(d, q, 8); break;
-    default: for (int64_t i = 0; i < n; i++, d += s[0], q += s[1]) memcpy(d, q, es);
+    case 1: STRIDED_COPY(uint8_t, n, d, sd, q, sq); break;
+    case 4: STRIDED_COPY(uint32_t, n, d, sd, q, sq); break;
+    default: STRIDED_COPY(uint64_t, n, d, sd, q, sq); break;
     }
+}
+
+/* Transposing copies (one side runs along the innermost axis, the other
+ * along the next one) go tile by tile, TILE x TILE elements, so that both
+ * the rows written and the columns read stay in cache; a plain loop would
+ * touch a new cache line on every read. */
+#define TILE 64
+typedef struct {
+    size_t es;
+    int64_t rows, cols;    /* the two innermost axes */
+    int64_t dr, dc, sr, sc; /* their byte strides: destination, source */
+} tile_ctx;
+
+/* Copies the rows x cols block: ctx fields are read into locals first, as
+ * the stores could alias them. */
+#define TILE_COPY(T, c, d, q)                                                                         \
+    {                                                                                                 \
+        int64_t rows = (c)->rows, cols = (c)->cols, dr = (c)->dr, dc = (c)->dc, sr = (c)->sr,         \
+                sc = (c)->sc;                                                                         \
+        for (int64_t r0 = 0; r0 < rows; r0 += TILE)                                                   \
+            for (int64_t c0 = 0; c0 < cols; c0 += TILE) {                                             \
+                int64_t r1 = r0 + TILE < rows ? r0 + TILE : rows;                                     \
+                int64_t c1 = c0 + TILE < cols ? c0 + TILE : cols;                                     \
+                for (int64_t r = r0; r < r1; r++)                                                     \
+                    STRIDED_COPY(T, c1 - c0, (d) + r * dr + c0 * dc, dc, (q) + r * sr + c0 * sc, sc); \
+            }                                                                                         \
+    }
+
+/* The outer axes come from em__iter (as one loop axis of n steps). */
+static void tile_loop(int64_t n, char **p, const int64_t *s, void *vctx) {
+    const tile_ctx *c = vctx;
+    for (int64_t i = 0; i < n; i++) {
+        char *d = p[0] + i * s[0];
+        const char *q = p[1] + i * s[1];
+        switch (c->es) {
+        case 1: TILE_COPY(uint8_t, c, d, q); break;
+        case 4: TILE_COPY(uint32_t, c, d, q); break;
+        default: TILE_COPY(uint64_t, c, d, q); break;
+        }
+    }
+}
+
+/* Whether the coalesced iteration is a transpose worth tiling: both inner
+ * axes longer than a tile, and one operand unit-strided along the last
+ * axis while the other is unit-strided along the one before. */
+static bool is_transpose(const em__iter *it, int64_t es) {
+    int nd = it->ndim;
+    if (nd < 2 || it->shape[nd - 1] < TILE || it->shape[nd - 2] < TILE) return false;
+    for (int k = 0; k < 2; k++) {
+        const int64_t *a = it->strides[k], *b = it->strides[1 - k];
+        if (a[nd - 1] == es && (b[nd - 2] == es || b[nd - 2] == -es) && b[nd - 1] != es) return true;
+    }
+    return false;
+}
+
+/* Tiled copy: the two inner axes go to tile_loop, the rest to em__iter. */
+static void copy_tiled(em__iter *it, size_t es) {
+    int nd = it->ndim;
+    tile_ctx c = {es, it->shape[nd - 2], it->shape[nd - 1], it->strides[0][nd - 2], it->strides[0][nd - 1],
+                  it->strides[1][nd - 2], it->strides[1][nd - 1]};
+    if (nd == 2) { /* one outer step */
+        it->shape[0] = 1;
+        it->strides[0][0] = it->strides[1][0] = 0;
+    }
+    it->ndim = nd == 2 ? 1 : nd - 2;
+    em__iter_run(it, tile_loop, &c);
 }
 
 static void cast_loop(int64_t n, char **p, const int64_t *s, void *vctx) {
@@ -50,7 +120,10 @@ static em_status copy_raw(em_tensor *dst, const em_tensor *src) {
     EM_TRY(em__iter_init(&it, 2, ops, dst->ndim, dst->shape));
     if (dst->dtype == src->dtype) {
         size_t es = em__dsize(dst->dtype);
-        em__iter_run(&it, copy_loop, &es);
+        if (is_transpose(&it, (int64_t)es))
+            copy_tiled(&it, es);
+        else
+            em__iter_run(&it, copy_loop, &es);
     } else {
         cast_ctx c = {dst->dtype, src->dtype};
         em__iter_run(&it, cast_loop, &c);
