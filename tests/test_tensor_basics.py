@@ -196,3 +196,22 @@ def test_argument_errors_name_the_function():
         ember.sum(ember.ones(2), axis="0")
     with pytest.raises(OverflowError, match=r"^argmax: "):
         ember.argmax(ember.ones(2), axis=10**20)
+
+
+def test_inplace_power_and_shifts_write_through_views():
+    a = np.arange(6, dtype=np.int32).reshape(2, 3)
+    t = ember.from_numpy(a)
+    row = t[1]
+    row **= 2
+    t <<= 1
+    t >>= 1
+    t ^= 1
+    expected = np.arange(6, dtype=np.int32).reshape(2, 3)
+    expected[1] **= 2
+    expected ^= 1
+    np.testing.assert_array_equal(a, expected)  # written into the NumPy memory
+    f = ember.tensor([1.5, 2.0])
+    f **= 2.0
+    assert f.tolist() == [2.25, 4.0] and f.dtype == ember.float32
+    with pytest.raises(TypeError, match="cannot be cast"):
+        t **= 0.5
