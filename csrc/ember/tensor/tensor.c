@@ -57,6 +57,30 @@ static em_status handle_new(em_tensor **out) {
     return EM_OK;
 }
 
+static void storage_init(em_storage *s, void *data, size_t nbytes, void (*release)(void *), void *owner,
+                         void *block) {
+    atomic_init(&s->refcount, 1);
+    s->data = data;
+    s->nbytes = nbytes;
+    s->release = release;
+    s->owner = owner;
+    s->block = block;
+}
+
+/* A whole view of s: offset 0, strides given or (NULL) C-contiguous. */
+static void set_geometry(em_tensor *t, em_storage *s, em_dtype dt, int ndim, const int64_t *shape,
+                         const int64_t *strides) {
+    t->storage = s;
+    t->dtype = dt;
+    t->ndim = ndim;
+    t->offset = 0;
+    for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
+    if (strides)
+        for (int i = 0; i < ndim; i++) t->strides[i] = strides[i];
+    else
+        em__contig_strides(ndim, shape, t->strides);
+}
+
 /* A new tensor is one allocation: [handle | storage header | data].  Small
  * ops make many short-lived results, and one allocation instead of three is
  * most of their cost.  The handle is freed with the block, when the last
@@ -69,21 +93,11 @@ em_status em__new(em_dtype dt, int ndim, const int64_t *shape, em_tensor **out) 
     if (!block) return em__error(EM_ERR_NOMEM, "out of memory allocating a tensor of %zu bytes", nbytes);
     em_tensor *t = (em_tensor *)block;
     em_storage *s = (em_storage *)(block + HANDLE_HEAD);
-    atomic_init(&s->refcount, 1);
-    s->data = block + HANDLE_HEAD + STORAGE_HEAD;
-    s->nbytes = nbytes;
-    s->release = NULL;
-    s->owner = NULL;
-    s->block = block;
+    storage_init(s, block + HANDLE_HEAD + STORAGE_HEAD, nbytes, NULL, NULL, block);
     atomic_init(&t->refcount, 1);
     t->autograd = NULL;
     t->embedded = true;
-    t->storage = s;
-    t->dtype = dt;
-    t->ndim = ndim;
-    t->offset = 0;
-    for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
-    em__contig_strides(ndim, shape, t->strides);
+    set_geometry(t, s, dt, ndim, shape, NULL);
     *out = t;
     return EM_OK;
 }
@@ -125,21 +139,8 @@ em_status em_tensor_from_data(em_dtype dt, int ndim, const int64_t *shape, const
         em__free(t);
         return em__error(EM_ERR_NOMEM, "from_data: out of memory");
     }
-    atomic_init(&s->refcount, 1);
-    s->data = data;
-    s->nbytes = 0; /* unknown: foreign memory */
-    s->release = release;
-    s->owner = owner;
-    s->block = s;
-    t->storage = s;
-    t->dtype = dt;
-    t->ndim = ndim;
-    t->offset = 0;
-    for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
-    if (strides)
-        for (int i = 0; i < ndim; i++) t->strides[i] = strides[i];
-    else
-        em__contig_strides(ndim, shape, t->strides);
+    storage_init(s, data, 0 /* unknown: foreign memory */, release, owner, s);
+    set_geometry(t, s, dt, ndim, shape, strides);
     *out = t;
     return EM_OK;
 }
