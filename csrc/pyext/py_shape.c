@@ -692,27 +692,6 @@ DEF(argsort) { return sort_common("argsort", WANT_INDICES, false, args, nargs, k
 DEF(_sort) { return sort_common("sort", WANT_BOTH, false, args, nargs, kwnames); }
 DEF(_topk) { return sort_common("topk", WANT_BOTH, true, args, nargs, kwnames); }
 
-/* NaN sorts last, as em_sort orders it. */
-#define SS_LESS(p, q) ((p) < (q) || ((q) != (q) && (p) == (p)))
-
-/* out[i] = insertion point of v[i] in the sorted 1-D a (both contiguous, one dtype). */
-static em_status search_rows(const em_tensor *a, const em_tensor *v, bool right, em_tensor *out) {
-    int64_t n = numel(a), m = numel(v), *o = em_tensor_data(out);
-    EM_DISPATCH_ALL(a->dtype, T, {
-        const T *s = em_tensor_data(a), *q = em_tensor_data(v);
-        for (int64_t k = 0; k < m; k++) {
-            int64_t lo = 0, hi = n;
-            while (lo < hi) {
-                int64_t mid = lo + (hi - lo) / 2;
-                if (right ? !SS_LESS(q[k], s[mid]) : SS_LESS(s[mid], q[k])) lo = mid + 1;
-                else hi = mid;
-            }
-            o[k] = lo;
-        }
-    })
-    return EM_OK;
-}
-
 DEF(searchsorted) {
     PARSE("searchsorted", 2, 2, "x1", "x2", "side", "sorter");
     bool right = false;
@@ -723,29 +702,20 @@ DEF(searchsorted) {
             return NULL;
         }
     }
-    em_tensor *x1 = empy_as_tensor(a[0], -1, "searchsorted"), *x2 = NULL, *srt = NULL, *s1 = NULL, *s2 = NULL,
-              *out = NULL;
+    em_tensor *x1 = empy_as_tensor(a[0], -1, "searchsorted"), *x2 = NULL, *srt = NULL, *out = NULL;
     if (!x1 || !(x2 = empy_as_tensor(a[1], -1, "searchsorted"))) return finish(EM_OK, NULL, x1, NULL);
-    char b[EM_DESC_LEN];
-    em_status st =
-        x1->ndim != 1 ? em__error(EM_ERR_SHAPE, "searchsorted: x1 must be 1-D, got %s", em__desc(x1, b)) : EM_OK;
-    if (!st && a[3] && a[3] != Py_None) { /* x1 seen through the sorting permutation */
+    em_status st = EM_OK;
+    if (a[3] && a[3] != Py_None) { /* x1 seen through the sorting permutation */
         em_tensor *p = empy_as_tensor(a[3], -1, "searchsorted");
         if (!p) goto pyfail;
-        if (!(st = em_index_select(x1, 0, p, &srt)) && numel(srt) != numel(x1))
+        char b[EM_DESC_LEN];
+        if (x1->ndim == 1 && !(st = em_index_select(x1, 0, p, &srt)) && numel(srt) != numel(x1))
             st = em__error(EM_ERR_SHAPE, "searchsorted: sorter %s must have x1's length %lld", em__desc(p, b),
                            (long long)numel(x1));
         em_tensor_free(p);
     }
-    em_dtype dt = em_promote_types(x1->dtype, x2->dtype);
-    if (!st) st = em_tensor_cast(srt ? srt : x1, dt, &s1);
-    if (!st) st = em_tensor_cast(x2, dt, &s2);
-    if (!st) st = em_tensor_empty(EM_I64, x2->ndim, x2->shape, &out);
-    if (!st) st = EMPY_CALL(numel(x2), search_rows(s1, s2, right, out));
-    if (st) em_tensor_free(out);
+    if (!st) st = EMPY_CALL(numel(x2), em_searchsorted(srt ? srt : x1, x2, right, &out));
     em_tensor_free(srt);
-    em_tensor_free(s1);
-    em_tensor_free(s2);
     return finish(st, &out, x1, x2);
 pyfail:
     em_tensor_free(x2);

@@ -298,3 +298,38 @@ TEST(sort_softmax_stability_and_edges) {
     CHECK(s == NULL);
     em_tensor_free(x);
 }
+
+TEST(searchsorted_left_right_nan_and_promotion) {
+    em_tensor *s = tensor_of(EM_F32, 1, SH(5), V(1, 2, 2, 3, NAN));
+    em_tensor *v = tensor_of(EM_I64, 2, SH(2, 3), V(0, 2, 3, 4, 1, 2)), *o = NULL;
+    CHECK_OK(em_searchsorted(s, v, false, &o));
+    CHECK(o && tensor_equals(o, EM_I64, 2, SH(2, 3), V(0, 1, 3, 4, 0, 1)));
+    em_tensor_free(o);
+    CHECK_OK(em_searchsorted(s, v, true, &o));
+    CHECK(o && tensor_equals(o, EM_I64, 2, SH(2, 3), V(0, 3, 4, 4, 1, 3)));
+    em_tensor_free(o);
+    em_tensor *nan = tensor_of(EM_F64, 1, SH(1), V(NAN));
+    CHECK_OK(em_searchsorted(s, nan, false, &o)); /* NaN sorts last: before the NaN entry */
+    CHECK(o && tensor_equals(o, EM_I64, 1, SH(1), V(4)));
+    em_tensor_free(o);
+    em_tensor *gaps = tensor_of(EM_I32, 1, SH(5), V(1, 9, 2, 9, 3)), *every2 = NULL;
+    CHECK_OK(em_tensor_slice(gaps, 0, 0, 5, 2, &every2)); /* strided input: (1, 2, 3) */
+    CHECK_OK(em_searchsorted(every2, v, false, &o));
+    CHECK(o && tensor_equals(o, EM_I64, 2, SH(2, 3), V(0, 1, 2, 3, 0, 1)));
+    em_tensor_free(o);
+    em_tensor *empty = tensor_of(EM_I32, 1, SH(0), NULL);
+    CHECK_OK(em_searchsorted(empty, v, false, &o));
+    CHECK(o && tensor_equals(o, EM_I64, 2, SH(2, 3), V(0, 0, 0, 0, 0, 0)));
+    em_tensor_free(o);
+    o = NULL;
+    em_tensor *m = tensor_of(EM_F32, 2, SH(1, 5), NULL);
+    CHECK_STATUS(em_searchsorted(m, v, false, &o), EM_ERR_SHAPE);
+    CHECK(o == NULL && error_has("1-D"));
+    em_tensor_free(m);
+    em_tensor_free(every2);
+    em_tensor_free(gaps);
+    em_tensor_free(empty);
+    em_tensor_free(nan);
+    em_tensor_free(v);
+    em_tensor_free(s);
+}

@@ -485,6 +485,11 @@ EM_API em_status em_sort(const em_tensor *x, int axis, bool descending, em_tenso
  * first.  Outputs as em_sort with size k on axis. */
 EM_API em_status em_topk(const em_tensor *x, int64_t k, int axis, bool largest, em_tensor **values,
                          em_tensor **indices);
+/* out[i] = insertion point of values[i] in the ascending 1-D tensor sorted
+ * (NaN last, as em_sort orders it): the first position p with
+ * sorted[p] >= values[i] (right: > values[i]).  int64, values' shape;
+ * both are compared in their promoted dtype. */
+EM_API em_status em_searchsorted(const em_tensor *sorted, const em_tensor *values, bool right, em_tensor **out);
 
 /* ------------------------------------------------------------------ */
 /* Random numbers (csrc/ember/base/rng.c)                              */

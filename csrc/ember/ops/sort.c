@@ -176,3 +176,38 @@ em_status em_topk(const em_tensor *x, int64_t k, int axis, bool largest, em_tens
     }
     return sort_impl("topk", x, axis, largest, k, values, indices);
 }
+
+/* Binary search of each value in a contiguous copy of sorted, in the
+ * promoted dtype. */
+em_status em_searchsorted(const em_tensor *sorted, const em_tensor *values, bool right, em_tensor **out) {
+    if (!sorted || !values || !out) return em__error(EM_ERR_INVALID_ARG, "searchsorted: NULL argument");
+    char b[EM_DESC_LEN];
+    if (sorted->ndim != 1)
+        return em__error(EM_ERR_SHAPE, "searchsorted: x1 must be 1-D, got %s", em__desc(sorted, b));
+    em_dtype dt = em_promote_types(sorted->dtype, values->dtype);
+    em_tensor *s = NULL, *v = NULL, *o = NULL;
+    em_status st = em_tensor_cast(sorted, dt, &s);
+    if (!st) st = em_tensor_cast(values, dt, &v);
+    if (!st) st = em__new(EM_I64, values->ndim, values->shape, &o);
+    if (st) goto done;
+    int64_t n = sorted->shape[0], m = em__numel(values->ndim, values->shape), *r = (int64_t *)em__ptr(o);
+    EM_DISPATCH_ALL(dt, T, {
+        const T *a = (const T *)em__ptr(s), *q = (const T *)em__ptr(v);
+        for (int64_t k = 0; k < m; k++) {
+            int64_t lo = 0, hi = n;
+            while (lo < hi) {
+                int64_t mid = lo + (hi - lo) / 2;
+                if (right ? !LESS(q[k], a[mid]) : LESS(a[mid], q[k])) lo = mid + 1;
+                else hi = mid;
+            }
+            r[k] = lo;
+        }
+    })
+    *out = o;
+    o = NULL;
+done:
+    em_tensor_free(s);
+    em_tensor_free(v);
+    em_tensor_free(o);
+    return st;
+}
