@@ -9,7 +9,7 @@ CC ?= gcc
 SRCS := $(shell $(PY) buildcfg.py sources)
 CFLAGS_EM := $(shell $(PY) buildcfg.py cflags)
 LDLIBS_EM := $(shell $(PY) buildcfg.py ldlibs)
-HDRS := $(wildcard csrc/ember/include/*.h csrc/ember/*.h csrc/ember/*/*.h)
+HDRS := $(shell find csrc/ember -name '*.h')
 INC := -Icsrc/ember/include -Icsrc/ember
 OBJS := $(SRCS:%.c=build/obj/%.o)
 TEST_SRCS := $(wildcard tests/c/*.c)

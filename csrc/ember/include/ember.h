@@ -518,6 +518,13 @@ EM_API em_status em_random_bernoulli(em_generator *g, const em_tensor *p, int dt
 /* A random permutation of 0..n-1 (int64). */
 EM_API em_status em_random_permutation(em_generator *g, int64_t n, em_tensor **out);
 
+/* The API of each layer above the core, one header per layer. */
+#include "ember/threads.h"
+#include "ember/kernels.h"
+#include "ember/autograd.h"
+#include "ember/ml.h"
+#include "ember/io.h"
+
 #ifdef __cplusplus
 }
 #endif
