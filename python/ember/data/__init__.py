@@ -1,0 +1,1 @@
+"""ember.data: datasets, data loaders and file readers."""
