@@ -1,0 +1,10 @@
+"""ember.ml: classic machine learning with scikit-learn's conventions.
+
+Estimators follow scikit-learn's API (fit / predict / transform / score,
+get_params / set_params, fitted attributes ending in ``_``); see
+``docs/ml.md``.  The numerical work runs in libember."""
+from ._base import (BaseEstimator, ClassifierMixin, ClusterMixin, DataConversionWarning, NotFittedError,
+                    RegressorMixin, TransformerMixin, check_is_fitted, clone)
+
+__all__ = ["BaseEstimator", "ClassifierMixin", "ClusterMixin", "DataConversionWarning", "NotFittedError",
+           "RegressorMixin", "TransformerMixin", "check_is_fitted", "clone"]
