@@ -72,6 +72,14 @@ def _shape_text(a: np.ndarray) -> str:
     return str(a.shape)
 
 
+def reject_sparse(X: Any, estimator: Any = None) -> None:
+    """TypeError for SciPy sparse input (ember works on dense data)."""
+    if type(X).__module__.startswith("scipy.sparse"):
+        est = f" to {type(estimator).__name__}" if estimator is not None else ""
+        raise TypeError(f"Sparse data was passed{est}, but dense data is required. Use '.toarray()' to convert "
+                        "to a dense numpy array.")
+
+
 def check_array(X: Any, *, dtype: Any = FLOAT_DTYPES, ensure_2d: bool = True, allow_nd: bool = False,
                 allow_nan: bool = False, allow_inf: bool = False, ensure_min_samples: int = 1,
                 ensure_min_features: int = 1, input_name: str = "X", estimator: Any = None,
@@ -81,9 +89,7 @@ def check_array(X: Any, *, dtype: Any = FLOAT_DTYPES, ensure_2d: bool = True, al
     dtype: a dtype, None (keep), or a tuple of accepted float dtypes (keep X's
     if it is one of them, else convert to the first)."""
     est = f" by {type(estimator).__name__}" if estimator is not None else ""
-    if hasattr(X, "__sparse__") or type(X).__module__.startswith("scipy.sparse"):
-        raise TypeError(f"Sparse data was passed{est}, but dense data is required. Use '.toarray()' to convert "
-                        "to a dense numpy array.")
+    reject_sparse(X, estimator)
     a = to_numpy(X) if not isinstance(X, (list, tuple)) else np.asarray(X)
     if np.iscomplexobj(a):
         raise ValueError("Complex data not supported\n" + repr(a)[:200])
@@ -264,6 +270,8 @@ def check_sample_weight(sample_weight: Any, n_samples: int, dtype: Any = np.floa
         raise ValueError("Input sample_weight contains NaN or infinity.")
     if (w < 0).any():
         raise ValueError("Negative values in data passed to sample_weight")
+    if n_samples and not w.any():
+        raise ValueError("Sample weights must contain at least one non-zero number.")
     return np.ascontiguousarray(w)
 
 
