@@ -333,3 +333,40 @@ TEST(searchsorted_left_right_nan_and_promotion) {
     em_tensor_free(v);
     em_tensor_free(s);
 }
+
+/* topk with small k takes the one-pass selection path; it must return exactly
+ * the stable sort's first k (ties by lower index, NaN last/first) for every k
+ * up to the selection limit, both directions, floats and integers. */
+TEST(sort_topk_selection_matches_sort) {
+    enum { N = 200 };
+    float f[N];
+    int32_t ints[N];
+    uint32_t s = 12345;
+    for (int j = 0; j < N; j++) {
+        s = s * 1664525u + 1013904223u;
+        f[j] = (float)((s >> 16) % 23) - 11.0f; /* many ties */
+        ints[j] = (int32_t)((s >> 8) % 17);
+        if (j % 37 == 5) f[j] = NAN;
+    }
+    em_tensor *xf = NULL, *xi = NULL;
+    int64_t shape[1] = {N};
+    CHECK_OK(em_tensor_from_data(EM_F32, 1, shape, NULL, f, NULL, NULL, &xf));
+    CHECK_OK(em_tensor_from_data(EM_I32, 1, shape, NULL, ints, NULL, NULL, &xi));
+    em_tensor *xs[2] = {xf, xi};
+    for (int t = 0; t < 2; t++) {
+        for (int dir = 0; dir < 2; dir++) {
+            em_tensor *sv = NULL, *si = NULL;
+            CHECK_OK(em_sort(xs[t], 0, dir, &sv, &si));
+            for (int64_t k = 1; k <= 33; k++) {
+                em_tensor *v = NULL, *i = NULL;
+                CHECK_OK(em_topk(xs[t], k, 0, dir, &v, &i));
+                size_t es = t ? sizeof(int32_t) : sizeof(float);
+                CHECK(v && i && memcmp(em_tensor_data(i), em_tensor_data(si), (size_t)k * sizeof(int64_t)) == 0);
+                CHECK(v && memcmp(em_tensor_data(v), em_tensor_data(sv), (size_t)k * es) == 0);
+                em_tensor_free(v), em_tensor_free(i);
+            }
+            em_tensor_free(sv), em_tensor_free(si);
+        }
+    }
+    em_tensor_free(xf), em_tensor_free(xi);
+}

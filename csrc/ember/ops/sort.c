@@ -1,6 +1,7 @@
 /* sort and topk along one axis.  Each row is copied into scratch with its
  * positions, merge sorted (stable, O(n log n)), and its first k entries are
- * written out.  Order: ascending puts NaN last; descending puts NaN first;
+ * written out; a topk with small k selects in one pass instead (O(n) for
+ * typical data) with the same result.  Order: ascending puts NaN last; descending puts NaN first;
  * equal elements keep their original order either way, so topk breaks ties
  * by the lower index. */
 #include "../internal.h"
@@ -10,6 +11,7 @@
 #define LESS(a, b) ((a) < (b) || ((b) != (b) && (a) == (a)))
 #define BEFORE(a, b) (desc ? LESS(b, a) : LESS(a, b))
 #define RUN 16 /* rows are insertion sorted in runs of this length, then merged */
+#define SELECT_MAX_K 32 /* topk up to this k selects in one pass instead of sorting the row */
 
 typedef struct {
     const char *x;
@@ -68,7 +70,26 @@ typedef struct {
         }                                                                                \
     }                                                                                    \
                                                                                          \
-    /* Every row along c->a: load, sort, store the first k. */                          \
+    /* The first k of a row in sorted order without sorting it (small k): a     \
+     * sorted buffer of the best k so far; an element enters only when strictly  \
+     * before the buffer's last, and is inserted after its equals, so the result \
+     * is exactly the stable sort's first k. */                                  \
+    static void select_##T(const T *x, int64_t xa, int64_t n, int64_t k, T *v, int64_t *ix, bool desc) { \
+        int64_t m = 0;                                                                   \
+        for (int64_t j = 0; j < n; j++) {                                                \
+            T key = x[j * xa];                                                           \
+            if (m == k && !BEFORE(key, v[k - 1])) continue;                              \
+            int64_t i = m < k ? m++ : k - 1;                                             \
+            for (; i > 0 && BEFORE(key, v[i - 1]); i--) {                                \
+                v[i] = v[i - 1];                                                         \
+                ix[i] = ix[i - 1];                                                       \
+            }                                                                            \
+            v[i] = key;                                                                  \
+            ix[i] = j;                                                                   \
+        }                                                                                \
+    }                                                                                    \
+                                                                                         \
+    /* Every row along c->a: load, sort (or select), store the first k. */              \
     static void rows_##T(const rows_ctx *c) {                                            \
         int64_t n = c->n, *ix = c->scratch, *tix = ix + n;                               \
         T *v = (T *)(tix + n), *tv = v + n;                                              \
@@ -82,11 +103,15 @@ typedef struct {
                 xo += idx[d] * c->xst[d];                                                \
                 oo += idx[d] * c->ost[d];                                                \
             }                                                                            \
-            for (int64_t j = 0; j < n; j++) {                                            \
-                v[j] = x[xo + j * xa];                                                   \
-                ix[j] = j;                                                               \
+            if (c->k <= SELECT_MAX_K && c->k < n) {                                      \
+                select_##T(x + xo, xa, n, c->k, v, ix, c->desc);                         \
+            } else {                                                                     \
+                for (int64_t j = 0; j < n; j++) {                                        \
+                    v[j] = x[xo + j * xa];                                               \
+                    ix[j] = j;                                                           \
+                }                                                                        \
+                sort_##T(v, ix, tv, tix, n, c->desc);                                    \
             }                                                                            \
-            sort_##T(v, ix, tv, tix, n, c->desc);                                        \
             if (c->vals)                                                                 \
                 for (int64_t j = 0; j < c->k; j++) ((T *)c->vals)[oo + j * oa] = v[j];   \
             if (c->idxs)                                                                 \

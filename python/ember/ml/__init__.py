@@ -8,3 +8,6 @@ from ._base import (BaseEstimator, ClassifierMixin, ClusterMixin, DataConversion
 
 __all__ = ["BaseEstimator", "ClassifierMixin", "ClusterMixin", "DataConversionWarning", "NotFittedError",
            "RegressorMixin", "TransformerMixin", "check_is_fitted", "clone"]
+from ._naive_bayes import BernoulliNB, GaussianNB, MultinomialNB  # noqa: E402
+
+__all__ += ["GaussianNB", "MultinomialNB", "BernoulliNB"]
