@@ -3,6 +3,8 @@ every ember estimator.  Checks expected to fail are listed in
 EXPECTED_FAILURES with the reason (and in docs/ml.md)."""
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from ember.ml import (DBSCAN, BernoulliNB, GaussianNB, KMeans, KNeighborsClassifier, KNeighborsRegressor,
+                      MiniBatchKMeans, MultinomialNB)
 from ember.preprocessing import (MaxAbsScaler, MinMaxScaler, Normalizer, OneHotEncoder, OrdinalEncoder,
                                  PolynomialFeatures, RobustScaler, SimpleImputer, StandardScaler)
 
@@ -12,9 +14,16 @@ ESTIMATORS = [
     OneHotEncoder(handle_unknown="ignore"),
     OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1),
     PolynomialFeatures(),
+    GaussianNB(), MultinomialNB(), BernoulliNB(), KNeighborsClassifier(), KNeighborsRegressor(),
+    KMeans(n_clusters=3, random_state=0), MiniBatchKMeans(n_clusters=3, random_state=0), DBSCAN(),
 ]
 
-EXPECTED_FAILURES: dict[str, dict[str, str]] = {}
+_SEEDING = ("k-means++ seeding draws from n samples, so repeating a sample and doubling its weight change "
+            "the draws (scikit-learn marks its own KMeans the same way)")
+EXPECTED_FAILURES: dict[str, dict[str, str]] = {
+    "KMeans": {"check_sample_weight_equivalence_on_dense_data": _SEEDING},
+    "MiniBatchKMeans": {"check_sample_weight_equivalence_on_dense_data": _SEEDING},
+}
 
 
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=lambda est: EXPECTED_FAILURES.get(type(est).__name__, {}))

@@ -41,3 +41,19 @@ Tensor.to_device = _to_device
 Tensor.__array_namespace__ = _array_namespace
 Tensor.__iter__ = _iter
 Tensor.tolist = _tolist
+
+
+def _rebuild(array, requires_grad=False):
+    t = _ember.asarray(array)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _reduce(self):
+    # pickle (and copy.deepcopy) go through a NumPy copy of the values; the
+    # result is a new leaf tensor with the same dtype, shape and requires_grad
+    return _rebuild, (self.numpy().copy(), bool(getattr(self, "requires_grad", False)))
+
+
+Tensor.__reduce__ = _reduce

@@ -11,3 +11,9 @@ __all__ = ["BaseEstimator", "ClassifierMixin", "ClusterMixin", "DataConversionWa
 from ._naive_bayes import BernoulliNB, GaussianNB, MultinomialNB  # noqa: E402
 
 __all__ += ["GaussianNB", "MultinomialNB", "BernoulliNB"]
+from ._neighbors import KNeighborsClassifier, KNeighborsRegressor  # noqa: E402
+
+__all__ += ["KNeighborsClassifier", "KNeighborsRegressor"]
+from ._cluster import DBSCAN, KMeans, MiniBatchKMeans  # noqa: E402
+
+__all__ += ["KMeans", "MiniBatchKMeans", "DBSCAN"]

@@ -29,7 +29,27 @@ __all__ = ["BaseEstimator", "ClassifierMixin", "RegressorMixin", "TransformerMix
 class NotFittedError(ValueError, AttributeError):
     """Raised when a method needs a fitted estimator and ``fit`` has not run.
 
-    A ``ValueError`` and an ``AttributeError``, like scikit-learn's."""
+    A ``ValueError`` and an ``AttributeError``, like scikit-learn's.  When
+    scikit-learn is loaded in the process, the error raised is also an
+    instance of ``sklearn.exceptions.NotFittedError``, so code (and
+    scikit-learn's tools) catching either one catches it."""
+
+
+_interop_not_fitted: list[type] = []
+
+
+def _not_fitted_error(message: str) -> NotFittedError:
+    # scikit-learn is not a dependency and costs a second to import, so the
+    # subclass of both is made only once the user has loaded it anyway
+    import sys
+
+    sk = sys.modules.get("sklearn.exceptions")
+    if sk is None:
+        return NotFittedError(message)
+    if not _interop_not_fitted:
+        _interop_not_fitted.append(type("NotFittedError", (NotFittedError, sk.NotFittedError),
+                                        {"__module__": __name__}))
+    return _interop_not_fitted[0](message)
 
 
 class DataConversionWarning(UserWarning):
@@ -209,5 +229,5 @@ def check_is_fitted(estimator: Any, attributes: str | list[str] | None = None) -
     else:
         fitted = any(k.endswith("_") and not k.startswith("_") for k in vars(estimator))
     if not fitted:
-        raise NotFittedError(f"This {type(estimator).__name__} instance is not fitted yet. Call 'fit' with "
-                             "appropriate arguments before using this estimator.")
+        raise _not_fitted_error(f"This {type(estimator).__name__} instance is not fitted yet. Call 'fit' with "
+                                "appropriate arguments before using this estimator.")

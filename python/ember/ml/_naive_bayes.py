@@ -199,9 +199,10 @@ class _DiscreteNB(_BaseNB):
         self.class_log_prior_ = self._log_prior()
         return self
 
-    @property
-    def n_features_(self) -> int:
-        return self.n_features_in_
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.poor_score = True  # count models on the checks' continuous toy data
+        return tags
 
 
 class MultinomialNB(_DiscreteNB):
@@ -220,6 +221,11 @@ class MultinomialNB(_DiscreteNB):
         if (X < 0).any():
             raise ValueError("Negative values in data passed to MultinomialNB (input X).")
         return X
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = True
+        return tags
 
     def _update_log_prob(self, alpha: np.ndarray) -> None:
         smoothed = self.feature_count_ + alpha

@@ -160,21 +160,22 @@ def column_or_1d(y: Any, *, warn: bool = False, dtype: Any = None) -> np.ndarray
     raise ValueError(f"y should be a 1d array, got an array of shape {a.shape} instead.")
 
 
-def validate_data(est: Any, X: Any, y: Any = None, *, reset: bool = True, multi_output: bool = False,
+def validate_data(est: Any, X: Any, y: Any = "no_validation", *, reset: bool = True, multi_output: bool = False,
                   y_numeric: bool = False, dtype: Any = FLOAT_DTYPES, **check_kw: Any):
     """Checks X (and y) for estimator `est` and records or checks the number
     and names of the features: ``reset=True`` (fit) stores n_features_in_ and
     feature_names_in_, ``reset=False`` (predict, transform) checks them.
 
-    Returns X, or (X, y) when y is given."""
+    y: "no_validation" (the default) checks X only; anything else, None
+    included, is a required target.  Returns X, or (X, y) for a target."""
     _check_feature_names(est, X, reset)
     allow_nan = check_kw.pop("allow_nan", getattr(est, "_allow_nan", False))
     Xa = check_array(X, dtype=dtype, allow_nan=allow_nan, estimator=est, **check_kw)
     if Xa.ndim == 2:
         est._check_n_features(Xa.shape[1], reset)
-    if y is None:
+    if isinstance(y, str) and y == "no_validation":
         return Xa
-    if isinstance(y, str) or y is None:
+    if y is None:
         raise ValueError(f"{type(est).__name__} requires y to be passed, but the target y is None.")
     if multi_output:
         ya = check_array(y, dtype=None, ensure_2d=False, input_name="y", estimator=est)

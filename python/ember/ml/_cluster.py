@@ -1,0 +1,363 @@
+"""Clustering: KMeans (k-means++ and Lloyd), MiniBatchKMeans, DBSCAN.
+
+Every distance computation is a libember GEMM (|x|^2 - 2 x.c + |c|^2) and
+every centre update a GEMM of the one-hot assignment matrix with X, so a
+Lloyd step costs two GEMMs and a few passes over n x k.  Randomness (seeding,
+mini-batches) comes from ember's Philox generator, so an int random_state
+gives the same clustering on every platform; it differs from scikit-learn's
+for the same seed, so tests compare quality (inertia), not labels."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+import ember
+
+from ._base import BaseEstimator, ClusterMixin, TransformerMixin, check_is_fitted
+from ._validation import check_sample_weight, seed_from, validate_data, wrap_like
+
+__all__ = ["KMeans", "MiniBatchKMeans", "DBSCAN"]
+
+
+def _t(a: np.ndarray) -> ember.Tensor:
+    return ember.asarray(np.ascontiguousarray(a))
+
+
+def _sq_dists(Xt: ember.Tensor, x_sq: ember.Tensor, C: np.ndarray) -> ember.Tensor:
+    """Squared Euclidean distances (n, k), clamped at 0 (the GEMM form can dip
+    below by rounding)."""
+    Ct = _t(C)
+    d = x_sq[:, None] - 2.0 * (Xt @ Ct.T) + ember.sum(Ct * Ct, axis=1)
+    return ember.maximum(d, 0.0)
+
+
+def _assign(Xt: ember.Tensor, x_sq: ember.Tensor, C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    d = _sq_dists(Xt, x_sq, C)
+    labels = ember.argmin(d, axis=1)
+    mind = ember.take_along_axis(d, labels[:, None], axis=1)[:, 0]
+    return np.asarray(labels), np.asarray(mind)
+
+
+def _kmeans_plusplus(X: np.ndarray, Xt: ember.Tensor, x_sq: ember.Tensor, w: np.ndarray, k: int,
+                     gen: ember.Generator) -> np.ndarray:
+    """Greedy k-means++ (Arthur & Vassilvitskii): each new centre is the best
+    of 2 + log(k) candidates drawn with probability proportional to the
+    weighted squared distance to the nearest centre so far."""
+    n = X.shape[0]
+    trials = 2 + int(np.log(k))
+    cw = np.cumsum(w)
+    first = int(np.searchsorted(cw, float(gen.random(dtype=ember.float64)) * cw[-1], side="right"))
+    centers = [X[min(first, n - 1)]]
+    closest = np.asarray(_sq_dists(Xt, x_sq, np.asarray(centers)))[:, 0]
+    potential = float((closest * w).sum())
+    for _ in range(1, k):
+        probs = np.cumsum(closest * w)
+        draws = np.asarray(gen.random(size=(trials,), dtype=ember.float64)) * probs[-1]
+        cand = np.minimum(np.searchsorted(probs, draws, side="right"), n - 1)
+        d = np.asarray(_sq_dists(Xt, x_sq, X[cand]))  # (n, trials)
+        new_closest = np.minimum(closest[:, None], d)
+        pots = (new_closest * w[:, None]).sum(axis=0)
+        best = int(np.argmin(pots))
+        centers.append(X[cand[best]])
+        closest, potential = new_closest[:, best], float(pots[best])
+    return np.asarray(centers)
+
+
+def _init_centers(est: Any, X: np.ndarray, Xt: ember.Tensor, x_sq: ember.Tensor, w: np.ndarray, k: int,
+                  gen: ember.Generator) -> np.ndarray:
+    init = est.init
+    if isinstance(init, str) and init == "k-means++":
+        return _kmeans_plusplus(X, Xt, x_sq, w, k, gen)
+    if isinstance(init, str) and init == "random":
+        idx = np.asarray(gen.permutation(X.shape[0]))[:k]
+        return X[idx].copy()
+    if callable(init):
+        return np.asarray(init(X, k, est.random_state), dtype=X.dtype)
+    C = np.asarray(init, dtype=X.dtype)
+    if C.shape != (k, X.shape[1]):
+        raise ValueError(f"The shape of the initial centers {C.shape} does not match the number of clusters {k} "
+                         f"and the number of features {X.shape[1]}")
+    return C.copy()
+
+
+def _relocate_empty(X: np.ndarray, C: np.ndarray, counts: np.ndarray, mind: np.ndarray) -> None:
+    """Moves each empty cluster's centre to the point farthest from its own
+    centre (as scikit-learn does), farthest first."""
+    empty = np.flatnonzero(counts == 0)
+    if empty.size:
+        far = np.argsort(-mind, kind="stable")[: empty.size]
+        C[empty] = X[far]
+
+
+class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
+    """k-means clustering (Lloyd's algorithm) with k-means++ seeding.
+
+    n_init runs ('auto': 1 with k-means++, 10 with random or a callable
+    init) keep the one of lowest inertia.  tol is relative to the mean
+    feature variance, as in scikit-learn.  algorithm='elkan' is not
+    implemented in ember and is refused."""
+
+    def __init__(self, n_clusters: int = 8, *, init: Any = "k-means++", n_init: Any = "auto", max_iter: int = 300,
+                 tol: float = 1e-4, verbose: int = 0, random_state: Any = None, copy_x: bool = True,
+                 algorithm: str = "lloyd"):
+        self.n_clusters = n_clusters
+        self.init = init
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.random_state = random_state
+        self.copy_x = copy_x
+        self.algorithm = algorithm
+
+    def _check(self, n: int) -> int:
+        if self.algorithm != "lloyd":
+            raise ValueError(f"algorithm={self.algorithm!r} is not implemented in ember; use 'lloyd'")
+        if not isinstance(self.n_clusters, (int, np.integer)) or self.n_clusters < 1:
+            raise ValueError(f"n_clusters should be a positive int, got {self.n_clusters!r}")
+        if n < self.n_clusters:
+            raise ValueError(f"n_samples={n} should be >= n_clusters={self.n_clusters}.")
+        if self.n_init == "auto":
+            return 1 if isinstance(self.init, str) and self.init == "k-means++" else 10
+        if not isinstance(self.n_init, (int, np.integer)) or self.n_init < 1:
+            raise ValueError(f"n_init should be 'auto' or a positive int, got {self.n_init!r}")
+        return 1 if hasattr(self.init, "__array__") or isinstance(self.init, (list, tuple)) else int(self.n_init)
+
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> "KMeans":
+        """Clusters X; sets cluster_centers_, labels_, inertia_, n_iter_."""
+        X = validate_data(self, X, reset=True)
+        n_init = self._check(X.shape[0])
+        w = check_sample_weight(sample_weight, X.shape[0], X.dtype)
+        Xt, wt = _t(X), _t(w)
+        x_sq = ember.sum(Xt * Xt, axis=1)
+        tol = float(np.mean(np.var(X, axis=0))) * self.tol
+        gen = ember.Generator(seed_from(self.random_state))
+        best = None
+        for _ in range(n_init):
+            C = _init_centers(self, X, Xt, x_sq, w, self.n_clusters, gen)
+            labels, mind, n_iter = None, None, 0
+            for n_iter in range(1, self.max_iter + 1):
+                new_labels, mind = _assign(Xt, x_sq, C)
+                onehot = ember.one_hot(_t(new_labels), self.n_clusters).astype(Xt.dtype) * wt[:, None]
+                counts = np.asarray(ember.sum(onehot, axis=0))
+                sums = np.asarray(onehot.T @ Xt)
+                newC = np.where(counts[:, None] > 0, sums / np.where(counts > 0, counts, 1)[:, None], C)
+                _relocate_empty(X, newC, counts, mind)
+                shift = float(((newC - C) ** 2).sum())
+                C = newC.astype(X.dtype)
+                if labels is not None and np.array_equal(labels, new_labels):
+                    break  # strict convergence
+                labels = new_labels
+                if shift <= tol:
+                    break
+            labels, mind = _assign(Xt, x_sq, C)  # labels consistent with the final centres
+            inertia = float((mind * w).sum())
+            if best is None or inertia < best[0]:
+                best = (inertia, C, labels, n_iter)
+        self.inertia_, self.cluster_centers_, self.labels_, self.n_iter_ = best
+        distinct = len(np.unique(self.labels_))
+        if distinct < self.n_clusters:
+            import warnings
+
+            warnings.warn(f"Number of distinct clusters ({distinct}) found smaller than n_clusters "
+                          f"({self.n_clusters}). Possibly due to duplicate points in X.", UserWarning, stacklevel=2)
+        self._n_features_out = self.n_clusters
+        return self
+
+    def predict(self, X: Any) -> Any:
+        """Index of the nearest centre of each sample."""
+        check_is_fitted(self, "cluster_centers_")
+        Xa = validate_data(self, X, reset=False)
+        Xt = _t(Xa)
+        labels, _ = _assign(Xt, ember.sum(Xt * Xt, axis=1), self.cluster_centers_.astype(Xa.dtype))
+        return wrap_like(labels, X)
+
+    def transform(self, X: Any) -> Any:
+        """Euclidean distance of each sample to each centre, shape (n, n_clusters)."""
+        check_is_fitted(self, "cluster_centers_")
+        Xa = validate_data(self, X, reset=False)
+        Xt = _t(Xa)
+        d = ember.sqrt(_sq_dists(Xt, ember.sum(Xt * Xt, axis=1), self.cluster_centers_.astype(Xa.dtype)))
+        return d if isinstance(X, ember.Tensor) else np.asarray(d)
+
+    def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:  # type: ignore[override]
+        """Opposite of the inertia of X against the fitted centres."""
+        check_is_fitted(self, "cluster_centers_")
+        Xa = validate_data(self, X, reset=False)
+        Xt = _t(Xa)
+        _, mind = _assign(Xt, ember.sum(Xt * Xt, axis=1), self.cluster_centers_.astype(Xa.dtype))
+        return -float((mind * check_sample_weight(sample_weight, len(Xa))).sum())
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """'kmeans0', 'kmeans1', ... (one per centre)."""
+        check_is_fitted(self, "cluster_centers_")
+        name = type(self).__name__.lower()
+        return np.asarray([f"{name}{i}" for i in range(self.n_clusters)], dtype=object)
+
+
+class MiniBatchKMeans(KMeans):
+    """k-means on random mini-batches (Sculley 2010): each centre moves to the
+    running mean of the samples ever assigned to it, so a step costs one
+    batch's GEMMs; partial_fit streams batches.  Stops after max_iter epochs
+    or when the smoothed batch inertia has not improved for
+    max_no_improvement batches.  (scikit-learn's reassignment of
+    rarely-hit centres is not implemented: reassignment_ratio is ignored.)"""
+
+    def __init__(self, n_clusters: int = 8, *, init: Any = "k-means++", max_iter: int = 100, batch_size: int = 1024,
+                 verbose: int = 0, compute_labels: bool = True, random_state: Any = None, tol: float = 0.0,
+                 max_no_improvement: int | None = 10, init_size: int | None = None, n_init: Any = "auto",
+                 reassignment_ratio: float = 0.01):
+        self.n_clusters = n_clusters
+        self.init = init
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.verbose = verbose
+        self.compute_labels = compute_labels
+        self.random_state = random_state
+        self.tol = tol
+        self.max_no_improvement = max_no_improvement
+        self.init_size = init_size
+        self.n_init = n_init
+        self.reassignment_ratio = reassignment_ratio
+
+    algorithm = "lloyd"  # what KMeans._check validates; mini-batch steps are Lloyd-like
+
+    def _step(self, Xb: np.ndarray, wb: np.ndarray) -> float:
+        """One mini-batch update; returns the batch's inertia before the update."""
+        Xt = _t(Xb)
+        labels, mind = _assign(Xt, ember.sum(Xt * Xt, axis=1), self.cluster_centers_)
+        onehot = ember.one_hot(_t(labels), self.n_clusters).astype(Xt.dtype) * _t(wb)[:, None]
+        bcounts = np.asarray(ember.sum(onehot, axis=0)).astype(np.float64)
+        bsums = np.asarray(onehot.T @ Xt).astype(np.float64)
+        hit = bcounts > 0
+        new_counts = self._counts + bcounts
+        C = self.cluster_centers_.astype(np.float64)
+        C[hit] = (C[hit] * self._counts[hit, None] + bsums[hit]) / new_counts[hit, None]
+        self._counts = new_counts
+        self.cluster_centers_ = C.astype(Xb.dtype)
+        return float((mind * wb).sum())
+
+    def _start(self, X: np.ndarray, w: np.ndarray, gen: ember.Generator) -> None:
+        n = X.shape[0]
+        size = min(n, self.init_size or 3 * max(self.batch_size, self.n_clusters))
+        sub = np.sort(np.asarray(gen.permutation(n))[:size])
+        Xs = X[sub]
+        Xst = _t(Xs)
+        self.cluster_centers_ = _init_centers(self, Xs, Xst, ember.sum(Xst * Xst, axis=1), w[sub], self.n_clusters,
+                                              gen).astype(X.dtype)
+        self._counts = np.zeros(self.n_clusters)
+        self.n_steps_ = 0
+
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> "MiniBatchKMeans":
+        """Clusters X by mini-batch passes; sets cluster_centers_, labels_, inertia_."""
+        X = validate_data(self, X, reset=True)
+        self._check(X.shape[0])
+        w = check_sample_weight(sample_weight, X.shape[0], X.dtype)
+        gen = ember.Generator(seed_from(self.random_state))
+        self._start(X, w, gen)
+        n = X.shape[0]
+        bs = min(self.batch_size, n)
+        steps = self.max_iter * max(1, n // bs)
+        ewa, best, stall = None, np.inf, 0
+        for step in range(steps):
+            idx = np.asarray(gen.integers(0, n, size=(bs,)))
+            inertia = self._step(X[idx], w[idx]) / bs
+            ewa = inertia if ewa is None else ewa * (1 - bs / n * 2) + inertia * (bs / n * 2)
+            self.n_steps_ = step + 1
+            if ewa < best:
+                best, stall = ewa, 0
+            else:
+                stall += 1
+                if self.max_no_improvement is not None and stall >= self.max_no_improvement:
+                    break
+        self.n_iter_ = int(np.ceil(self.n_steps_ * bs / n))
+        if self.compute_labels:
+            Xt = _t(X)
+            self.labels_, mind = _assign(Xt, ember.sum(Xt * Xt, axis=1), self.cluster_centers_)
+            self.inertia_ = float((mind * w).sum())
+        self._n_features_out = self.n_clusters
+        return self
+
+    def partial_fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> "MiniBatchKMeans":
+        """One mini-batch update with X (the first call also seeds the centres)."""
+        first = not hasattr(self, "cluster_centers_")
+        X = validate_data(self, X, reset=first)
+        w = check_sample_weight(sample_weight, X.shape[0], X.dtype)
+        if first:
+            self._check(X.shape[0])
+            self._start(X, w, ember.Generator(seed_from(self.random_state)))
+        self._step(X, w)
+        self.n_steps_ += 1
+        if self.compute_labels:
+            Xt = _t(X)
+            self.labels_, mind = _assign(Xt, ember.sum(Xt * Xt, axis=1), self.cluster_centers_)
+            self.inertia_ = float((mind * w).sum())
+        return self
+
+
+class DBSCAN(ClusterMixin, BaseEstimator):
+    """Density-based clustering: a point with at least min_samples points
+    (itself included) within eps is a core point; clusters are the connected
+    core points plus the points within eps of them; the rest is noise (-1).
+    Neighbourhoods come from blocked GEMM distances in libember."""
+
+    def __init__(self, eps: float = 0.5, *, min_samples: int = 5, metric: str = "euclidean",
+                 metric_params: Any = None, algorithm: str = "auto", leaf_size: int = 30, p: float | None = None,
+                 n_jobs: int | None = None):
+        self.eps = eps
+        self.min_samples = min_samples
+        self.metric = metric
+        self.metric_params = metric_params
+        self.algorithm = algorithm
+        self.leaf_size = leaf_size
+        self.p = p
+        self.n_jobs = n_jobs
+
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> "DBSCAN":
+        """Finds core_sample_indices_, components_ and labels_."""
+        if self.metric != "euclidean":
+            raise ValueError(f"metric={self.metric!r} is not supported by ember's DBSCAN; use 'euclidean'")
+        if not self.eps > 0:
+            raise ValueError(f"eps must be > 0, got {self.eps}")
+        X = validate_data(self, X, reset=True)
+        n = X.shape[0]
+        w = check_sample_weight(sample_weight, n)
+        Xt = _t(X.astype(np.float64))
+        x_sq = ember.sum(Xt * Xt, axis=1)
+        eps2 = float(self.eps) ** 2
+        block = max(1, (32 << 20) // max(1, 8 * n))
+        neighbors: list[np.ndarray] = []
+        for s in range(0, n, block):
+            q = Xt[s:s + block]
+            d = np.asarray(ember.maximum(x_sq[s:s + block, None] - 2.0 * (q @ Xt.T) + x_sq, 0.0))
+            for row in d:
+                neighbors.append(np.flatnonzero(row <= eps2))
+        # the GEMM form is within rounding of the exact distance: settle the
+        # borderline pairs exactly so results do not hinge on cancellation
+        for i, nb in enumerate(neighbors):
+            exact = ((X[nb] - X[i]) ** 2).sum(axis=1) <= eps2
+            neighbors[i] = nb[exact]
+        weight_sum = np.array([w[nb].sum() for nb in neighbors])
+        core = weight_sum >= self.min_samples
+        labels = np.full(n, -1, dtype=np.int64)
+        cluster = 0
+        for i in range(n):
+            if labels[i] != -1 or not core[i]:
+                continue
+            labels[i] = cluster
+            stack = [i]
+            while stack:
+                j = stack.pop()
+                if not core[j]:
+                    continue
+                for m in neighbors[j]:
+                    if labels[m] == -1:
+                        labels[m] = cluster
+                        if core[m]:
+                            stack.append(m)
+            cluster += 1
+        self.core_sample_indices_ = np.flatnonzero(core)
+        self.components_ = X[self.core_sample_indices_].copy()
+        self.labels_ = labels
+        return self

@@ -1,0 +1,183 @@
+"""ember.ml estimators against scikit-learn on its bundled data sets (iris,
+wine, breast_cancer, digits) and synthetic data: deterministic algorithms to
+rtol 1e-6 in float64, randomised ones at equal quality."""
+import pickle
+
+import numpy as np
+import pytest
+import sklearn.cluster as skc
+import sklearn.naive_bayes as sknb
+import sklearn.neighbors as skn
+from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine, make_blobs
+
+import ember
+import ember.ml as em
+
+DATASETS = {name: loader(return_X_y=True) for name, loader in
+            [("iris", load_iris), ("wine", load_wine), ("breast_cancer", load_breast_cancer),
+             ("digits", load_digits)]}
+
+
+def split(name):
+    X, y = DATASETS[name]
+    idx = np.random.default_rng(0).permutation(len(X))
+    cut = int(0.7 * len(X))
+    return X[idx[:cut]], y[idx[:cut]], X[idx[cut:]], y[idx[cut:]]
+
+
+@pytest.mark.parametrize("name", list(DATASETS))
+def test_gaussian_nb(name):
+    Xtr, ytr, Xte, yte = split(name)
+    ours, ref = em.GaussianNB().fit(Xtr, ytr), sknb.GaussianNB().fit(Xtr, ytr)
+    np.testing.assert_allclose(ours.theta_, ref.theta_, rtol=1e-9)
+    np.testing.assert_allclose(ours.var_, ref.var_, rtol=1e-6)
+    np.testing.assert_allclose(ours.class_prior_, ref.class_prior_, rtol=1e-12)
+    np.testing.assert_allclose(ours.predict_log_proba(Xte), ref.predict_log_proba(Xte), rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(ours.predict(Xte), ref.predict(Xte))
+
+
+@pytest.mark.parametrize("cls", ["MultinomialNB", "BernoulliNB"])
+@pytest.mark.parametrize("kw", [{}, {"alpha": 0.3}, {"fit_prior": False}])
+def test_discrete_nb_on_digits(cls, kw):
+    Xtr, ytr, Xte, yte = split("digits")
+    ours, ref = getattr(em, cls)(**kw).fit(Xtr, ytr), getattr(sknb, cls)(**kw).fit(Xtr, ytr)
+    np.testing.assert_allclose(ours.feature_log_prob_, ref.feature_log_prob_, rtol=1e-9)
+    np.testing.assert_allclose(ours.predict_proba(Xte), ref.predict_proba(Xte), rtol=1e-6, atol=1e-12)
+    np.testing.assert_array_equal(ours.predict(Xte), ref.predict(Xte))
+    assert ours.score(Xte, yte) == ref.score(Xte, yte)
+
+
+@pytest.mark.parametrize("cls", ["GaussianNB", "MultinomialNB", "BernoulliNB"])
+def test_nb_partial_fit(cls):
+    Xtr, ytr, Xte, _ = split("digits")
+    chunks = np.array_split(np.arange(len(Xtr)), 5)
+    part, ref = getattr(em, cls)(), getattr(sknb, cls)()
+    for chunk in chunks:
+        part.partial_fit(Xtr[chunk], ytr[chunk], classes=np.arange(10))
+        ref.partial_fit(Xtr[chunk], ytr[chunk], classes=np.arange(10))
+    np.testing.assert_array_equal(part.predict(Xte), ref.predict(Xte))
+    if cls != "GaussianNB":  # (Gaussian: each batch brings its own variance smoothing)
+        full = getattr(em, cls)().fit(Xtr, ytr)
+        np.testing.assert_allclose(part.predict_proba(Xte), full.predict_proba(Xte), rtol=1e-9, atol=1e-12)
+    else:
+        np.testing.assert_allclose(part.theta_, ref.theta_, rtol=1e-9, atol=1e-12)
+
+
+def test_nb_errors():
+    with pytest.raises(ValueError, match="Negative values in data passed to MultinomialNB"):
+        em.MultinomialNB().fit([[-1.0, 2.0], [1.0, 0.0]], [0, 1])
+    with pytest.raises(ValueError, match="classes must be passed on the first call to partial_fit"):
+        em.GaussianNB().partial_fit([[1.0]], [0])
+    nb = em.GaussianNB().partial_fit([[1.0], [2.0]], [0, 1], classes=[0, 1])
+    with pytest.raises(ValueError, match=r"The target label\(s\) \[7\] in y do not exist"):
+        nb.partial_fit([[1.0]], [7])
+    with pytest.raises(ValueError, match="The sum of the priors should be 1"):
+        em.GaussianNB(priors=[0.5, 0.6]).fit([[1.0], [2.0]], [0, 1])
+
+
+@pytest.mark.parametrize("name", ["wine", "breast_cancer"])  # (iris: most rows tie at the k-th distance)
+@pytest.mark.parametrize("weights", ["uniform", "distance"])
+@pytest.mark.parametrize("p", [1, 2])
+def test_knn_classifier(name, weights, p):
+    Xtr, ytr, Xte, _ = split(name)
+    ours = em.KNeighborsClassifier(5, weights=weights, p=p).fit(Xtr, ytr)
+    ref = skn.KNeighborsClassifier(5, weights=weights, p=p).fit(Xtr, ytr)
+    d1, i1 = ours.kneighbors(Xte)
+    d2, i2 = ref.kneighbors(Xte)
+    np.testing.assert_allclose(d1, d2, rtol=1e-9)
+    # Several training points may tie at the k-th distance (iris has duplicates,
+    # wine integer features): which of them is taken is arbitrary, so the sets
+    # must agree below the k-th distance and the predictions off such ties.
+    kth = d2[:, -1:]
+    # (scikit-learn ranks by GEMM distances, exact only to rounding: hence 1e-6)
+    tie = (np.abs(d1 - kth) <= 1e-6 * kth).sum(axis=1) > 1
+    for r in range(len(Xte)):
+        assert set(i1[r][d1[r] < kth[r] * (1 - 1e-6)]) == set(i2[r][d2[r] < kth[r] * (1 - 1e-6)])
+    np.testing.assert_allclose(ours.predict_proba(Xte)[~tie], ref.predict_proba(Xte)[~tie], rtol=1e-9)
+    np.testing.assert_array_equal(ours.predict(Xte)[~tie], ref.predict(Xte)[~tie])
+    assert (~tie).sum() > len(Xte) // 2
+
+
+def test_knn_regressor_and_self_query():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 4))
+    Y = np.column_stack([X[:, 0] ** 2, X.sum(axis=1)])
+    for weights in ("uniform", "distance"):
+        ours = em.KNeighborsRegressor(4, weights=weights).fit(X, Y)
+        ref = skn.KNeighborsRegressor(4, weights=weights).fit(X, Y)
+        np.testing.assert_allclose(ours.predict(X[:50] + 0.01), ref.predict(X[:50] + 0.01), rtol=1e-9)
+    d1, i1 = em.KNeighborsRegressor(3).fit(X, Y[:, 0]).kneighbors()
+    d2, i2 = skn.KNeighborsRegressor(3).fit(X, Y[:, 0]).kneighbors()
+    np.testing.assert_array_equal(i1, i2)
+    np.testing.assert_allclose(d1, d2, rtol=1e-9)
+
+
+def test_knn_tensor_io_pickle_and_errors():
+    Xtr, ytr, Xte, _ = split("iris")
+    knn = em.KNeighborsClassifier(3).fit(ember.asarray(Xtr), ytr)
+    out = knn.predict(ember.asarray(Xte))
+    assert isinstance(out, ember.Tensor)
+    again = pickle.loads(pickle.dumps(knn))
+    np.testing.assert_array_equal(again.predict(Xte), np.asarray(out))
+    with pytest.raises(ValueError, match="algorithm='kd_tree' is not available in ember"):
+        em.KNeighborsClassifier(algorithm="kd_tree").fit(Xtr, ytr)
+    with pytest.raises(ValueError, match="Expected n_neighbors <= n_samples_fit"):
+        em.KNeighborsClassifier(200).fit(Xtr, ytr).predict(Xte)
+
+
+@pytest.mark.parametrize("init", ["k-means++", "random"])
+def test_kmeans_quality_matches_sklearn(init):
+    X, _ = make_blobs(2000, 6, centers=5, cluster_std=2.0, random_state=1)
+    ours = em.KMeans(5, init=init, n_init=3, random_state=0).fit(X)
+    ref = skc.KMeans(5, init=init, n_init=3, random_state=0).fit(X)
+    assert ours.inertia_ <= ref.inertia_ * 1.01
+    # inertia_ is what it says: the squared distances to the final centres
+    d = ((X[:, None, :] - ours.cluster_centers_[None]) ** 2).sum(axis=2)
+    np.testing.assert_array_equal(ours.labels_, d.argmin(axis=1))
+    assert ours.inertia_ == pytest.approx(d.min(axis=1).sum(), rel=1e-9)
+    np.testing.assert_array_equal(ours.predict(X), ours.labels_)
+    np.testing.assert_allclose(ours.transform(X[:5]), np.sqrt(d[:5]), rtol=1e-6)
+    assert ours.score(X) == pytest.approx(-ours.inertia_, rel=1e-9)
+
+
+def test_kmeans_given_centres_is_deterministic_lloyd():
+    X, _ = make_blobs(500, 3, centers=4, random_state=2)
+    init = X[:4].copy()
+    ours = em.KMeans(4, init=init, n_init=1).fit(X)
+    ref = skc.KMeans(4, init=init, n_init=1, algorithm="lloyd").fit(X)
+    np.testing.assert_allclose(ours.cluster_centers_, ref.cluster_centers_, rtol=1e-6)
+    np.testing.assert_array_equal(ours.labels_, ref.labels_)
+    assert ours.inertia_ == pytest.approx(ref.inertia_, rel=1e-6)
+
+
+def test_kmeans_reproducible_and_errors():
+    X, _ = make_blobs(300, 2, centers=3, random_state=0)
+    a = em.KMeans(3, random_state=7).fit(X)
+    b = em.KMeans(3, random_state=7).fit(X)
+    np.testing.assert_array_equal(a.cluster_centers_, b.cluster_centers_)
+    with pytest.raises(ValueError, match="algorithm='elkan' is not implemented in ember"):
+        em.KMeans(3, algorithm="elkan").fit(X)
+    with pytest.raises(ValueError, match="n_samples=2 should be >= n_clusters=3"):
+        em.KMeans(3).fit(X[:2])
+
+
+def test_minibatch_kmeans_quality():
+    X, _ = make_blobs(5000, 4, centers=6, random_state=3)
+    ours = em.MiniBatchKMeans(6, random_state=0, n_init=3).fit(X)
+    ref = skc.MiniBatchKMeans(6, random_state=0, n_init=3).fit(X)
+    assert ours.inertia_ <= ref.inertia_ * 1.01
+    stream = em.MiniBatchKMeans(6, random_state=0)
+    for chunk in np.array_split(X, 20):
+        stream.partial_fit(chunk)
+    best = em.KMeans(6, random_state=0, n_init=3).fit(X).inertia_
+    assert -stream.score(X) <= best * 1.05
+
+
+@pytest.mark.parametrize("eps, min_samples", [(0.3, 5), (0.8, 10), (1.5, 3)])
+def test_dbscan_matches_sklearn(eps, min_samples):
+    X, _ = make_blobs(600, 2, centers=4, cluster_std=0.6, random_state=4)
+    ours = em.DBSCAN(eps=eps, min_samples=min_samples).fit(X)
+    ref = skc.DBSCAN(eps=eps, min_samples=min_samples).fit(X)
+    np.testing.assert_array_equal(ours.core_sample_indices_, ref.core_sample_indices_)
+    np.testing.assert_array_equal(ours.labels_, ref.labels_)
+    np.testing.assert_array_equal(ours.components_, ref.components_)
