@@ -181,3 +181,93 @@ def test_dbscan_matches_sklearn(eps, min_samples):
     np.testing.assert_array_equal(ours.core_sample_indices_, ref.core_sample_indices_)
     np.testing.assert_array_equal(ours.labels_, ref.labels_)
     np.testing.assert_array_equal(ours.components_, ref.components_)
+
+
+# ---- trees and forests --------------------------------------------------------------------------
+
+import sklearn.ensemble as ske  # noqa: E402
+import sklearn.tree as skt  # noqa: E402
+from sklearn.datasets import load_diabetes  # noqa: E402
+
+
+@pytest.mark.parametrize("name", ["iris", "wine", "breast_cancer", "digits"])
+@pytest.mark.parametrize("criterion", ["gini", "entropy"])
+def test_decision_tree_classifier_matches_sklearn(name, criterion):
+    Xtr, ytr, Xte, yte = split(name)
+    ours = em.DecisionTreeClassifier(criterion=criterion, max_depth=6, min_samples_leaf=2).fit(Xtr, ytr)
+    ref = skt.DecisionTreeClassifier(criterion=criterion, max_depth=6, min_samples_leaf=2, random_state=0)
+    ref.fit(Xtr, ytr)
+    # Same algorithm; features whose best splits tie exactly may be visited in
+    # another random order, so the trees may differ there — rarely.
+    assert abs(ours.tree_.node_count - ref.tree_.node_count) <= 0.1 * ref.tree_.node_count + 2
+    assert abs(ours.score(Xte, yte) - ref.score(Xte, yte)) <= 0.05
+    assert ours.get_depth() <= 6
+    if name != "iris":  # (iris: petal length and width split the root equally well)
+        assert ours.tree_.feature[0] == ref.tree_.feature[0]
+        assert ours.tree_.threshold[0] == ref.tree_.threshold[0]
+    np.testing.assert_allclose(ours.tree_.impurity[0], ref.tree_.impurity[0], rtol=1e-12)
+    proba = ours.predict_proba(Xte)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(ours.classes_[proba.argmax(axis=1)], ours.predict(Xte))
+
+
+def test_decision_tree_regressor_matches_sklearn():
+    X, y = load_diabetes(return_X_y=True)
+    for kw in ({"max_depth": 4}, {"min_samples_leaf": 20}, {"min_impurity_decrease": 50.0}):
+        ours = em.DecisionTreeRegressor(**kw).fit(X, y)
+        ref = skt.DecisionTreeRegressor(random_state=0, **kw).fit(X, y)
+        # Same tree shape, node values and partitions; where two features split a
+        # node's samples identically, which one is recorded is a free choice.
+        # (mirrored too: one may send to the left what the other sends right)
+        assert ours.tree_.node_count == ref.tree_.node_count
+        assert ours.tree_.feature[0] == ref.tree_.feature[0] and ours.tree_.threshold[0] == ref.tree_.threshold[0]
+        np.testing.assert_allclose(np.sort(ours.tree_.value[:, 0, 0]), np.sort(ref.tree_.value[:, 0, 0]), rtol=1e-9)
+        np.testing.assert_allclose(np.sort(ours.tree_.impurity), np.sort(ref.tree_.impurity), rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(ours.predict(X), ref.predict(X), rtol=1e-9)
+
+
+def test_decision_tree_sample_weight_and_errors():
+    Xtr, ytr, Xte, _ = split("wine")
+    w = np.random.default_rng(0).integers(0, 3, len(Xtr)).astype(float)
+    a = em.DecisionTreeClassifier(max_depth=3).fit(Xtr, ytr, sample_weight=w)
+    b = em.DecisionTreeClassifier(max_depth=3).fit(np.repeat(Xtr, w.astype(int), axis=0),
+                                                   np.repeat(ytr, w.astype(int)))
+    np.testing.assert_array_equal(a.predict(Xte), b.predict(Xte))
+    with pytest.raises(ValueError, match="ccp_alpha .* is not implemented in ember"):
+        em.DecisionTreeClassifier(ccp_alpha=0.1).fit(Xtr, ytr)
+    with pytest.raises(ValueError, match="criterion must be one of"):
+        em.DecisionTreeRegressor(criterion="gini").fit(Xtr, ytr)
+    with pytest.raises(ValueError, match="max_features must be in"):
+        em.DecisionTreeClassifier(max_features=99).fit(Xtr, ytr)
+    with pytest.raises(ValueError, match="X has 2 features, but DecisionTreeClassifier is expecting 13"):
+        a.predict(Xte[:, :2])
+
+
+@pytest.mark.parametrize("name", ["iris", "wine", "breast_cancer", "digits"])
+def test_random_forest_classifier_quality(name):
+    Xtr, ytr, Xte, yte = split(name)
+    ours = em.RandomForestClassifier(100, random_state=0).fit(Xtr, ytr)
+    ref = ske.RandomForestClassifier(100, random_state=0).fit(Xtr, ytr)
+    assert ours.score(Xte, yte) >= ref.score(Xte, yte) - 0.01 - 1.0 / len(yte)  # within 1 point
+    assert len(ours.estimators_) == 100 and ours.feature_importances_.sum() == pytest.approx(1.0)
+    again = em.RandomForestClassifier(100, random_state=0).fit(Xtr, ytr)
+    np.testing.assert_array_equal(ours.predict_proba(Xte), again.predict_proba(Xte))
+
+
+def test_random_forest_regressor_quality_and_threads():
+    X, y = load_diabetes(return_X_y=True)
+    idx = np.random.default_rng(1).permutation(len(X))
+    tr, te = idx[:330], idx[330:]
+    ours = em.RandomForestRegressor(60, random_state=3).fit(X[tr], y[tr])
+    ref = ske.RandomForestRegressor(60, random_state=3).fit(X[tr], y[tr])
+    assert ours.score(X[te], y[te]) >= ref.score(X[te], y[te]) - 0.03
+    before = ember.get_num_threads() if hasattr(ember, "get_num_threads") else None
+    preds = []
+    for n in (1, 2, 3):
+        if before is not None:
+            ember.set_num_threads(n)
+        preds.append(em.RandomForestRegressor(20, random_state=5).fit(X[tr], y[tr]).predict(X[te]))
+    if before is not None:
+        ember.set_num_threads(0)
+    np.testing.assert_array_equal(preds[0], preds[1])
+    np.testing.assert_array_equal(preds[0], preds[2])

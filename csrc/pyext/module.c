@@ -56,7 +56,7 @@ extern PyType_Spec empy_tensor_spec;
 
 static PyMethodDef *const method_tables[] = {
     empy_module_methods,   empy_convert_methods, empy_dlpack_methods, empy_creation_methods,
-    empy_elementwise_methods, empy_reduce_methods, empy_shape_methods, empy_random_methods,
+    empy_elementwise_methods, empy_reduce_methods, empy_shape_methods, empy_random_methods, empy_tree_methods,
 };
 
 static int module_exec(PyObject *mod) {

@@ -118,6 +118,7 @@ extern PyMethodDef empy_elementwise_methods[]; /* py_elementwise.c */
 extern PyMethodDef empy_reduce_methods[];      /* py_reduce.c */
 extern PyMethodDef empy_shape_methods[];       /* py_shape.c */
 extern PyMethodDef empy_random_methods[];      /* py_random.c */
+extern PyMethodDef empy_tree_methods[];        /* py_tree.c: private tree/forest bindings */
 extern PyType_Spec empy_generator_spec;        /* py_random.c: Generator type */
 
 #endif

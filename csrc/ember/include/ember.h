@@ -523,6 +523,7 @@ EM_API em_status em_random_permutation(em_generator *g, int64_t n, em_tensor **o
 #include "ember/kernels.h"
 #include "ember/autograd.h"
 #include "ember/ml.h"
+#include "ember/tree.h"
 #include "ember/io.h"
 
 #ifdef __cplusplus

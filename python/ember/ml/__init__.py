@@ -17,3 +17,7 @@ __all__ += ["KNeighborsClassifier", "KNeighborsRegressor"]
 from ._cluster import DBSCAN, KMeans, MiniBatchKMeans  # noqa: E402
 
 __all__ += ["KMeans", "MiniBatchKMeans", "DBSCAN"]
+from ._tree import (DecisionTreeClassifier, DecisionTreeRegressor, RandomForestClassifier,  # noqa: E402
+                    RandomForestRegressor)
+
+__all__ += ["DecisionTreeClassifier", "DecisionTreeRegressor", "RandomForestClassifier", "RandomForestRegressor"]

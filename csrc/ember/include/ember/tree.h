@@ -1,0 +1,71 @@
+/* ember/tree.h — CART decision trees and random forests (included by ember.h).
+ *
+ * A fitted tree is plain arrays (em_tree), so the Python layer can pickle
+ * it, export it (ONNX TreeEnsemble) and hand it back to em_tree_apply /
+ * em_tree_predict without any hidden state. */
+#ifndef EMBER_TREE_H
+#define EMBER_TREE_H
+
+typedef enum em_tree_criterion {
+    EM_TREE_GINI = 0,          /* classification: 1 - sum_k p_k^2 */
+    EM_TREE_ENTROPY = 1,       /* classification: -sum_k p_k log2 p_k */
+    EM_TREE_SQUARED_ERROR = 2, /* regression: weighted variance of y */
+} em_tree_criterion;
+
+typedef struct em_tree_options {
+    em_tree_criterion criterion;
+    int64_t max_depth;          /* < 0: unlimited */
+    int64_t min_samples_split;  /* >= 2 */
+    int64_t min_samples_leaf;   /* >= 1 */
+    int64_t max_features;       /* features tried per split, 1..n_features; <= 0: all */
+    double min_impurity_decrease; /* weighted impurity decrease a split must reach */
+    uint64_t seed;              /* feature order and sampling (Philox) */
+} em_tree_options;
+
+/* Defaults: gini, unlimited depth, min_samples_split 2, min_samples_leaf 1,
+ * all features, no minimum decrease, seed 0. */
+EM_API em_tree_options em_tree_default_options(void);
+
+/* A fitted tree: node i is a leaf when left[i] == -1.  Internal nodes send a
+ * sample x to left[i] when x[feature[i]] <= threshold[i] (x compared as
+ * float32, as fitted), else to right[i].  value is (n_nodes, n_values): the
+ * weighted class counts (classification; n_values = n_classes) or the
+ * weighted mean target (regression; n_values = 1) of the training samples
+ * that reached the node.  Every field is an int64 or float64 tensor owned by
+ * the struct; free them all with em_tree_free. */
+typedef struct em_tree {
+    int64_t n_nodes, n_values, max_depth;
+    em_tensor *left, *right, *feature;       /* int64 (n_nodes,) */
+    em_tensor *threshold, *impurity;         /* float64 (n_nodes,) */
+    em_tensor *n_samples;                    /* int64 (n_nodes,) */
+    em_tensor *weighted_n_samples;           /* float64 (n_nodes,) */
+    em_tensor *value;                        /* float64 (n_nodes, n_values) */
+} em_tree;
+
+/* Releases the tensors of t (not t itself) and zeroes it; NULL is a no-op. */
+EM_API void em_tree_free(em_tree *t);
+
+/* Grows a CART tree (best split per node over max_features randomly ordered
+ * features; threshold = midpoint of consecutive distinct float32 values).
+ * X: (n, d) float32, any strides.  y: (n,) int64 class indices in [0,
+ * n_classes) for gini/entropy, float64 targets for squared_error (then
+ * n_classes is ignored).  sample_weight: (n,) float64 >= 0 or NULL (all 1).
+ * On success *out holds new tensors the caller frees with em_tree_free. */
+EM_API em_status em_tree_fit(const em_tensor *X, const em_tensor *y, const em_tensor *sample_weight,
+                             int64_t n_classes, const em_tree_options *opt, em_tree *out);
+
+/* leaf[i] = index of the leaf sample X[i] reaches.  X: (n, d) float32 with
+ * d > every feature index of t.  New int64 (n,) tensor in *out. */
+EM_API em_status em_tree_apply(const em_tree *t, const em_tensor *X, em_tensor **out);
+
+/* A random forest: n_trees trees grown in parallel on the thread pool.
+ * Tree b uses seed (opt->seed, b): with bootstrap, its sample weights are
+ * sample_weight times the counts of max_samples draws with replacement.
+ * The trees, and so the forest, are identical for any thread count.
+ * trees: caller array of n_trees em_tree, filled on success (free each with
+ * em_tree_free); on failure none is left allocated. */
+EM_API em_status em_forest_fit(const em_tensor *X, const em_tensor *y, const em_tensor *sample_weight,
+                               int64_t n_classes, const em_tree_options *opt, int64_t n_trees, bool bootstrap,
+                               int64_t max_samples, em_tree *trees);
+
+#endif

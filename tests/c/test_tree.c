@@ -1,0 +1,180 @@
+/* CART trees and forests (ember/tree.h): exact trees on hand-checked data,
+ * invariants of larger fits, determinism across thread counts, bad input and
+ * out-of-memory injection. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "test.h"
+#include "test_util.h"
+
+/* x in {1, 2, 3, 4}: classes 0 0 1 1 -> one split at 2.5 into two pure leaves. */
+TEST(tree_fits_the_obvious_split) {
+    em_tensor *X = tensor_of(EM_F32, 2, SH(4, 1), V(3, 1, 4, 2)), *y = int_vector_of(EM_I64, 4, (int64_t[]){1, 0, 1, 0});
+    em_tree_options o = em_tree_default_options();
+    em_tree t;
+    CHECK_OK(em_tree_fit(X, y, NULL, 2, &o, &t));
+    CHECK(t.n_nodes == 3 && t.max_depth == 1 && t.n_values == 2);
+    CHECK(tensor_equals(t.left, EM_I64, 1, SH(3), V(1, -1, -1)));
+    CHECK(tensor_equals(t.right, EM_I64, 1, SH(3), V(2, -1, -1)));
+    CHECK(tensor_equals(t.threshold, EM_F64, 1, SH(3), V(2.5, -2, -2)));
+    CHECK(tensor_equals(t.value, EM_F64, 2, SH(3, 2), V(2, 2, 2, 0, 0, 2)));
+    CHECK(tensor_equals(t.impurity, EM_F64, 1, SH(3), V(0.5, 0, 0)));
+    em_tensor *q = tensor_of(EM_F32, 2, SH(3, 1), V(2.5, 2.6, -7)), *leaf = NULL;
+    CHECK_OK(em_tree_apply(&t, q, &leaf));
+    CHECK(tensor_equals(leaf, EM_I64, 1, SH(3), V(1, 2, 1)));
+    em_tensor_free(leaf), em_tensor_free(q), em_tree_free(&t), em_tree_free(&t);
+    /* weights move the majority; entropy of a 1:3 node is 0.8113 bits */
+    em_tensor *w = vector_of(EM_F64, 4, V(1, 1, 3, 1));
+    o.criterion = EM_TREE_ENTROPY;
+    o.max_depth = 0;
+    CHECK_OK(em_tree_fit(X, y, w, 2, &o, &t));
+    CHECK(t.n_nodes == 1 && tensor_equals(t.value, EM_F64, 2, SH(1, 2), V(2, 4)));
+    CHECK(fabs(value_at(t.impurity, 0) - 0.9182958340544896) < 1e-12); /* H(1/3, 2/3) */
+    em_tree_free(&t), em_tensor_free(w), em_tensor_free(X), em_tensor_free(y);
+}
+
+TEST(tree_regression_means_and_variances) {
+    em_tensor *X = tensor_of(EM_F32, 2, SH(6, 2), V(0, 5, 1, 5, 2, 5, 10, 5, 11, 5, 12, 5));
+    em_tensor *y = vector_of(EM_F64, 6, V(1, 2, 3, 10, 11, 12));
+    em_tree_options o = em_tree_default_options();
+    o.criterion = EM_TREE_SQUARED_ERROR;
+    o.max_depth = 1;
+    em_tree t;
+    CHECK_OK(em_tree_fit(X, y, NULL, 0, &o, &t));
+    /* feature 1 is constant, so the split is on feature 0 between 2 and 10 */
+    CHECK(tensor_equals(t.feature, EM_I64, 1, SH(3), V(0, -2, -2)));
+    CHECK(tensor_equals(t.threshold, EM_F64, 1, SH(3), V(6, -2, -2)));
+    CHECK(tensor_equals(t.value, EM_F64, 2, SH(3, 1), V(6.5, 2, 11)));
+    CHECK(fabs(value_at(t.impurity, 1) - 2.0 / 3.0) < 1e-12);
+    em_tree_free(&t), em_tensor_free(X), em_tensor_free(y);
+}
+
+/* A noisy two-class problem: invariants that any correct tree satisfies. */
+static void noisy_data(int64_t n, em_tensor **X, em_tensor **y) {
+    float *x = malloc((size_t)n * 3 * sizeof *x);
+    int64_t *c = malloc((size_t)n * sizeof *c);
+    uint32_t s = 7;
+    for (int64_t i = 0; i < n; i++) {
+        for (int j = 0; j < 3; j++) {
+            s = s * 1664525u + 1013904223u;
+            x[i * 3 + j] = (float)(s >> 8) / 16777216.0f;
+        }
+        s = s * 1664525u + 1013904223u;
+        c[i] = (x[i * 3] + 0.3f * x[i * 3 + 1] > 0.6f) ^ ((s >> 28) == 0);
+    }
+    CHECK_OK(em_tensor_empty(EM_F32, 2, SH(n, 3), X));
+    memcpy(em_tensor_data(*X), x, (size_t)n * 3 * sizeof *x);
+    *y = int_vector_of(EM_I64, n, c);
+    free(x), free(c);
+}
+
+TEST(tree_invariants_on_noisy_data) {
+    em_tensor *X, *y;
+    noisy_data(300, &X, &y);
+    em_tree_options o = em_tree_default_options();
+    o.min_samples_leaf = 5;
+    em_tree t;
+    CHECK_OK(em_tree_fit(X, y, NULL, 2, &o, &t));
+    const int64_t *left = em_tensor_data(t.left), *right = em_tensor_data(t.right), *ns = em_tensor_data(t.n_samples);
+    const double *val = em_tensor_data(t.value);
+    CHECK(ns[0] == 300);
+    for (int64_t i = 0; i < t.n_nodes; i++) {
+        CHECK(ns[i] >= 5);
+        if (left[i] >= 0) {
+            CHECK(ns[left[i]] + ns[right[i]] == ns[i]);
+            CHECK(val[left[i] * 2] + val[right[i] * 2] == val[i * 2]);
+        }
+    }
+    /* every training sample lands in a leaf whose counts include its class */
+    em_tensor *leaf = NULL;
+    CHECK_OK(em_tree_apply(&t, X, &leaf));
+    const int64_t *lf = em_tensor_data(leaf), *cls = em_tensor_data(y);
+    for (int64_t i = 0; i < 300; i++) CHECK(left[lf[i]] == -1 && val[lf[i] * 2 + cls[i]] >= 1);
+    em_tensor_free(leaf), em_tree_free(&t), em_tensor_free(X), em_tensor_free(y);
+}
+
+TEST(forest_same_for_any_thread_count) {
+    em_tensor *X, *y;
+    noisy_data(200, &X, &y);
+    em_tree_options o = em_tree_default_options();
+    o.max_features = 2;
+    o.seed = 42;
+    em_tree ref[6], got[6];
+    CHECK_OK(em_set_num_threads(1));
+    CHECK_OK(em_forest_fit(X, y, NULL, 2, &o, 6, true, 200, ref));
+    for (int nt = 2; nt <= 3; nt++) {
+        CHECK_OK(em_set_num_threads(nt));
+        CHECK_OK(em_forest_fit(X, y, NULL, 2, &o, 6, true, 200, got));
+        for (int b = 0; b < 6; b++) {
+            CHECK(got[b].n_nodes == ref[b].n_nodes);
+            CHECK(got[b].n_nodes == ref[b].n_nodes &&
+                  memcmp(em_tensor_data(got[b].threshold), em_tensor_data(ref[b].threshold),
+                         (size_t)ref[b].n_nodes * sizeof(double)) == 0);
+            em_tree_free(&got[b]);
+        }
+    }
+    CHECK_OK(em_set_num_threads(0));
+    /* bootstrap: different trees; their root counts are the draws with weight */
+    CHECK(memcmp(em_tensor_data(ref[0].threshold), em_tensor_data(ref[1].threshold), sizeof(double)) != 0 ||
+          ref[0].n_nodes != ref[1].n_nodes);
+    CHECK(value_at(ref[0].weighted_n_samples, 0) == 200);
+    for (int b = 0; b < 6; b++) em_tree_free(&ref[b]);
+    em_tensor_free(X), em_tensor_free(y);
+}
+
+TEST(tree_rejects_bad_input) {
+    em_tensor *X = tensor_of(EM_F32, 2, SH(3, 1), V(1, 2, 3)), *y = int_vector_of(EM_I64, 3, (int64_t[]){0, 1, 2});
+    em_tree_options o = em_tree_default_options();
+    em_tree t;
+    CHECK_STATUS(em_tree_fit(X, y, NULL, 2, &o, &t), EM_ERR_INDEX);
+    CHECK(error_has("y[2] = 2"));
+    em_tensor *Xd = tensor_of(EM_F64, 2, SH(3, 1), V(1, 2, 3));
+    CHECK_STATUS(em_tree_fit(Xd, y, NULL, 3, &o, &t), EM_ERR_DTYPE);
+    CHECK(error_has("float32"));
+    em_tensor *Xn = tensor_of(EM_F32, 2, SH(3, 1), V(1, NAN, 3));
+    CHECK_STATUS(em_tree_fit(Xn, y, NULL, 3, &o, &t), EM_ERR_INVALID_ARG);
+    CHECK(error_has("X[1, 0]"));
+    em_tensor *w = vector_of(EM_F64, 3, V(1, -1, 1));
+    CHECK_STATUS(em_tree_fit(X, y, w, 3, &o, &t), EM_ERR_INVALID_ARG);
+    CHECK(error_has("sample_weight[1]"));
+    em_tensor *yr = vector_of(EM_F64, 3, V(1, 2, 3));
+    CHECK_STATUS(em_tree_fit(X, yr, NULL, 3, &o, &t), EM_ERR_SHAPE); /* gini needs int64 labels */
+    o.min_samples_leaf = 0;
+    CHECK_STATUS(em_tree_fit(X, y, NULL, 3, &o, &t), EM_ERR_INVALID_ARG);
+    o = em_tree_default_options();
+    CHECK_STATUS(em_forest_fit(X, y, NULL, 3, &o, 0, true, 3, &t), EM_ERR_INVALID_ARG);
+    /* apply refuses a tree whose nodes point backwards (would loop) */
+    CHECK_OK(em_tree_fit(X, y, NULL, 3, &o, &t));
+    int64_t *left = em_tensor_data(t.left);
+    left[0] = 0;
+    em_tensor *leaf = NULL;
+    CHECK_STATUS(em_tree_apply(&t, X, &leaf), EM_ERR_INVALID_ARG);
+    CHECK(error_has("node 0 is malformed"));
+    em_tree_free(&t);
+    em_tensor_free(X), em_tensor_free(y), em_tensor_free(Xd), em_tensor_free(Xn), em_tensor_free(w), em_tensor_free(yr);
+}
+
+static em_tensor *oom_X, *oom_y;
+static em_status oom_fit(void) {
+    em_tree_options o = em_tree_default_options();
+    em_tree t;
+    em_status st = em_tree_fit(oom_X, oom_y, NULL, 2, &o, &t);
+    if (!st) em_tree_free(&t);
+    return st;
+}
+static em_status oom_forest(void) {
+    em_tree_options o = em_tree_default_options();
+    em_tree t[2];
+    em_status st = em_forest_fit(oom_X, oom_y, NULL, 2, &o, 2, true, 20, t);
+    if (!st) em_tree_free(&t[0]), em_tree_free(&t[1]);
+    return st;
+}
+
+TEST(tree_out_of_memory) {
+    noisy_data(20, &oom_X, &oom_y);
+    CHECK_OK(em_set_num_threads(1)); /* one thread: allocation order is fixed */
+    oom_sweep(oom_fit);
+    oom_sweep(oom_forest);
+    CHECK_OK(em_set_num_threads(0));
+    em_tensor_free(oom_X), em_tensor_free(oom_y);
+}
