@@ -64,7 +64,7 @@ $(VENV)/.stamp: requirements-dev.txt
 	$(VPY) -m pip install -q -r requirements-dev.txt
 	touch $@
 
-test: setup all test-c test-valgrind test-asan test-py test-wheel
+test: setup all test-c test-valgrind test-asan test-py test-wheel fuzz
 
 test-c: build/test_c
 	./build/test_c
@@ -97,6 +97,18 @@ demo: setup ext
 
 bench: setup ext
 	PYTHONPATH=python $(VPY) benchmarks/bench_ops.py
+
+# GEMM against NumPy/OpenBLAS and PyTorch, as fractions of the FMA peak (benchmarks/peak.c)
+.PHONY: bench-gemm
+bench-gemm: setup ext
+	PYTHONPATH=python $(VPY) benchmarks/bench_gemm.py
+
+# CSV fuzz target under ASan+UBSan with gcc: seed corpus plus random mutations, at most 10 s
+.PHONY: fuzz
+fuzz:
+	@mkdir -p build/fuzz
+	$(CC) $(CFLAGS_EM) $(SAN) $(INC) tests/fuzz/fuzz_csv.c tests/fuzz/driver.c $(SRCS) $(LDLIBS_EM) -o build/fuzz/fuzz_csv
+	ASAN_OPTIONS=detect_leaks=1 ./build/fuzz/fuzz_csv -n 200000 -t 10 tests/fuzz/corpus_csv
 
 clean:
 	rm -rf build python/ember/_C*.so

@@ -45,3 +45,26 @@ print("same memory:", np.shares_memory(a, back))
 section("matmul")
 w = ember.asarray(np.arange(6, dtype=np.float32).reshape(3, 2))
 print("x @ w =", x @ w)
+
+section("classic ML on shipped data: impute -> scale -> logistic regression")
+from ember.datasets import load_digits  # noqa: E402
+from ember.metrics import classification_report  # noqa: E402
+from ember.ml import LogisticRegression, RandomForestClassifier  # noqa: E402
+from ember.model_selection import cross_val_score, train_test_split  # noqa: E402
+from ember.preprocessing import SimpleImputer, StandardScaler, make_pipeline  # noqa: E402
+
+digits = load_digits(dtype=ember.float64)
+X, y = np.asarray(digits.data), np.asarray(digits.target)
+X = X.copy()
+X[np.random.default_rng(0).uniform(size=X.shape) < 0.05] = np.nan  # 5% missing values to impute
+X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
+pipe = make_pipeline(SimpleImputer(strategy="mean"), StandardScaler(), LogisticRegression(C=0.1, max_iter=300))
+scores = cross_val_score(pipe, X_train, y_train, cv=5)
+print(f"5-fold cross-validated accuracy: {scores.mean():.3f} +- {scores.std():.3f}")
+pipe.fit(X_train, y_train)
+print(f"held-out accuracy: {pipe.score(X_test, y_test):.3f}")
+print(classification_report(y_test, pipe.predict(X_test), digits=3))
+
+forest = make_pipeline(SimpleImputer(), RandomForestClassifier(n_estimators=100, random_state=0))
+forest.fit(X_train, y_train)
+print(f"random forest held-out accuracy: {forest.score(X_test, y_test):.3f}")

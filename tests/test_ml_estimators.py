@@ -271,3 +271,27 @@ def test_random_forest_regressor_quality_and_threads():
         ember.set_num_threads(0)
     np.testing.assert_array_equal(preds[0], preds[1])
     np.testing.assert_array_equal(preds[0], preds[2])
+
+
+# ---- PCA ----------------------------------------------------------------------------------------
+
+import sklearn.decomposition as skd  # noqa: E402
+
+
+@pytest.mark.parametrize("kw", [{"n_components": 10}, {"n_components": 0.9}, {"n_components": 5, "whiten": True}])
+@pytest.mark.parametrize("name", ["digits", "wine"])
+def test_pca_matches_sklearn(kw, name):
+    X, _ = DATASETS[name]
+    ours, ref = em.PCA(**kw).fit(X), skd.PCA(svd_solver="full", **kw).fit(X)
+    assert ours.n_components_ == ref.n_components_
+    np.testing.assert_allclose(ours.components_, ref.components_, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(ours.explained_variance_, ref.explained_variance_, rtol=1e-9)
+    np.testing.assert_allclose(ours.explained_variance_ratio_, ref.explained_variance_ratio_, rtol=1e-9)
+    np.testing.assert_allclose(ours.singular_values_, ref.singular_values_, rtol=1e-9)
+    np.testing.assert_allclose(ours.transform(X), ref.transform(X), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(ours.fit_transform(X), ref.transform(X), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(ours.inverse_transform(ours.transform(X)), ref.inverse_transform(ref.transform(X)),
+                               rtol=1e-6, atol=1e-8)
+    assert ours.noise_variance_ == pytest.approx(ref.noise_variance_, rel=1e-9, abs=1e-12)
+    with pytest.raises(ValueError, match="svd_solver='arpack' is not implemented in ember"):
+        em.PCA(svd_solver="arpack").fit(X)

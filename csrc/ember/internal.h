@@ -52,6 +52,7 @@ typedef struct em_storage {
     void (*release)(void *owner); /* foreign memory: called on last unref */
     void *owner;
     void *block;                  /* the allocation to free (holds this header, maybe the data and a handle) */
+    uint32_t version;             /* bumped by every in-place write (autograd checks saved tensors) */
 } em_storage;
 
 struct em_tensor {
@@ -65,6 +66,7 @@ struct em_tensor {
     void *autograd;               /* reserved for the autograd layer */
     bool embedded;                /* lives in its storage's block (freed with it) */
 };
+void em__ag_meta_free(void *meta); /* autograd/meta.c: frees em_tensor.autograd */
 
 extern const size_t em__dtype_sizes[EM_DTYPE_COUNT];
 static inline size_t em__dsize(em_dtype d) { return em__dtype_sizes[d]; }

@@ -24,6 +24,7 @@
  * an integer tensor stores 1; an out-of-range Python int raises
  * OverflowError). */
 #include "pyember.h"
+#include "autograd/ag.h"
 
 /* ints, slices and arrays index at most EM_MAX_DIMS axes, None/True/False
  * add at most EM_MAX_DIMS, plus one '...' */
@@ -99,6 +100,7 @@ static void geom_init(geom *g, const em_tensor *t) {
 static em_tensor *geom_view(const geom *g, const em_tensor *t) {
     em_tensor *out;
     em_status st = em__view(t, t->dtype, g->nd, g->shape, g->strides, g->offset, &out);
+    if (!st) st = em__ag_view_of(t, &out); /* autograd: a recorded view */
     return st ? (empy_raise(st), NULL) : out;
 }
 
@@ -452,6 +454,7 @@ static int span_view(const plan *p, int64_t lo, int64_t span, int bnd, const int
     memcpy(rsh + *at + bnd, sh + *at + 1, (size_t)(nd - *at - 1) * sizeof *rsh);
     const em_tensor *t = p->base;
     em_status s = em__view(t, t->dtype, nd, sh, st, v->offset + lo, out);
+    if (!s) s = em__ag_view_of(t, out); /* autograd: a recorded view */
     return s ? empy_raise_int(s) : 0;
 }
 

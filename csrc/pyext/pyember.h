@@ -119,6 +119,15 @@ extern PyMethodDef empy_reduce_methods[];      /* py_reduce.c */
 extern PyMethodDef empy_shape_methods[];       /* py_shape.c */
 extern PyMethodDef empy_random_methods[];      /* py_random.c */
 extern PyMethodDef empy_tree_methods[];        /* py_tree.c: private tree/forest bindings */
+extern PyMethodDef empy_linear_models_methods[]; /* py_linear_models.c: private linear-model solvers */
+extern PyMethodDef empy_threads_methods[];     /* py_threads.c: set_num_threads, get_num_threads */
+extern PyMethodDef empy_linalg_ml_methods[];  /* py_linalg_ml.c */
+extern PyMethodDef empy_optim_methods[];       /* py_optim.c: private optimiser steps, clipping */
+extern PyMethodDef empy_autograd_methods[];    /* py_autograd.c: private backward/grad/grad-mode/hooks */
+extern PyMethodDef empy_norm_methods[];        /* py_norm.c: private norm forward/backward */
+extern PyMethodDef empy_csv_methods[];         /* py_csv.c: private _read_csv */
+extern PyMethodDef empy_linear_methods[];      /* py_linear.c: private _linear, GEMM isa hook */
+extern PyMethodDef empy_conv_methods[];        /* py_conv.c: private conv/pool forward and backward */
 extern PyType_Spec empy_generator_spec;        /* py_random.c: Generator type */
 
 #endif

@@ -88,6 +88,14 @@ static PyObject *get_array_interface(PyObject *self, void *c) {
                          PyLong_FromVoidPtr(em__ptr(t)), Py_False, "strides", strides, "version", 3);
 }
 
+/* autograd attributes (py_autograd.c) */
+PyObject *empy_get_requires_grad(PyObject *self, void *c);
+int empy_set_requires_grad(PyObject *self, PyObject *v, void *c);
+PyObject *empy_get_grad(PyObject *self, void *c);
+int empy_set_grad(PyObject *self, PyObject *v, void *c);
+PyObject *empy_get_grad_fn(PyObject *self, void *c);
+PyObject *empy_get_is_leaf(PyObject *self, void *c);
+
 static PyGetSetDef tensor_getset[] = {
     {"shape", get_shape, NULL, "Tuple of dimension sizes.", NULL},
     {"dtype", get_dtype, NULL, "Element type (an ember dtype object).", NULL},
@@ -100,6 +108,11 @@ static PyGetSetDef tensor_getset[] = {
     {"T", get_T, NULL, "View with the dimensions reversed.", NULL},
     {"mT", get_mT, NULL, "View with the last two dimensions swapped.", NULL},
     {"__array_interface__", get_array_interface, NULL, "NumPy array interface (shares memory).", NULL},
+    {"requires_grad", empy_get_requires_grad, empy_set_requires_grad,
+     "Whether autograd records ops on this tensor (settable on leaves; float dtypes only).", NULL},
+    {"grad", empy_get_grad, empy_set_grad, "The gradient accumulated by backward() (None until then); settable.", NULL},
+    {"grad_fn", empy_get_grad_fn, NULL, "The node that computed this tensor (None for a leaf).", NULL},
+    {"is_leaf", empy_get_is_leaf, NULL, "Whether this tensor is a leaf of the autograd graph.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -18,6 +18,10 @@ from . import _tensor_methods  # noqa: E402,F401  (PyTorch-style Tensor methods)
 from ._linalg import *  # noqa: E402,F401,F403  (tensordot, vecdot, matrix_transpose, ember.linalg)
 from . import _methods_math  # noqa: E402,F401  (PyTorch-style math methods: x.sum(dim), x.max(dim), ...)
 from . import _methods_shape, random  # noqa: E402,F401  (shape/index/sort methods, unique_*, ember.random)
+from .autograd import (no_grad, enable_grad, set_grad_enabled, inference_mode,  # noqa: E402,F401
+                       is_grad_enabled, is_inference_mode_enabled)  # (ember.autograd; Tensor.backward etc.)
+from .serialization import save, load  # noqa: E402,F401  (checkpoints as safetensors files)
+from . import optim, data, datasets  # noqa: E402,F401  (ember.optim, ember.data, ember.datasets)
 
 __array_api_version__ = "2023.12"
 newaxis = None

@@ -4,8 +4,68 @@ from collections.abc import Sequence
 
 from ember import Tensor, _ArrayLike, _DTypeLike, _Shape
 
+
+class LinAlgError(ValueError):
+    """Raised by ember.linalg when a matrix is singular (solve, inv), not
+    positive definite (cholesky), contains NaN/inf (eigh, svd, lstsq, pinv),
+    an iteration does not converge, or shapes do not fit.  A ValueError, so
+    ``except ValueError`` also catches it (NumPy's LinAlgError is one too)."""
+    def __init__(self, message: str = '') -> None: ...
+
+def cholesky(x: _ArrayLike, /, *, upper: _bool = False) -> Tensor:
+    """Cholesky factor of each symmetric positive-definite matrix of x, reading
+    only the lower triangle: x = L @ L.mT (upper: x = U.mT @ U).  A matrix
+    that is not positive definite raises LinAlgError naming the leading
+    minor."""
+def det(x: _ArrayLike, /) -> Tensor:
+    """Determinant of each square matrix of x (..., n, n): the product of the LU
+    pivots (may overflow where slogdet does not)."""
+def eigh(x: _ArrayLike, /) -> tuple[Tensor, Tensor]:
+    """Eigenvalues (ascending) and eigenvectors (columns) of each symmetric
+    matrix of x, reading its lower triangle: x = V @ diag(w) @ V.mT
+    (Householder tridiagonalisation + implicit QL).  NaN/inf or no
+    convergence raise LinAlgError."""
+def eigvalsh(x: _ArrayLike, /) -> Tensor:
+    """Ascending eigenvalues of each symmetric matrix of x (lower triangle)."""
+def inv(x: _ArrayLike, /) -> Tensor:
+    """Inverse of each square matrix of x (..., n, n), by LU with partial
+    pivoting; a singular matrix raises LinAlgError."""
+def lstsq(a: _ArrayLike, b: _ArrayLike, /, rcond: _float | None = None) -> tuple[Tensor, Tensor, _int | Tensor, Tensor]:
+    """Minimum-norm least-squares solution of a @ x = b, as numpy.linalg.lstsq:
+    returns (x, residuals, rank, s).  Singular values <= rcond * max(s) are
+    treated as zero (None: max(m, n) * eps).  residuals: squared residual
+    norms when m > n and a has full rank, else empty.  a may be a stack
+    (..., m, n); b is then (..., m) or (..., m, k); rank is an int for 2-D a
+    and an int64 tensor for a stack."""
 from ember import matmul as matmul
+def matrix_power(x: _ArrayLike, n: _int, /) -> Tensor:
+    """x multiplied by itself n times (n an int; 0: identity, negative: powers
+    of inv(x)), by repeated squaring."""
+def matrix_rank(x: _ArrayLike, /, *, rtol: _float | None = None) -> Tensor:
+    """Number of singular values > rtol * max(S) of each matrix of x (int64);
+    rtol None: max(m, n) * eps of x's dtype."""
 from ember import matrix_transpose as matrix_transpose
+def pinv(x: _ArrayLike, /, *, rtol: _float | None = None) -> Tensor:
+    """Moore-Penrose pseudo-inverse (..., n, m) from the SVD, dropping singular
+    values <= rtol * max(S); rtol None: max(m, n) * eps of x's dtype."""
+def qr(x: _ArrayLike, /, mode: str = 'reduced') -> tuple[Tensor, Tensor] | Tensor:
+    """Householder QR of each matrix of x (..., m, n): x = Q @ R.  mode
+    'reduced': Q (..., m, k), R (..., k, n), k = min(m, n); 'complete':
+    Q (..., m, m), R (..., m, n); 'r': R only.  Signs follow LAPACK/NumPy
+    (R's diagonal may be negative).  Returns (Q, R) or R."""
+def slogdet(x: _ArrayLike, /) -> tuple[Tensor, Tensor]:
+    """(sign, logabsdet) of each square matrix of x with det = sign *
+    exp(logabsdet), without overflow; singular: (0, -inf)."""
+def solve(x1: _ArrayLike, x2: _ArrayLike, /) -> Tensor:
+    """Solution x of x1 @ x = x2 for square x1 (..., n, n), by LU with partial
+    pivoting.  x2 is one vector (n,) or a stack (..., n, k) whose batch dims
+    broadcast with x1's.  A singular x1 raises LinAlgError."""
+def svd(x: _ArrayLike, /, *, full_matrices: _bool = True) -> tuple[Tensor, Tensor, Tensor]:
+    """x (..., m, n) = U @ diag(S) @ Vh with S descending (one-sided Jacobi after
+    a Householder QR).  full_matrices: U (..., m, m), Vh (..., n, n); else
+    (..., m, k) and (..., k, n), k = min(m, n).  NaN/inf raise LinAlgError."""
+def svdvals(x: _ArrayLike, /) -> Tensor:
+    """Singular values of each matrix of x, descending (..., min(m, n))."""
 from ember import tensordot as tensordot
 from ember import vecdot as vecdot
 from ember import vector_norm as vector_norm

@@ -100,3 +100,17 @@ def bernoulli(p, size=None, *, dtype=None, generator=None):
 def permutation(x, *, generator=None):
     """A random permutation of arange(x) for an int x, else a copy of x shuffled along axis 0."""
     return _gen(generator).permutation(x)
+
+
+def _rebuild_generator(state):
+    g = Generator(0)
+    g.set_state(state)
+    return g
+
+
+def _reduce_generator(self):
+    # pickle/deepcopy: the (seed, offset) state, so the copy continues the stream
+    return _rebuild_generator, (self.get_state(),)
+
+
+Generator.__reduce__ = _reduce_generator

@@ -262,3 +262,46 @@ TEST(vmath_through_em_unary) {
         em_tensor_free(y), em_tensor_free(ys), em_tensor_free(yr);
     }
 }
+
+/* The vector tails (issue 3): every function on every variant at lengths
+ * that are not multiples of the 16-element step, with inputs spread over
+ * the binades of its swept range: each result within the bound, the same
+ * bits as the same input at another position of a long array, and nothing
+ * written past n.  Run the binary with EMBER_FORCE_PORTABLE=1 as well:
+ * vmath_dispatch then checks that the portable variant is the one used. */
+TEST(vmath_awkward_lengths_every_variant) {
+    static const int64_t ns[] = {1, 3, 7, 17, 255, 257, 1000};
+    enum { NMAX = 1000 };
+    static float x[NMAX + 1], y[NMAX + 1], full[NMAX + 16];
+    static float xs[NMAX + 16];
+    find_isas();
+    for (int c = 0; c < NCASES; c++) {
+        int64_t klo = key_of(cases[c].lo), khi = key_of(cases[c].hi);
+        for (int v = 0; v < nisa; v++) {
+            em__vmath_fn f = em__vmath_f32_isa(cases[c].op, isas[v]);
+            for (int l = 0; l < 7; l++) {
+                int64_t n = ns[l];
+                for (int64_t i = 0; i < n; i++) /* golden-ratio spread over the keys */
+                    x[i] = float_of(klo + (int64_t)((double)(khi - klo) * fmod((double)(i + l) * 0.6180339887, 1.0)));
+                y[n] = 777.0f;
+                f(y, x, n, 1.0f);
+                CHECK(y[n] == 777.0f);
+                /* the same inputs shifted by 5 positions of a longer array */
+                memset(xs, 0, sizeof xs);
+                memcpy(xs + 5, x, (size_t)n * sizeof *x);
+                f(full, xs, n + 5, 1.0f);
+                bool same = memcmp(full + 5, y, (size_t)n * sizeof *y) == 0;
+                double worst = 0;
+                for (int64_t i = 0; i < n; i++) {
+                    double e = ulp_err(y[i], cases[c].ref(x[i]));
+                    worst = e > worst ? e : worst;
+                }
+                if (!same || worst > cases[c].bound) {
+                    fprintf(stderr, "  %s (%s) n = %lld: max %.3f ulp, position-independent %d\n",
+                            em_op_name(cases[c].op), isa_names[isas[v]], (long long)n, worst, same);
+                    test_failures++;
+                }
+            }
+        }
+    }
+}

@@ -521,10 +521,14 @@ EM_API em_status em_random_permutation(em_generator *g, int64_t n, em_tensor **o
 /* The API of each layer above the core, one header per layer. */
 #include "ember/threads.h"
 #include "ember/kernels.h"
+#include "ember/conv.h"
 #include "ember/autograd.h"
 #include "ember/ml.h"
 #include "ember/tree.h"
+#include "ember/linear.h"
 #include "ember/io.h"
+#include "ember/optim.h"
+#include "ember/norm.h"
 
 #ifdef __cplusplus
 }

@@ -1,8 +1,15 @@
 /* Elementwise ops: broadcasting, dtype resolution (docs/dtypes.md), output
  * and aliasing rules.  The per-dtype loops are in kernels/elementwise_kernels.c. */
 #include "../kernels/elementwise_kernels.h"
+#include "../autograd/ag.h"
 
 #include <math.h>
+
+#include "../base/threadpool.h"
+
+/* Elements per parallel range: ~10-30 us of a cheap loop (add), so waking a
+ * worker pays off and small tensors run inline. */
+#define EW_GRAIN 32768
 
 /* One elementwise run: inputs are cast to in_dt (only those whose dtype
  * differs) and the loop writes the result dtype rt over (ndim, shape). */
@@ -49,14 +56,27 @@ static bool safe_alias(const em_tensor *out, const em_tensor *in) {
     return true;
 }
 
+typedef struct {
+    const ew_call *c;
+    char *p[4];
+    int64_t s[4];
+} flat_job;
+
+static void flat_range(void *vj, int64_t b, int64_t e, int tid) {
+    const flat_job *j = vj;
+    char *p[4];
+    for (int i = 0; i <= j->c->nin; i++) p[i] = j->p[i] + b * j->s[i];
+    j->c->loop(e - b, p, j->s, j->c->ctx);
+}
+
 /* The common case without the iterator: a contiguous output and inputs that
  * are contiguous with its element count or single elements (stride 0).
  * Returns false when the layout needs em__iter. */
 static bool run_flat(const ew_call *c, const em_tensor *const *ops) {
     int64_t n = em__numel(c->ndim, c->shape);
     if (!em__is_contiguous(ops[0])) return false;
-    char *p[4];
-    int64_t s[4];
+    char *p[4] = {0};
+    int64_t s[4] = {0};
     for (int i = 0; i <= c->nin; i++) {
         int64_t m = em__numel(ops[i]->ndim, ops[i]->shape);
         if (m == n && em__is_contiguous(ops[i])) s[i] = (int64_t)em__dsize(ops[i]->dtype);
@@ -64,7 +84,12 @@ static bool run_flat(const ew_call *c, const em_tensor *const *ops) {
         else return false;
         p[i] = em__ptr(ops[i]);
     }
-    if (n) c->loop(n, p, s, c->ctx);
+    if (n > EW_GRAIN && em__threads() > 1) {
+        flat_job j = {c, {p[0], p[1], p[2], p[3]}, {s[0], s[1], s[2], s[3]}};
+        em__parallel_for(n, EW_GRAIN, em__threads(), flat_range, &j);
+    } else if (n) {
+        c->loop(n, p, s, c->ctx);
+    }
     return true;
 }
 
@@ -88,7 +113,7 @@ static em_status ew_run(const ew_call *c, em_tensor *out, em_tensor **result) {
     if (!run_flat(c, ops)) {
         em__iter it;
         if ((st = em__iter_init(&it, c->nin + 1, ops, c->ndim, c->shape))) goto done;
-        em__iter_run(&it, c->loop, c->ctx);
+        em__iter_run_parallel(&it, EW_GRAIN, c->loop, c->ctx);
     }
     if (out && tmp) {
         st = em_tensor_copy_into(out, tmp);
@@ -151,10 +176,12 @@ static em_status unary(em_op op, const em_tensor *x, double alpha, em_tensor *ou
 }
 
 em_status em_unary(em_op op, const em_tensor *x, double alpha, em_tensor **out) {
-    return unary(op, x, alpha, NULL, out);
+    EM_TRY(unary(op, x, alpha, NULL, out));
+    return em__ag_want1(x) ? em__ag_unary(op, x, alpha, out) : EM_OK;
 }
 
 em_status em_unary_into(em_op op, const em_tensor *x, double alpha, em_tensor *out) {
+    if (out) EM_TRY(em__ag_check_inplace(em_op_name(op), out, x, NULL));
     return unary(op, x, alpha, out, NULL);
 }
 
@@ -190,10 +217,12 @@ static em_status binary(em_op op, const em_tensor *a, const em_tensor *b, em_ten
 }
 
 em_status em_binary(em_op op, const em_tensor *a, const em_tensor *b, em_tensor **out) {
-    return binary(op, a, b, NULL, out);
+    EM_TRY(binary(op, a, b, NULL, out));
+    return em__ag_want2(a, b) ? em__ag_binary(op, a, b, out) : EM_OK;
 }
 
 em_status em_binary_into(em_op op, const em_tensor *a, const em_tensor *b, em_tensor *out) {
+    if (out) EM_TRY(em__ag_check_inplace(em_op_name(op), out, a, b));
     return binary(op, a, b, out, NULL);
 }
 
@@ -236,7 +265,8 @@ em_status em_where(const em_tensor *cond, const em_tensor *a, const em_tensor *b
     c.in_dt[1] = c.in_dt[2] = c.rt;
     size_t es = em__dsize(c.rt);
     c.ctx = &es;
-    return ew_run(&c, NULL, out);
+    EM_TRY(ew_run(&c, NULL, out));
+    return em__ag_want2(a, b) ? em__ag_where(cond, a, b, out) : EM_OK;
 }
 
 /* ---- clip --------------------------------------------------------------- */
@@ -257,7 +287,7 @@ em_status em_clip(const em_tensor *x, const em_tensor *lo, const em_tensor *hi, 
                              i ? "upper" : "lower", em__desc(bounds[i], b1), em__desc(x, b2));
         }
     }
-    if (!lo && !hi) return em_tensor_clone(x, out);
+    if (!lo && !hi) return em_tensor_clone(x, out); /* recorded by clone */
     em_dtype dt = x->dtype;
     ew_call c = {NULL, NULL, 2, {x, NULL}, {dt, dt}, dt, x->ndim, {0}};
     memcpy(c.shape, x->shape, sizeof(int64_t) * (size_t)x->ndim);
@@ -278,5 +308,5 @@ em_status em_clip(const em_tensor *x, const em_tensor *lo, const em_tensor *hi, 
         }
     }
     *out = r;
-    return EM_OK;
+    return !em__ag_off && (em__ag_req(x) || em__ag_req(lo) || em__ag_req(hi)) ? em__ag_clip(x, lo, hi, out) : EM_OK;
 }

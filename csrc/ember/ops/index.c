@@ -5,6 +5,7 @@
  * first bad value with its position.  The kernels then run on em__iter with
  * the index as one more operand. */
 #include "../internal.h"
+#include "../autograd/ag.h"
 
 /* Contiguous int64 copy of an integer index with negatives wrapped (if
  * `wrap`) and every entry checked against [0, size); size INT64_MAX means
@@ -157,7 +158,7 @@ static em_status gather_checked(const char *op, const em_tensor *x, int a, const
     return EM_OK;
 }
 
-em_status em_gather(const em_tensor *x, int axis, const em_tensor *index, em_tensor **out) {
+static em_status gather_raw(const em_tensor *x, int axis, const em_tensor *index, em_tensor **out) {
     if (!x || !index || !out) return em__error(EM_ERR_INVALID_ARG, "gather: NULL argument");
     int a;
     EM_TRY(em__axis("gather", axis, x->ndim, &a));
@@ -173,7 +174,7 @@ em_status em_gather(const em_tensor *x, int axis, const em_tensor *index, em_ten
     return st;
 }
 
-em_status em_index_select(const em_tensor *x, int axis, const em_tensor *index, em_tensor **out) {
+static em_status index_select_raw(const em_tensor *x, int axis, const em_tensor *index, em_tensor **out) {
     if (!x || !index || !out) return em__error(EM_ERR_INVALID_ARG, "index_select: NULL argument");
     int a;
     EM_TRY(em__axis("index_select", axis, x->ndim, &a));
@@ -196,7 +197,7 @@ em_status em_index_select(const em_tensor *x, int axis, const em_tensor *index, 
     return s;
 }
 
-em_status em_scatter(const em_tensor *x, int axis, const em_tensor *index, const em_tensor *src,
+static em_status scatter_raw(const em_tensor *x, int axis, const em_tensor *index, const em_tensor *src,
                      em_scatter_reduce reduce, em_tensor **out) {
     if (!x || !index || !src || !out) return em__error(EM_ERR_INVALID_ARG, "scatter: NULL argument");
     if ((unsigned)reduce > EM_SCATTER_ADD)
@@ -246,6 +247,7 @@ em_status em_index_put(em_tensor *x, const em_tensor *const *indices, int n, con
                        bool accumulate) {
     static const char op[] = "index_put";
     if (!x || !values || (n > 0 && !indices)) return em__error(EM_ERR_INVALID_ARG, "index_put: NULL argument");
+    EM_TRY(em__ag_check_inplace(op, x, values, NULL));
     char b[EM_DESC_LEN];
     if (n < 0 || n > x->ndim)
         return em__error(EM_ERR_INDEX, "index_put: %d index tensors for x %s", n, em__desc(x, b));
@@ -386,6 +388,7 @@ em_status em_masked_select(const em_tensor *x, const em_tensor *mask, em_tensor 
 
 em_status em_masked_fill(em_tensor *x, const em_tensor *mask, double value) {
     if (!x || !mask) return em__error(EM_ERR_INVALID_ARG, "masked_fill: NULL argument");
+    EM_TRY(em__ag_check_inplace("masked_fill", x, NULL, NULL));
     EM_TRY(check_bcast("masked_fill", "mask", mask, x->ndim, x->shape));
     em_tensor *m;
     EM_TRY(as_bool(mask, x, &m));
@@ -452,4 +455,23 @@ em_status em_one_hot(const em_tensor *index, int64_t num_classes, em_tensor **ou
     }
     em_tensor_free(ni);
     return st;
+}
+
+/* ---- public entry points of gather/index_select/scatter with their autograd records */
+em_status em_gather(const em_tensor *x, int axis, const em_tensor *index, em_tensor **out) {
+    EM_TRY(gather_raw(x, axis, index, out));
+    return em__ag_want1(x) ? em__ag_gather(x, axis, index, out) : EM_OK;
+}
+
+em_status em_index_select(const em_tensor *x, int axis, const em_tensor *index, em_tensor **out) {
+    EM_TRY(index_select_raw(x, axis, index, out));
+    return em__ag_want1(x) ? em__ag_index_select(x, axis, index, out) : EM_OK;
+}
+
+em_status em_scatter(const em_tensor *x, int axis, const em_tensor *index, const em_tensor *src,
+                     em_scatter_reduce reduce, em_tensor **out) {
+    if (!em__ag_want2(x, src)) return scatter_raw(x, axis, index, src, reduce, out);
+    em_status st;
+    EM__AG_NOREC(st, scatter_raw(x, axis, index, src, reduce, out));
+    return st ? st : em__ag_scatter(x, axis, index, src, (int)reduce, out);
 }

@@ -1,8 +1,9 @@
-/* Matrix product with NumPy matmul semantics.  Floats go to the blocked
+/* Matrix product with NumPy matmul semantics, and the linear layer.  Floats go to the blocked
  * GEMM kernels (kernels/gemm.h) with the operands' own strides; integers use
  * a plain loop accumulating in 64 bits (wrapping, stored with wrap-around
  * into the result type); bool is the logical or of ands. */
 #include "../internal.h"
+#include "../autograd/ag.h"
 #include "../kernels/gemm.h"
 
 /* The matrix part of one operand: rows x cols with element strides; a 1-D
@@ -76,6 +77,39 @@ static em_status matmul_one(em_dtype dt, const mat_view *a, const mat_view *b, c
     }
 }
 
+/* Floats: the whole batch is one em__gemm call.  When b is shared by every
+ * batch entry and a's batch axes step exactly over whole matrices, the batch
+ * folds into M (one product of (batch * M) rows: B is packed once). */
+static em_status matmul_float(const em_tensor *a, const em_tensor *b, int nb, const int64_t *bshape,
+                              const int64_t *sa, const int64_t *sb, em_tensor *out) {
+    mat_view ma = mat_of(a, true), mb = mat_of(b, false);
+    int64_t M = ma.rows, N = mb.cols;
+    em__gemm_desc d = em__gemm_desc_init(M, N, ma.cols, em__ptr(a), ma.rs, ma.cs, em__ptr(b), mb.rs, mb.cs,
+                                         em__ptr(out), N);
+    bool b_shared = true, foldable = M > 0;
+    int64_t expect = ma.rs * M;
+    for (int i = nb - 1; i >= 0; i--) {
+        if (sb[i] != 0 && bshape[i] != 1) b_shared = false;
+        if (bshape[i] == 1) continue;
+        if (sa[i] != expect) foldable = false;
+        expect *= bshape[i];
+    }
+    if (b_shared && foldable) {
+        d.M = M * em__numel(nb, bshape);
+        return em__gemm(out->dtype, &d);
+    }
+    d.nbatch = nb;
+    int64_t sc = M * N;
+    for (int i = nb - 1; i >= 0; i--) {
+        d.bshape[i] = bshape[i];
+        d.bsa[i] = sa[i];
+        d.bsb[i] = sb[i];
+        d.bsc[i] = sc;
+        sc *= bshape[i];
+    }
+    return em__gemm(out->dtype, &d);
+}
+
 /* Runs every batch entry; batch axes of a and b are right-aligned against
  * (nb, bshape) and broadcast with stride 0. */
 static em_status matmul_batches(const em_tensor *a, const em_tensor *b, int nb, const int64_t *bshape,
@@ -86,6 +120,7 @@ static em_status matmul_batches(const em_tensor *a, const em_tensor *b, int nb, 
         if (a->shape[i] != 1) sa[nb - ma.nbatch + i] = a->strides[i];
     for (int i = 0; i < mb.nbatch; i++)
         if (b->shape[i] != 1) sb[nb - mb.nbatch + i] = b->strides[i];
+    if (out->dtype == EM_F32 || out->dtype == EM_F64) return matmul_float(a, b, nb, bshape, sa, sb, out);
     size_t es = em__dsize(out->dtype);
     int64_t nbatch = em__numel(nb, bshape), mn = ma.rows * mb.cols;
     for (int64_t t = 0; t < nbatch; t++) {
@@ -102,7 +137,7 @@ static em_status matmul_batches(const em_tensor *a, const em_tensor *b, int nb, 
     return EM_OK;
 }
 
-em_status em_matmul(const em_tensor *a, const em_tensor *b, em_tensor **out) {
+static em_status matmul_raw(const em_tensor *a, const em_tensor *b, em_tensor **out) {
     if (!a || !b || !out) return em__error(EM_ERR_INVALID_ARG, "matmul: NULL argument");
     char da[EM_DESC_LEN], db[EM_DESC_LEN];
     if (a->ndim == 0 || b->ndim == 0)
@@ -139,4 +174,77 @@ fail:
     em_tensor_free(cb);
     em_tensor_free(res);
     return st;
+}
+
+/* The leading axes of x (all but the last) as one row axis: its stride, or
+ * false if they do not collapse into one. */
+static bool rows_stride(const em_tensor *x, int64_t *rs) {
+    int64_t stride = 0, span = 1;
+    bool any = false;
+    for (int i = x->ndim - 2; i >= 0; i--) {
+        if (x->shape[i] == 1) continue;
+        if (!any) {
+            stride = x->strides[i];
+            any = true;
+        } else if (x->strides[i] != stride * span) {
+            return false;
+        }
+        span *= x->shape[i];
+    }
+    *rs = stride;
+    return true;
+}
+
+em_status em_linear(const em_tensor *x, const em_tensor *weight, const em_tensor *bias, em_activation act,
+                    em_tensor **out) {
+    if (!x || !weight || !out) return em__error(EM_ERR_INVALID_ARG, "linear: NULL argument");
+    char dx[EM_DESC_LEN], dw[EM_DESC_LEN], db[EM_DESC_LEN];
+    if ((unsigned)act >= EM_ACT_COUNT_) return em__error(EM_ERR_INVALID_ARG, "linear: invalid activation %d", (int)act);
+    if (x->dtype != EM_F32 && x->dtype != EM_F64)
+        return em__error(EM_ERR_DTYPE, "linear: input %s must be float32 or float64", em__desc(x, dx));
+    if (weight->dtype != x->dtype || (bias && bias->dtype != x->dtype))
+        return em__error(EM_ERR_DTYPE, "linear: dtypes differ: input %s, weight %s%s%s", em__desc(x, dx),
+                         em__desc(weight, dw), bias ? ", bias " : "", bias ? em__desc(bias, db) : "");
+    if (x->ndim < 1 || weight->ndim != 2 || x->shape[x->ndim - 1] != weight->shape[1])
+        return em__error(EM_ERR_SHAPE, "linear: input %s and weight %s do not match: want input (..., in), weight (out, in)",
+                         em__desc(x, dx), em__desc(weight, dw));
+    if (bias && (bias->ndim != 1 || bias->shape[0] != weight->shape[0]))
+        return em__error(EM_ERR_SHAPE, "linear: bias %s must be 1-D of length %lld (weight %s)", em__desc(bias, db),
+                         (long long)weight->shape[0], em__desc(weight, dw));
+    int nd = x->ndim;
+    int64_t shape[EM_MAX_DIMS], K = weight->shape[1], N = weight->shape[0];
+    memcpy(shape, x->shape, sizeof(int64_t) * (size_t)nd);
+    shape[nd - 1] = N;
+    em_tensor *xc = NULL, *bc = NULL, *res = NULL;
+    em_status st;
+    int64_t rs;
+    if (!rows_stride(x, &rs)) { /* leading axes that do not collapse: copy once */
+        if ((st = em_tensor_contiguous(x, &xc)) != EM_OK) goto fail;
+        rs = K;
+    }
+    const em_tensor *xx = xc ? xc : x;
+    if (bias && bias->shape[0] > 1 && bias->strides[0] != 1 && (st = em_tensor_contiguous(bias, &bc)) != EM_OK)
+        goto fail;
+    if ((st = em__new(x->dtype, nd, shape, &res)) != EM_OK) goto fail;
+    int64_t M = em__numel(nd - 1, shape);
+    em__gemm_desc d = em__gemm_desc_init(M, N, K, em__ptr(xx), rs, xx->strides[nd - 1], em__ptr(weight),
+                                         weight->strides[1], weight->strides[0], em__ptr(res), N);
+    d.bias = bias ? em__ptr(bc ? bc : bias) : NULL;
+    d.act = act;
+    if ((st = em__gemm(x->dtype, &d)) != EM_OK) goto fail;
+    em_tensor_free(xc);
+    em_tensor_free(bc);
+    *out = res;
+    return EM_OK;
+fail:
+    em_tensor_free(xc);
+    em_tensor_free(bc);
+    em_tensor_free(res);
+    return st;
+}
+
+/* The public entry: the product, then its autograd record. */
+em_status em_matmul(const em_tensor *a, const em_tensor *b, em_tensor **out) {
+    EM_TRY(matmul_raw(a, b, out));
+    return em__ag_want2(a, b) ? em__ag_matmul(a, b, out) : EM_OK;
 }

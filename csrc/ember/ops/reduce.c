@@ -25,7 +25,9 @@
 #include <math.h>
 
 #include "../internal.h"
+#include "../autograd/ag.h"
 #include "../kernels/vmath.h"
+#include "../base/threadpool.h"
 
 #define LANES 16
 #define LEAF 1024
@@ -82,14 +84,156 @@ static const char *at(const char *base, int n, const int64_t *shape, const int64
 #define INT_ISNAN(v) 0
 #define FLT_ISNAN(v) ((v) != (v))
 
+/* ---- parallel folds and extremes ----------------------------------------
+ * A long fold runs its pairwise tree in parallel: the tree is cut, by the
+ * same split as the serial recursion, into subtrees of at most PF_CHUNK
+ * elements (at most PF_DEPTH levels down); each subtree is one task, and
+ * the partials are joined up the same tree.  Every addition happens as in
+ * the serial fold, so the result is bit-identical for any thread count
+ * (and to the serial code).  The extremes (max, min, argmax, argmin) scan
+ * groups of EXT_CHUNK chunks in parallel, each group reporting its first
+ * NaN and its best chunk, and the groups are combined in order with the
+ * serial comparison; the groups are fixed by n alone. */
+#define PF_CHUNK 32768
+#define PF_DEPTH 8
+#define PF_MAX (1 << PF_DEPTH)
+
+typedef struct {
+    int n;
+    int64_t off[PF_MAX], len[PF_MAX];
+} pf_plan;
+
+/* Whether the fold of a node of n elements at this depth is split into tasks. */
+static bool pf_splits(int64_t n, int depth) { return n > PF_CHUNK && depth < PF_DEPTH; }
+
+static void pf_split(pf_plan *p, int64_t off, int64_t n, int depth) {
+    if (pf_splits(n, depth)) {
+        int64_t h = n / 2 / LANES * LANES; /* as DEF_FOLD */
+        pf_split(p, off, h, depth + 1);
+        pf_split(p, off + h, n - h, depth + 1);
+        return;
+    }
+    p->off[p->n] = off;
+    p->len[p->n++] = n;
+}
+
+/* NAME(x, n, m, p): NAME##_s, the serial fold, run as above when long. */
+#define DEF_PFOLD(NAME, T, A, OP)                                                        \
+    typedef struct {                                                                     \
+        const T *x;                                                                      \
+        const pf_plan *plan;                                                             \
+        A *part, m, p;                                                                   \
+    } NAME##_job;                                                                        \
+    static void NAME##_range(void *vj, int64_t b, int64_t e, int tid) {                  \
+        const NAME##_job *j = vj;                                                        \
+        for (int64_t i = b; i < e; i++)                                                  \
+            j->part[i] = NAME##_s(j->x + j->plan->off[i], j->plan->len[i], j->m, j->p);  \
+    }                                                                                    \
+    static A NAME##_join(const A *part, int *k, int64_t n, int depth) {                  \
+        if (!pf_splits(n, depth)) return part[(*k)++];                                   \
+        int64_t h = n / 2 / LANES * LANES;                                               \
+        A lo = NAME##_join(part, k, h, depth + 1), hi = NAME##_join(part, k, n - h, depth + 1); \
+        return OP(lo, hi);                                                               \
+    }                                                                                    \
+    static A NAME(const T *x, int64_t n, A m, A p) {                                     \
+        int nt;                                                                          \
+        if (n <= 2 * PF_CHUNK || (nt = em__threads()) <= 1) return NAME##_s(x, n, m, p); \
+        pf_plan plan;                                                                    \
+        A part[PF_MAX];                                                                  \
+        plan.n = 0;                                                                      \
+        pf_split(&plan, 0, n, 0);                                                        \
+        NAME##_job j = {x, &plan, part, m, p};                                           \
+        em__parallel_for(plan.n, 1, nt, NAME##_range, &j);                               \
+        int k = 0;                                                                       \
+        return NAME##_join(part, &k, n, 0);                                              \
+    }
+
+/* extval_S / argext_S: the serial scans (extval_S_s, argext_S_s) or, when long, groups of
+ * chunks in parallel.  A group reports the absolute index of its first NaN
+ * (-1: none) and its best chunk: by key order for max/min (as extval_s),
+ * by strict float order, the first best kept, for argmax/argmin (as
+ * argext_s). */
+#define DEF_PEXT(S, T, K, KEY)                                                           \
+    typedef struct {                                                                     \
+        int64_t nan, at;                                                                 \
+        T best;                                                                          \
+    } ext_grp_##S;                                                                       \
+    typedef struct {                                                                     \
+        const T *x;                                                                      \
+        int64_t n, per; /* chunks per group */                                           \
+        bool want_max, arg;                                                              \
+        ext_grp_##S *g;                                                                  \
+    } ext_job_##S;                                                                       \
+    static bool ext_better_##S(T v, T best, bool want_max, bool arg) {                   \
+        if (arg) return want_max ? v > best : v < best;                                  \
+        K kb, kv;                                                                        \
+        memcpy(&kb, &best, sizeof kb);                                                   \
+        memcpy(&kv, &v, sizeof kv);                                                      \
+        return want_max ? KEY(kv) > KEY(kb) : KEY(kv) < KEY(kb);                         \
+    }                                                                                    \
+    static void ext_range_##S(void *vj, int64_t b, int64_t e, int tid) {                 \
+        const ext_job_##S *j = vj;                                                       \
+        const int64_t ch = EXT_CHUNK / (int64_t)sizeof(T), n = j->n;                     \
+        for (int64_t gi = b; gi < e; gi++) {                                             \
+            ext_grp_##S *r = &j->g[gi];                                                  \
+            int64_t c0 = gi * j->per * ch, c1 = c0 + j->per * ch < n ? c0 + j->per * ch : n; \
+            r->nan = -1;                                                                 \
+            for (int64_t c = c0; c < c1; c += ch) {                                      \
+                int64_t at = chunk_at(c, n, ch), m = n - at < ch ? n - at : ch;          \
+                T v;                                                                     \
+                int64_t nan = ext_chunk_##S(j->x + at, m, j->want_max, &v);              \
+                if (nan >= 0) {                                                          \
+                    r->nan = at + nan;                                                   \
+                    break;                                                               \
+                }                                                                        \
+                if (c == c0 || ext_better_##S(v, r->best, j->want_max, j->arg)) r->best = v, r->at = at; \
+            }                                                                            \
+        }                                                                                \
+    }                                                                                    \
+    /* Runs the groups; returns their count (0: too short, run serially). */            \
+    static int ext_groups_##S(const T *x, int64_t n, bool want_max, bool arg, ext_grp_##S *g) { \
+        int nt;                                                                          \
+        if (n <= 2 * PF_CHUNK || (nt = em__threads()) <= 1) return 0;                    \
+        const int64_t ch = EXT_CHUNK / (int64_t)sizeof(T), nc = (n + ch - 1) / ch;       \
+        int64_t per = PF_CHUNK / ch, ng;                                                 \
+        if ((nc + per - 1) / per > PF_MAX) per = (nc + PF_MAX - 1) / PF_MAX;             \
+        ng = (nc + per - 1) / per;                                                       \
+        ext_job_##S j = {x, n, per, want_max, arg, g};                                   \
+        em__parallel_for(ng, 1, nt, ext_range_##S, &j);                                  \
+        return (int)ng;                                                                  \
+    }                                                                                    \
+    static T extval_##S(const T *x, int64_t n, bool want_max) {                          \
+        ext_grp_##S g[PF_MAX];                                                           \
+        int ng = ext_groups_##S(x, n, want_max, false, g);                               \
+        if (!ng) return extval_##S##_s(x, n, want_max);                                  \
+        T best = x[0];                                                                   \
+        for (int i = 0; i < ng; i++) {                                                   \
+            if (g[i].nan >= 0) return x[g[i].nan];                                       \
+            if (i == 0 || ext_better_##S(g[i].best, best, want_max, false)) best = g[i].best; \
+        }                                                                                \
+        return best;                                                                     \
+    }                                                                                    \
+    static int64_t argext_##S(const T *x, int64_t n, bool want_max) {                    \
+        ext_grp_##S g[PF_MAX];                                                           \
+        int ng = ext_groups_##S(x, n, want_max, true, g);                                \
+        if (!ng) return argext_##S##_s(x, n, want_max);                                  \
+        T best = x[0];                                                                   \
+        int64_t best_at = 0;                                                             \
+        for (int i = 0; i < ng; i++) {                                                   \
+            if (g[i].nan >= 0) return g[i].nan;                                          \
+            if (want_max ? g[i].best > best : g[i].best < best) best = g[i].best, best_at = g[i].at; \
+        }                                                                                \
+        return best_at + first_eq_##S(x + best_at, n - best_at, best);                   \
+    }
+
 /* NAME(x, n, m, p) = OP-fold of EXPR(v) over v = x[0..n), n >= 1, pairwise
  * over leaves, LANES accumulators per leaf.  INIT is the lanes' start value
  * (it may use v = x[0]: max/min are idempotent); m, p are EXPR parameters. */
 #define DEF_FOLD(NAME, T, A, INIT, OP, EXPR)                                            \
-    static A NAME(const T *x, int64_t n, A m, A p) {                                    \
+    static A NAME##_s(const T *x, int64_t n, A m, A p) {                                \
         if (n > LEAF) {                                                                 \
             int64_t h = n / 2 / LANES * LANES;                                          \
-            A lo = NAME(x, h, m, p), hi = NAME(x + h, n - h, m, p);                     \
+            A lo = NAME##_s(x, h, m, p), hi = NAME##_s(x + h, n - h, m, p);             \
             return OP(lo, hi);                                                          \
         }                                                                               \
         A acc[LANES];                                                                   \
@@ -112,7 +256,8 @@ static const char *at(const char *base, int n, const int64_t *shape, const int64
         for (int w = LANES / 2; w > 0; w /= 2)                                          \
             for (int k = 0; k < w; k++) acc[k] = OP(acc[k], acc[k + w]);                \
         return acc[0];                                                                  \
-    }
+    }                                                                                   \
+    DEF_PFOLD(NAME, T, A, OP)
 
 /* acc[j] = OP(acc[j], EXPR(x[j])) for j < L.  Blocks of LANES because gcc
  * -O2 (its "very cheap" cost model) vectorises only loops of fixed trip
@@ -280,7 +425,7 @@ static int64_t chunk_at(int64_t c, int64_t n, int64_t ch) { return c + ch > n &&
         memcpy(v, &k, sizeof k);                                                        \
         return -1;                                                                      \
     }                                                                                   \
-    static T extval_##S(const T *x, int64_t n, bool want_max) {                         \
+    static T extval_##S##_s(const T *x, int64_t n, bool want_max) {                     \
         const int64_t ch = EXT_CHUNK / (int64_t)sizeof(T);                              \
         T best = x[0], v;                                                               \
         for (int64_t c = 0; c < n; c += ch) {                                           \
@@ -295,7 +440,7 @@ static int64_t chunk_at(int64_t c, int64_t n, int64_t ch) { return c + ch > n &&
         }                                                                               \
         return best;                                                                    \
     }                                                                                   \
-    static int64_t argext_##S(const T *x, int64_t n, bool want_max) {                   \
+    static int64_t argext_##S##_s(const T *x, int64_t n, bool want_max) {               \
         const int64_t ch = EXT_CHUNK / (int64_t)sizeof(T);                              \
         T best = x[0], v;                                                               \
         int64_t best_at = 0;                                                            \
@@ -308,7 +453,8 @@ static int64_t chunk_at(int64_t c, int64_t n, int64_t ch) { return c + ch > n &&
             if (want_max ? v > best : v < best) best = v, best_at = at;                 \
         }                                                                               \
         return best_at + first_eq_##S(x + best_at, n - best_at, best);                  \
-    }
+    }                                                                                   \
+    DEF_PEXT(S, T, K, KEY)
 
 /* Kernels every dtype has: nonzero counts, max/min rows (the contiguous
  * max/min/argmax/argmin come from DEF_EXT). */
@@ -440,18 +586,19 @@ DEF_FLOAT(f64, double, int64_t, F64_KEY, F64_BAD, sumexp_f64, sqrt, exp, log, po
 
 /* logsumexp's sum of exp(x - m) in float32: sumexp_f32's pairwise split and
  * leaves, with the vectorised exp of kernels/vmath (libm's expf is scalar). */
-static float sumexp_fast_f32(const float *x, int64_t n, float m, float p) {
+static float sumexp_fast_f32_s(const float *x, int64_t n, float m, float p) {
     em__vmath_fn vexp = em__vmath_f32(EM_OP_EXP);
     if (!vexp) return sumexp_f32(x, n, m, p);
     if (n > LEAF) {
         int64_t h = n / 2 / LANES * LANES;
-        return sumexp_fast_f32(x, h, m, p) + sumexp_fast_f32(x + h, n - h, m, p);
+        return sumexp_fast_f32_s(x, h, m, p) + sumexp_fast_f32_s(x + h, n - h, m, p);
     }
     float buf[LEAF];
     for (int64_t i = 0; i < n; i++) buf[i] = x[i] - m;
     vexp(buf, buf, n, 0);
-    return sum_f32(buf, n, 0, 0);
+    return sum_f32_s(buf, n, 0, 0);
 }
+DEF_PFOLD(sumexp_fast_f32, float, float, OP_ADD)
 
 typedef void (*slice_fn)(const rctx *c, const void *x, char *out);
 typedef void (*rows_fn)(const rctx *c, const rows_t *g, char *out, int64_t *scratch);
@@ -512,37 +659,80 @@ static bool is_fold(em_op op) {
            op == EM_OP_ALL || op == EM_OP_ANY || op == EM_OP_COUNT_NONZERO;
 }
 
+/* Reduced elements per parallel range: ~10-30 us of a sum. */
+#define RED_GRAIN 32768
+
+/* The output loops run in parallel over outputs (each output is computed
+ * by one thread, exactly as serially, so results do not depend on the
+ * thread count): slices gather into the thread's buffer, row folds go by
+ * (kept row, block of columns) with the thread's scratch rows. */
+typedef struct {
+    const rctx *c;
+    const geom *g;
+    const char *px;
+    char *po;
+    em_dtype dt;
+    size_t es, oes;
+    char *bufs;      /* slices: one gather buffer of n elements per thread, or NULL */
+    int64_t *scratch; /* rows: `per` int64 per thread */
+    int64_t L, cb, ncb, per;
+} out_job;
+
+static void slices_range(void *vj, int64_t b, int64_t e, int tid) {
+    const out_job *j = vj;
+    char *buf = j->bufs ? j->bufs + (size_t)tid * (size_t)j->c->n * j->es : NULL;
+    for (int64_t o = b; o < e; o++) {
+        const char *p = at(j->px, j->g->nk, j->g->ks, j->g->kst, o);
+        if (buf) gather(buf, p, j->g, j->es);
+        slice_fns[j->dt](j->c, buf ? buf : p, j->po + o * (int64_t)j->oes);
+    }
+}
+
+static void rows_range(void *vj, int64_t b, int64_t e, int tid) {
+    const out_job *j = vj;
+    const geom *g = j->g;
+    for (int64_t i = b; i < e; i++) {
+        int64_t o = i / j->ncb, c0 = i % j->ncb * j->cb;
+        rows_t rg = {at(j->px, g->nk - 1, g->ks, g->kst, o) + c0 * (int64_t)j->es, g->nr, g->rs, g->rst,
+                     j->L - c0 < j->cb ? j->L - c0 : j->cb};
+        rows_fns[j->dt](j->c, &rg, j->po + (o * j->L + c0) * (int64_t)j->oes, j->scratch + tid * j->per);
+    }
+}
+
 /* Fills out (contiguous, one element per kept position) from x; n >= 1. */
 static em_status reduce_run(const rctx *c, const em_tensor *x, uint32_t mask, em_tensor *out) {
     geom g;
     make_geom(x, mask, &g);
     size_t es = em__dsize(x->dtype), oes = em__dsize(out->dtype);
     int64_t nout = em__numel(g.nk, g.ks);
-    const char *px = em__ptr(x);
-    char *po = em__ptr(out);
     if (nout == 0) return EM_OK;
+    out_job j = {c, &g, em__ptr(x), em__ptr(out), x->dtype, es, oes, NULL, NULL, 0, 0, 0, 0};
+    int nt = nout * c->n > RED_GRAIN ? em__threads() : 1;
     bool contiguous = g.nr == 0 || (g.nr == 1 && g.rst[0] == (int64_t)es);
     if (!contiguous && is_fold(c->op) && g.nk > 0 && g.kst[g.nk - 1] == (int64_t)es) {
-        rows_t rg = {NULL, g.nr, g.rs, g.rst, g.ks[g.nk - 1]};
+        j.L = j.cb = g.ks[g.nk - 1];
+        int64_t nrows = nout / j.L;
+        if (nt > 1 && nrows < 4 * nt) { /* few kept rows: cut the columns too */
+            int64_t cb = (j.L + 4 * nt - 1) / (4 * nt);
+            cb = (cb < 256 ? 256 : cb + LANES - 1) / LANES * LANES;
+            if (cb < j.L) j.cb = cb;
+        }
+        j.ncb = (j.L + j.cb - 1) / j.cb;
         int levels = 2; /* one row per pairwise split, plus all/any's count row */
         for (int64_t r = c->n; r > ROW_LEAF; r = (r + 1) / 2) levels++;
-        int64_t *scratch;
-        EM_TRY(em__alloc_or_fail((size_t)(levels * rg.L) * sizeof(int64_t), em_op_name(c->op), (void **)&scratch));
-        for (int64_t o = 0; o < nout / rg.L; o++) {
-            rg.base = at(px, g.nk - 1, g.ks, g.kst, o);
-            rows_fns[x->dtype](c, &rg, po + o * rg.L * (int64_t)oes, scratch);
-        }
-        em__free(scratch);
+        j.per = levels * j.cb;
+        EM_TRY(em__alloc_or_fail((size_t)(nt * j.per) * sizeof(int64_t), em_op_name(c->op), (void **)&j.scratch));
+        int64_t work = c->n * j.cb;
+        em__parallel_for(nrows * j.ncb, work >= RED_GRAIN ? 1 : RED_GRAIN / work, nt, rows_range, &j);
+        em__free(j.scratch);
         return EM_OK;
     }
-    char *buf = NULL;
-    if (!contiguous) EM_TRY(em__alloc_or_fail((size_t)c->n * es, em_op_name(c->op), (void **)&buf));
-    for (int64_t o = 0; o < nout; o++) {
-        const char *p = at(px, g.nk, g.ks, g.kst, o);
-        if (buf) gather(buf, p, &g, es);
-        slice_fns[x->dtype](c, buf ? buf : p, po + o * (int64_t)oes);
-    }
-    em__free(buf);
+    /* a few long slices: serial over outputs, each fold parallel inside */
+    if (nout < 4 * nt && c->n > 2 * PF_CHUNK) nt = 1;
+    if (!contiguous)
+        EM_TRY(em__alloc_or_fail((size_t)nt * (size_t)c->n * es, em_op_name(c->op), (void **)&j.bufs));
+    em__parallel_for(nout, c->n >= RED_GRAIN ? 1 : RED_GRAIN / c->n, nt, slices_range, &j);
+    em__free(j.bufs);
     return EM_OK;
 }
 
@@ -705,7 +895,7 @@ fail:
 
 /* ---- the entry point ---------------------------------------------------- */
 
-em_status em_reduce(em_op op, const em_tensor *x, const em_reduce_options *opts, em_tensor **out) {
+static em_status reduce_raw(em_op op, const em_tensor *x, const em_reduce_options *opts, em_tensor **out) {
     if (op <= EM_OP_BINARY_END_ || op >= EM_OP_REDUCE_END_)
         return em__error(EM_ERR_INVALID_ARG, "reduce: op %d (%s) is not a reduction", (int)op,
                          em_op_name(op) ? em_op_name(op) : "invalid");
@@ -770,4 +960,12 @@ fail:
     em_tensor_free(xc);
     em_tensor_free(res);
     return st;
+}
+
+/* The public entry: the reduction, then its autograd record. */
+em_status em_reduce(em_op op, const em_tensor *x, const em_reduce_options *opts, em_tensor **out) {
+    if (!em__ag_want1(x)) return reduce_raw(op, x, opts, out);
+    em_status st;
+    EM__AG_NOREC(st, reduce_raw(op, x, opts, out));
+    return st ? st : em__ag_reduce(op, x, opts, out);
 }

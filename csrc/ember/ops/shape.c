@@ -4,6 +4,7 @@
  * pad/roll/repeat/tile are all "out[i0..in] = x[map0[i0], .., mapn[in]]" with
  * one index map per axis, run by remap() below. */
 #include "../internal.h"
+#include "../autograd/ag.h"
 
 #include <limits.h>
 
@@ -123,7 +124,7 @@ static em_status copy_slots(const em_tensor *const *xs, int n, int axis, bool ne
     return EM_OK;
 }
 
-em_status em_concat(const em_tensor *const *xs, int n, int axis, em_tensor **out) {
+static em_status concat_raw(const em_tensor *const *xs, int n, int axis, em_tensor **out) {
     EM_TRY(check_list("concat", xs, n, out));
     int nd = xs[0]->ndim, a;
     char b1[EM_DESC_LEN], b2[EM_DESC_LEN];
@@ -155,7 +156,7 @@ em_status em_concat(const em_tensor *const *xs, int n, int axis, em_tensor **out
     return EM_OK;
 }
 
-em_status em_stack(const em_tensor *const *xs, int n, int axis, em_tensor **out) {
+static em_status stack_raw(const em_tensor *const *xs, int n, int axis, em_tensor **out) {
     EM_TRY(check_list("stack", xs, n, out));
     int nd = xs[0]->ndim, a;
     char b1[EM_DESC_LEN], b2[EM_DESC_LEN];
@@ -187,7 +188,7 @@ em_status em_stack(const em_tensor *const *xs, int n, int axis, em_tensor **out)
     return EM_OK;
 }
 
-em_status em_split(const em_tensor *x, int axis, const int64_t *sizes, int nparts, em_tensor **outs) {
+static em_status split_raw(const em_tensor *x, int axis, const int64_t *sizes, int nparts, em_tensor **outs) {
     if (!x || (nparts > 0 && (!sizes || !outs))) return em__error(EM_ERR_INVALID_ARG, "split: NULL argument");
     if (nparts < 0) return em__error(EM_ERR_INVALID_ARG, "split: negative number of parts %d", nparts);
     int a;
@@ -399,3 +400,46 @@ static em_status triangle(const char *op, const em_tensor *x, int64_t k, bool lo
 
 em_status em_tril(const em_tensor *x, int64_t k, em_tensor **out) { return triangle("tril", x, k, true, out); }
 em_status em_triu(const em_tensor *x, int64_t k, em_tensor **out) { return triangle("triu", x, k, false, out); }
+
+/* ---- public entry points of concat/stack/split with their autograd records */
+static bool any_req(const em_tensor *const *xs, int n) {
+    if (em__ag_off || !xs) return false;
+    for (int i = 0; i < n; i++)
+        if (em__ag_req(xs[i])) return true;
+    return false;
+}
+
+em_status em_concat(const em_tensor *const *xs, int n, int axis, em_tensor **out) {
+    if (!any_req(xs, n)) return concat_raw(xs, n, axis, out);
+    em_status st;
+    EM__AG_NOREC(st, concat_raw(xs, n, axis, out));
+    return st ? st : em__ag_concat("concat", xs, n, axis, false, out);
+}
+
+em_status em_stack(const em_tensor *const *xs, int n, int axis, em_tensor **out) {
+    if (!any_req(xs, n)) return stack_raw(xs, n, axis, out);
+    em_status st;
+    EM__AG_NOREC(st, stack_raw(xs, n, axis, out));
+    return st ? st : em__ag_concat("stack", xs, n, axis, true, out);
+}
+
+/* Each part is recorded as a slice of x. */
+em_status em_split(const em_tensor *x, int axis, const int64_t *sizes, int nparts, em_tensor **outs) {
+    EM_TRY(split_raw(x, axis, sizes, nparts, outs));
+    if (!em__ag_want1(x)) return EM_OK;
+    int a = axis < 0 ? axis + x->ndim : axis;
+    int64_t off = 0;
+    em_status st = EM_OK;
+    for (int i = 0; i < nparts; i++) {
+        int64_t p[4] = {a, off, off + sizes[i], 1};
+        off += sizes[i];
+        if (!st) st = em__ag_view(EM__AG_SLICE, "SplitWithSizesBackward0", x, p, 4, &outs[i]);
+        else em_tensor_free(outs[i]);
+    }
+    if (st)
+        for (int i = 0; i < nparts; i++) {
+            em_tensor_free(outs[i]);
+            outs[i] = NULL;
+        }
+    return st;
+}

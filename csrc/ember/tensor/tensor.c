@@ -65,6 +65,7 @@ static void storage_init(em_storage *s, void *data, size_t nbytes, void (*releas
     s->release = release;
     s->owner = owner;
     s->block = block;
+    s->version = 0;
 }
 
 /* A whole view of s: offset 0, strides given or (NULL) C-contiguous. */
@@ -152,6 +153,7 @@ em_tensor *em_tensor_retain(em_tensor *t) {
 
 void em_tensor_free(em_tensor *t) {
     if (!t || atomic_fetch_sub(&t->refcount, 1) != 1) return;
+    if (t->autograd) em__ag_meta_free(t->autograd);
     bool embedded = t->embedded;
     storage_unref(t->storage); /* may free t itself when embedded */
     if (!embedded) em__free(t);
@@ -192,6 +194,7 @@ em_status em_tensor_get(const em_tensor *t, const int64_t *index, double *value)
 em_status em_tensor_set(em_tensor *t, const int64_t *index, double value) {
     char *p;
     EM_TRY(elem_ptr("set", t, index, &p));
+    t->storage->version++; /* in-place write: autograd checks saved tensors */
     em__store(t->dtype, p, value);
     return EM_OK;
 }

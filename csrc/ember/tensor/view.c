@@ -1,6 +1,7 @@
 /* Views: new geometry over the same storage, never a copy (except
  * reshape/flatten, which copy when the strides forbid a view). */
 #include "../internal.h"
+#include "../autograd/ag.h"
 
 /* Resolves one -1 entry and checks the element count. */
 static em_status infer_shape(const char *op, const em_tensor *x, int ndim, const int64_t *shape, int64_t *out) {
@@ -65,7 +66,7 @@ static bool view_strides(const em_tensor *x, int ndim, const int64_t *shape, int
     return true;
 }
 
-em_status em_tensor_view(const em_tensor *x, int ndim, const int64_t *shape, em_tensor **out) {
+static em_status view_raw(const em_tensor *x, int ndim, const int64_t *shape, em_tensor **out) {
     int64_t sh[EM_MAX_DIMS], st[EM_MAX_DIMS];
     EM_TRY(infer_shape("view", x, ndim, shape, sh));
     if (!view_strides(x, ndim, sh, st)) {
@@ -78,7 +79,7 @@ em_status em_tensor_view(const em_tensor *x, int ndim, const int64_t *shape, em_
     return em__view(x, x->dtype, ndim, sh, st, x->offset, out);
 }
 
-em_status em_tensor_reshape(const em_tensor *x, int ndim, const int64_t *shape, em_tensor **out) {
+static em_status reshape_raw(const em_tensor *x, int ndim, const int64_t *shape, em_tensor **out) {
     int64_t sh[EM_MAX_DIMS], st[EM_MAX_DIMS];
     EM_TRY(infer_shape("reshape", x, ndim, shape, sh));
     if (view_strides(x, ndim, sh, st)) return em__view(x, x->dtype, ndim, sh, st, x->offset, out);
@@ -90,7 +91,7 @@ em_status em_tensor_reshape(const em_tensor *x, int ndim, const int64_t *shape, 
     return s;
 }
 
-em_status em_tensor_permute(const em_tensor *x, const int *perm, em_tensor **out) {
+static em_status permute_raw(const em_tensor *x, const int *perm, em_tensor **out) {
     int64_t sh[EM_MAX_DIMS], st[EM_MAX_DIMS];
     uint32_t seen = 0;
     for (int i = 0; i < x->ndim; i++) {
@@ -123,7 +124,7 @@ em_status em_tensor_mT(const em_tensor *x, em_tensor **out) {
     return em_tensor_transpose(x, -2, -1, out);
 }
 
-em_status em_tensor_slice(const em_tensor *x, int axis, int64_t start, int64_t stop, int64_t step, em_tensor **out) {
+static em_status slice_raw(const em_tensor *x, int axis, int64_t start, int64_t stop, int64_t step, em_tensor **out) {
     int a;
     EM_TRY(em__axis("slice", axis, x->ndim, &a));
     if (step == 0) return em__error(EM_ERR_INVALID_ARG, "slice: step cannot be zero");
@@ -146,7 +147,7 @@ em_status em_tensor_slice(const em_tensor *x, int axis, int64_t start, int64_t s
     return em__view(x, x->dtype, x->ndim, sh, st, off, out);
 }
 
-em_status em_tensor_select(const em_tensor *x, int axis, int64_t index, em_tensor **out) {
+static em_status select_raw(const em_tensor *x, int axis, int64_t index, em_tensor **out) {
     int a;
     EM_TRY(em__axis("select", axis, x->ndim, &a));
     int64_t n = x->shape[a], k = index < 0 ? index + n : index;
@@ -163,7 +164,7 @@ em_status em_tensor_select(const em_tensor *x, int axis, int64_t index, em_tenso
     return em__view(x, x->dtype, nd, sh, st, x->offset + k * x->strides[a], out);
 }
 
-em_status em_tensor_expand(const em_tensor *x, int ndim, const int64_t *shape, em_tensor **out) {
+static em_status expand_raw(const em_tensor *x, int ndim, const int64_t *shape, em_tensor **out) {
     EM_TRY(em__check_shape("broadcast_to", ndim, shape));
     int lead = ndim - x->ndim;
     char b1[EM_DESC_LEN], b2[EM_DESC_LEN];
@@ -186,7 +187,7 @@ em_status em_tensor_expand(const em_tensor *x, int ndim, const int64_t *shape, e
     return em__view(x, x->dtype, ndim, shape, st, x->offset, out);
 }
 
-em_status em_tensor_squeeze(const em_tensor *x, const int *axes, int naxes, em_tensor **out) {
+static em_status squeeze_raw(const em_tensor *x, const int *axes, int naxes, em_tensor **out) {
     uint32_t mask = 0;
     if (axes) {
         EM_TRY(em__axes_mask("squeeze", axes, naxes, x->ndim, &mask));
@@ -208,7 +209,7 @@ em_status em_tensor_squeeze(const em_tensor *x, const int *axes, int naxes, em_t
     return em__view(x, x->dtype, nd, sh, st, x->offset, out);
 }
 
-em_status em_tensor_unsqueeze(const em_tensor *x, int axis, em_tensor **out) {
+static em_status unsqueeze_raw(const em_tensor *x, int axis, em_tensor **out) {
     if (x->ndim >= EM_MAX_DIMS)
         return em__error(EM_ERR_SHAPE, "unsqueeze: tensor already has the maximum of %d dimensions", EM_MAX_DIMS);
     int a;
@@ -242,7 +243,7 @@ em_status em_tensor_flatten(const em_tensor *x, int start, int end, em_tensor **
     return em_tensor_reshape(x, nd, sh, out);
 }
 
-em_status em_tensor_flip(const em_tensor *x, const int *axes, int naxes, em_tensor **out) {
+static em_status flip_raw(const em_tensor *x, const int *axes, int naxes, em_tensor **out) {
     uint32_t mask;
     EM_TRY(em__axes_mask("flip", axes, naxes, x->ndim, &mask));
     int64_t st[EM_MAX_DIMS], off = x->offset;
@@ -254,4 +255,53 @@ em_status em_tensor_flip(const em_tensor *x, const int *axes, int naxes, em_tens
         }
     }
     return em__view(x, x->dtype, x->ndim, x->shape, st, off, out);
+}
+
+/* ---- public entry points: the view, then its autograd record ---------- */
+#define VIEW_ENTRY(call, kind, name, np)                                          \
+    do {                                                                          \
+        if (!em__ag_want1(x)) return call;                                        \
+        em_status st_;                                                            \
+        EM__AG_NOREC(st_, call);                                                  \
+        return st_ ? st_ : em__ag_view(kind, name, x, p, np, out);                \
+    } while (0)
+
+em_status em_tensor_view(const em_tensor *x, int ndim, const int64_t *shape, em_tensor **out) {
+    const int64_t *p = NULL;
+    VIEW_ENTRY(view_raw(x, ndim, shape, out), EM__AG_RESHAPE, "ViewBackward0", 0);
+}
+em_status em_tensor_reshape(const em_tensor *x, int ndim, const int64_t *shape, em_tensor **out) {
+    const int64_t *p = NULL;
+    VIEW_ENTRY(reshape_raw(x, ndim, shape, out), EM__AG_RESHAPE, "ReshapeAliasBackward0", 0);
+}
+em_status em_tensor_permute(const em_tensor *x, const int *perm, em_tensor **out) {
+    int64_t p[EM_MAX_DIMS];
+    for (int i = 0; i < x->ndim; i++) p[i] = perm[i] < 0 ? perm[i] + x->ndim : perm[i];
+    VIEW_ENTRY(permute_raw(x, perm, out), EM__AG_PERMUTE, "PermuteBackward0", x->ndim);
+}
+em_status em_tensor_slice(const em_tensor *x, int axis, int64_t start, int64_t stop, int64_t step, em_tensor **out) {
+    int64_t p[4] = {axis, start, stop, step};
+    VIEW_ENTRY(slice_raw(x, axis, start, stop, step, out), EM__AG_SLICE, "SliceBackward0", 4);
+}
+em_status em_tensor_select(const em_tensor *x, int axis, int64_t index, em_tensor **out) {
+    int64_t p[2] = {axis, index};
+    VIEW_ENTRY(select_raw(x, axis, index, out), EM__AG_SELECT, "SelectBackward0", 2);
+}
+em_status em_tensor_expand(const em_tensor *x, int ndim, const int64_t *shape, em_tensor **out) {
+    const int64_t *p = NULL;
+    VIEW_ENTRY(expand_raw(x, ndim, shape, out), EM__AG_EXPAND, "ExpandBackward0", 0);
+}
+em_status em_tensor_squeeze(const em_tensor *x, const int *axes, int naxes, em_tensor **out) {
+    const int64_t *p = NULL;
+    VIEW_ENTRY(squeeze_raw(x, axes, naxes, out), EM__AG_RESHAPE, "SqueezeBackward0", 0);
+}
+em_status em_tensor_unsqueeze(const em_tensor *x, int axis, em_tensor **out) {
+    const int64_t *p = NULL;
+    VIEW_ENTRY(unsqueeze_raw(x, axis, out), EM__AG_RESHAPE, "UnsqueezeBackward0", 0);
+}
+em_status em_tensor_flip(const em_tensor *x, const int *axes, int naxes, em_tensor **out) {
+    uint32_t m = 0;
+    EM_TRY(em__axes_mask("flip", axes, naxes, x->ndim, &m));
+    int64_t p[1] = {m};
+    VIEW_ENTRY(flip_raw(x, axes, naxes, out), EM__AG_FLIP, "FlipBackward0", 1);
 }

@@ -21,3 +21,12 @@ from ._tree import (DecisionTreeClassifier, DecisionTreeRegressor, RandomForestC
                     RandomForestRegressor)
 
 __all__ += ["DecisionTreeClassifier", "DecisionTreeRegressor", "RandomForestClassifier", "RandomForestRegressor"]
+from ._linear import (ConvergenceWarning, ElasticNet, Lasso, LinearRegression, LinearSVC,  # noqa: E402
+                      LogisticRegression, Perceptron, Ridge, SGDClassifier, SGDRegressor)
+
+__all__ += ["LinearRegression", "Ridge", "Lasso", "ElasticNet", "LogisticRegression", "SGDClassifier",
+            "SGDRegressor", "Perceptron", "LinearSVC", "ConvergenceWarning"]
+
+from ._decomposition import PCA  # noqa: E402
+
+__all__ += ["PCA"]

@@ -1,0 +1,122 @@
+"""GEMM throughput: ember beside NumPy (OpenBLAS) and PyTorch, float32.
+
+Prints, for 1 and 2 threads (the same count on every side), GFLOPS of square
+products and of inference shapes (M x K x N), each also as a fraction of this
+machine's FMA peak measured by benchmarks/peak.c, and the ratios
+ember/NumPy and ember/torch (> 1: ember is faster).  Two forms:
+``matmul`` multiplies row-major (M, K) @ (K, N); ``linear`` is
+x @ W^T + b with W (N, K) as nn.Linear stores it (torch.nn.functional.linear,
+NumPy x @ W.T + b, ember.nn.functional.linear).
+
+Run (after `make ext`):  PYTHONPATH=python .venv/bin/python benchmarks/bench_gemm.py [--quick] [--cpu-time]
+--quick stops the squares at 512; --cpu-time times 1 thread only, by the
+calling thread's CPU time (every library then computes on that thread), for
+hosts so loaded that wall-clock times are meaningless.
+NumPy runs with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset (the script
+re-executes itself without them); the OpenBLAS kernel in use is printed.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+if any(v in os.environ for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")):
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    os.execve(sys.executable, [sys.executable] + sys.argv, env)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
+
+import ember  # noqa: E402
+from ember.nn.functional import linear  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SQUARE = [64, 128, 256, 512, 1024, 2048]
+INFER = [(1, 784, 128), (16, 784, 128), (64, 784, 128), (128, 4096, 1024)]
+
+
+def peak() -> dict[int, float]:
+    """FMA peak GFLOPS per thread count, from benchmarks/peak.c."""
+    with tempfile.TemporaryDirectory() as d:
+        exe = os.path.join(d, "peak")
+        subprocess.run(["gcc", "-O2", "-mavx2", "-mfma", "-pthread", os.path.join(HERE, "peak.c"), "-o", exe],
+                       check=True)
+        out = subprocess.run([exe, "2"], check=True, capture_output=True, text=True).stdout
+    return {int(t): float(g) for _, t, g in (line.split() for line in out.splitlines())}
+
+
+CLOCK = time.thread_time if "--cpu-time" in sys.argv else time.perf_counter
+
+
+def best_time(fn, flops: float) -> float:
+    """Best of several runs (seconds); enough repetitions for ~0.2 s per side."""
+    fn()
+    t0 = time.perf_counter()
+    fn()
+    once = max(time.perf_counter() - t0, 1e-7)
+    inner = max(1, min(1000, int(0.02 / once)))
+    best = float("inf")
+    for _ in range(7 if once < 0.05 else 3):
+        t0 = CLOCK()
+        for _ in range(inner):
+            fn()
+        best = min(best, (CLOCK() - t0) / inner)
+    return best
+
+
+def row(label: str, flops: float, fns: dict, pk: float) -> str:
+    g = {k: flops / best_time(f, flops) / 1e9 for k, f in fns.items()}
+    return (f"| {label:<16} | {g['ember']:7.1f} ({g['ember'] / pk:4.0%}) | {g['numpy']:7.1f} ({g['numpy'] / pk:4.0%}) "
+            f"| {g['torch']:7.1f} ({g['torch'] / pk:4.0%}) | {g['ember'] / g['numpy']:6.2f}x | "
+            f"{g['ember'] / g['torch']:6.2f}x |")
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv
+    pk = peak()
+    blas = [i for i in threadpool_info() if i.get("internal_api") == "openblas"]
+    print(f"FMA peak (benchmarks/peak.c): {pk[1]:.1f} GFLOPS on 1 thread, {pk[2]:.1f} on 2")
+    print("NumPy BLAS:", ", ".join(f"{i['internal_api']} {i.get('version')} ({i.get('architecture')})" for i in blas))
+    isa = getattr(ember._C, "_gemm_isa", None)
+    print("ember GEMM path:", isa() if isa else "auto (EMBER_FORCE_PORTABLE unset: AVX2+FMA where the CPU has it)")
+    head = ("| shape            | ember GFLOPS (peak) | NumPy GFLOPS (peak) | torch GFLOPS (peak) | ember/NumPy "
+            "| ember/torch |\n|---|---|---|---|---|---|")
+    for nt in (1,) if CLOCK is time.thread_time else (1, 2):
+        ember.set_num_threads(nt)
+        torch.set_num_threads(nt)
+        with threadpool_limits(nt):
+            print(f"\n### {nt} thread{'s' if nt > 1 else ''}\n\n**matmul (M x K x N), float32**\n\n{head}")
+            for n in SQUARE[:4] if quick else SQUARE:
+                shapes = (n, n, n)
+                print(bench_matmul(*shapes, pk[nt]))
+            for m, k, n in INFER:
+                print(bench_matmul(m, k, n, pk[nt]))
+            print(f"\n**linear x @ W^T + b (M x K x N), float32**\n\n{head}")
+            for m, k, n in INFER:
+                print(bench_linear(m, k, n, pk[nt]))
+
+
+def bench_matmul(m: int, k: int, n: int, pk: float) -> str:
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((m, k), np.float32), rng.standard_normal((k, n), np.float32)
+    ea, eb, ta, tb = ember.asarray(a), ember.asarray(b), torch.from_numpy(a), torch.from_numpy(b)
+    fns = {"ember": lambda: ember.matmul(ea, eb), "numpy": lambda: a @ b, "torch": lambda: ta @ tb}
+    return row(f"{m}x{k}x{n}", 2.0 * m * n * k, fns, pk)
+
+
+def bench_linear(m: int, k: int, n: int, pk: float) -> str:
+    rng = np.random.default_rng(1)
+    x, w, b = (rng.standard_normal(s, np.float32) for s in ((m, k), (n, k), (n,)))
+    ex, ew, eb = ember.asarray(x), ember.asarray(w), ember.asarray(b)
+    tx, tw, tb = torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b)
+    fns = {"ember": lambda: linear(ex, ew, eb), "numpy": lambda: x @ w.T + b,
+           "torch": lambda: torch.nn.functional.linear(tx, tw, tb)}
+    return row(f"{m}x{k}x{n}", 2.0 * m * n * k, fns, pk)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1092 @@
+/* CSV reader: RFC 4180 text -> typed columns (see ember/io.h, docs/csv.md).
+ *
+ * Three passes, so that rows can be parsed in parallel with results that do
+ * not depend on the thread count:
+ *  1. scan (serial): find where each data record starts, honouring quotes
+ *     (a quote opens a quoted field only at the start of a field, so the scan
+ *     tracks fields only on lines that contain a quote; other lines are found
+ *     with memchr).  The header, blank and comment lines are left out here.
+ *  2. parse (parallel over fixed chunks of records): tokenise each record and
+ *     convert the selected fields straight into the output columns.  An
+ *     inferred column keeps a per-chunk state (empty, bool, int, float, ...);
+ *     on promotion the chunk's earlier values are converted in place.
+ *  3. merge: the final type of an inferred column is the join of its chunk
+ *     states; chunks parsed as int are converted to float exactly (int64 ->
+ *     double rounds as parsing the text would), and columns that turned out
+ *     to be strings are parsed again, as strings, by a second parallel pass.
+ * Errors are recorded per chunk and the first chunk's (the earliest line) is
+ * reported, so the message does not depend on the thread count either.
+ */
+#include "csv_internal.h"
+#include "../base/threadpool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define OP "read_csv"
+
+static const char *const default_na[] = {"", "NA", "N/A", "n/a", "NaN", "nan", "-NaN", "-nan",
+                                         "NULL", "null", "None", "#N/A", "<NA>"};
+
+em_csv_options em_csv_default_options(void) {
+    em_csv_options o;
+    memset(&o, 0, sizeof o);
+    o.delimiter = ',';
+    o.quote = '"';
+    o.header = true;
+    o.max_rows = -1;
+    o.default_type = EM_CSV_AUTO;
+    return o;
+}
+
+/* ---- result --------------------------------------------------------------- */
+
+struct em_csv_result {
+    int64_t nrows, ncols;
+    char **names;
+    em_csv_type *types;
+    em_tensor **tensors;     /* numeric columns */
+    char **sdata;            /* string columns */
+    int64_t **soffs;
+    uint8_t **smiss;
+};
+
+void em_csv_result_free(em_csv_result *r) {
+    if (!r) return;
+    for (int64_t j = 0; j < r->ncols; j++) {
+        if (r->names) em__free(r->names[j]);
+        if (r->tensors) em_tensor_free(r->tensors[j]);
+        if (r->sdata) em__free(r->sdata[j]);
+        if (r->soffs) em__free(r->soffs[j]);
+        if (r->smiss) em__free(r->smiss[j]);
+    }
+    em__free(r->names);
+    em__free(r->types);
+    em__free(r->tensors);
+    em__free(r->sdata);
+    em__free(r->soffs);
+    em__free(r->smiss);
+    em__free(r);
+}
+
+int64_t em_csv_result_num_rows(const em_csv_result *r) { return r ? r->nrows : 0; }
+int64_t em_csv_result_num_cols(const em_csv_result *r) { return r ? r->ncols : 0; }
+const char *em_csv_result_column_name(const em_csv_result *r, int64_t j) {
+    return r && j >= 0 && j < r->ncols ? r->names[j] : NULL;
+}
+em_csv_type em_csv_result_column_type(const em_csv_result *r, int64_t j) {
+    return r && j >= 0 && j < r->ncols ? r->types[j] : EM_CSV_AUTO;
+}
+
+em_status em_csv_result_column_tensor(const em_csv_result *r, int64_t j, em_tensor **out) {
+    if (!r || !out) return em__error(EM_ERR_INVALID_ARG, "csv_result_column_tensor: NULL argument");
+    if (j < 0 || j >= r->ncols)
+        return em__error(EM_ERR_INDEX, "csv_result_column_tensor: column %lld out of range for %lld columns",
+                         (long long)j, (long long)r->ncols);
+    if (r->types[j] == EM_CSV_STRING)
+        return em__error(EM_ERR_DTYPE, "csv_result_column_tensor: column %lld ('%s') holds strings",
+                         (long long)j, r->names[j]);
+    *out = em_tensor_retain(r->tensors[j]);
+    return EM_OK;
+}
+
+em_status em_csv_result_column_strings(const em_csv_result *r, int64_t j, const char **data,
+                                       const int64_t **offsets, const uint8_t **missing) {
+    if (!r || !data || !offsets || !missing)
+        return em__error(EM_ERR_INVALID_ARG, "csv_result_column_strings: NULL argument");
+    if (j < 0 || j >= r->ncols)
+        return em__error(EM_ERR_INDEX, "csv_result_column_strings: column %lld out of range for %lld columns",
+                         (long long)j, (long long)r->ncols);
+    if (r->types[j] != EM_CSV_STRING)
+        return em__error(EM_ERR_DTYPE, "csv_result_column_strings: column %lld ('%s') is not a string column",
+                         (long long)j, r->names[j]);
+    *data = r->sdata[j];
+    *offsets = r->soffs[j];
+    *missing = r->smiss[j];
+    return EM_OK;
+}
+
+/* ---- growable byte buffer ------------------------------------------------- */
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+} bytes;
+
+static bool bytes_reserve(bytes *b, size_t extra) {
+    if (b->cap - b->len >= extra) return true;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap - b->len < extra) {
+        if (cap > SIZE_MAX / 2) return false;
+        cap *= 2;
+    }
+    char *p = em__alloc(cap);
+    if (!p) return false;
+    if (b->len) memcpy(p, b->p, b->len);
+    em__free(b->p);
+    b->p = p;
+    b->cap = cap;
+    return true;
+}
+
+/* ---- the reader's state --------------------------------------------------- */
+
+/* Per-column parse state of one chunk.  AUTO columns move up this order;
+ * FBOOL is a bool column that met a missing value (stored as 0.0/1.0/NaN). */
+enum { ST_EMPTY, ST_BOOL, ST_INT, ST_FLOAT, ST_FBOOL, ST_STRING };
+
+typedef struct {
+    int state;
+    bool has_missing;
+    bytes str;               /* string bytes of this chunk's rows */
+} colstate;
+
+typedef struct {
+    int64_t r0, r1;          /* records [r0, r1) */
+    em_status st;
+    size_t err_off;          /* byte offset of the error, for its line number */
+    char msg[320];
+    colstate *cols;
+} chunk;
+
+typedef struct {
+    const char *buf;
+    size_t n;
+    char delim, quote;
+    /* records */
+    int64_t *rec;            /* start offsets of data records */
+    int64_t nrec, rec_cap;
+    size_t header_off;
+    bool has_header;
+    /* columns of the file, and the selection */
+    int64_t nfile;           /* fields per record */
+    char **file_names;       /* NULL without a header */
+    int64_t *sel;            /* file column -> selected index or -1 */
+    int64_t nsel;
+    int64_t *sel_file;       /* selected index -> file column */
+    em_csv_type *want;       /* requested type per selected column */
+    int *mode;               /* this pass: EM_CSV_* per selected column, -1 = skip */
+    /* NA strings */
+    const char *const *na;
+    int64_t nna;
+    size_t na_maxlen;
+    uint8_t na_first[256];   /* first bytes of non-empty NA strings */
+    bool fast_num;           /* no NA string reads as a number: fields that parse as one are not missing */
+    /* output */
+    uint64_t **slots;        /* numeric: 8 bytes per row (double or int64 bits) */
+    em_tensor **slot_t;      /* the f64 tensors owning slots */
+    int64_t **soffs;         /* string: offsets (chunk-relative until merged) */
+    uint8_t **smiss;
+    chunk *chunks;
+    int64_t nchunks;
+} reader;
+
+/* ---- error text ----------------------------------------------------------- */
+
+static int64_t line_of(const reader *R, size_t off) {
+    int64_t line = 1;
+    const char *p = R->buf, *end = R->buf + (off < R->n ? off : R->n);
+    while ((p = memchr(p, '\n', (size_t)(end - p)))) {
+        line++;
+        p++;
+    }
+    return line;
+}
+
+/* "line 7, column 3 ('price')" */
+static void where(const reader *R, size_t off, int64_t fcol, char *out, size_t cap) {
+    int k = snprintf(out, cap, "line %lld", (long long)line_of(R, off));
+    if (fcol >= 0 && k >= 0 && (size_t)k < cap) {
+        if (R->file_names && fcol < R->nfile)
+            snprintf(out + k, cap - k, ", column %lld ('%.60s')", (long long)fcol + 1, R->file_names[fcol]);
+        else
+            snprintf(out + k, cap - k, ", column %lld", (long long)fcol + 1);
+    }
+}
+
+/* Field text for a message: at most 40 bytes, non-printables as '?'. */
+static void show(const char *s, size_t n, char *out) {
+    size_t k = n > 40 ? 40 : n;
+    for (size_t i = 0; i < k; i++) out[i] = (s[i] >= 32 && s[i] < 127) ? s[i] : '?';
+    if (n > 40) memcpy(out + k, "...", 4);
+    else out[k] = 0;
+}
+
+static em_status chunk_fail(const reader *R, chunk *c, em_status st, size_t off, int64_t fcol, const char *fmt,
+                            const char *arg) {
+    char loc[128];
+    where(R, off, fcol, loc, sizeof loc);
+    int k = snprintf(c->msg, sizeof c->msg, OP ": %s: ", loc);
+    if (k >= 0 && (size_t)k < sizeof c->msg) snprintf(c->msg + k, sizeof c->msg - k, fmt, arg);
+    c->st = st;
+    c->err_off = off;
+    return st;
+}
+
+/* ---- tokenising ----------------------------------------------------------- */
+
+/* One field of a record: text [s, e) (inside the quotes), `esc` when it holds
+ * doubled quotes, and `next` the offset after its delimiter or newline. */
+typedef struct {
+    const char *s, *e;
+    bool quoted, esc, last;  /* last: the record ends after this field */
+    size_t next;
+} field;
+
+/* Reads the field at offset `at`.  Returns 0, or 1 for an unterminated
+ * quote, 2 for a stray byte after a closing quote (at *bad). */
+static int next_field(const reader *R, size_t at, field *f, size_t *bad) {
+    const char *buf = R->buf, *end = buf + R->n, *p = buf + at;
+    const char d = R->delim, q = R->quote;
+    f->quoted = f->esc = false;
+    if (q && p < end && *p == q) {
+        f->quoted = true;
+        f->s = ++p;
+        for (;;) {
+            const char *z = memchr(p, q, (size_t)(end - p));
+            if (!z) return 1;
+            if (z + 1 < end && z[1] == q) {
+                f->esc = true;
+                p = z + 2;
+                continue;
+            }
+            f->e = z;
+            p = z + 1;
+            break;
+        }
+        if (p == end) {
+            f->last = true;
+            f->next = R->n;
+        } else if (*p == d) {
+            f->last = false;
+            f->next = (size_t)(p + 1 - buf);
+        } else if (*p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n') || (*p == '\r' && p + 1 == end)) {
+            f->last = true;
+            f->next = (size_t)(p - buf) + (*p == '\r' ? 2 : 1);
+            if (f->next > R->n) f->next = R->n;
+        } else {
+            *bad = (size_t)(p - buf);
+            return 2;
+        }
+        return 0;
+    }
+    f->s = p;
+    while (p < end && *p != d && *p != '\n') p++;
+    if (p < end && *p == d) {
+        f->e = p;
+        f->last = false;
+        f->next = (size_t)(p + 1 - buf);
+    } else {
+        f->e = (p > f->s && p[-1] == '\r') ? p - 1 : p;
+        f->last = true;
+        f->next = p < end ? (size_t)(p + 1 - buf) : R->n;
+    }
+    return 0;
+}
+
+/* Copies the field text with "" -> " into b (appending); false on OOM. */
+static bool append_text(const reader *R, bytes *b, const field *f) {
+    size_t n = (size_t)(f->e - f->s);
+    if (!bytes_reserve(b, n)) return false;
+    if (!f->esc) {
+        if (n) memcpy(b->p + b->len, f->s, n);
+        b->len += n;
+        return true;
+    }
+    char *o = b->p + b->len;
+    for (const char *p = f->s; p < f->e; p++) {
+        *o++ = *p;
+        if (*p == R->quote) p++; /* the second quote of a pair */
+    }
+    b->len = (size_t)(o - b->p);
+    return true;
+}
+
+static bool is_na(const reader *R, const char *s, const char *e) {
+    size_t n = (size_t)(e - s);
+    if (n == 0) return true;
+    if (n > R->na_maxlen || !R->na_first[(unsigned char)*s]) return false;
+    for (int64_t i = 0; i < R->nna; i++)
+        if (strlen(R->na[i]) == n && !memcmp(R->na[i], s, n)) return true;
+    return false;
+}
+
+static void trim(const char **s, const char **e) {
+    while (*s < *e && (**s == ' ' || **s == '\t')) (*s)++;
+    while (*e > *s && ((*e)[-1] == ' ' || (*e)[-1] == '\t')) (*e)--;
+}
+
+/* Rows [a, b) held as int64 (ints, or bools as 0/1) become doubles. */
+static void to_double(uint64_t *v, int64_t a, int64_t b) {
+    for (int64_t i = a; i < b; i++) {
+        double d = (double)(int64_t)v[i];
+        memcpy(&v[i], &d, sizeof d);
+    }
+}
+static inline void put_f64(uint64_t *v, int64_t i, double d) { memcpy(&v[i], &d, sizeof d); }
+
+/* Converts one selected field of record `row` (in chunk c) per R->mode[j]. */
+static em_status convert(reader *R, chunk *c, int64_t j, int64_t row, const field *f, bytes *scratch) {
+    int mode = R->mode[j];
+    colstate *cs = &c->cols[j];
+    int64_t fcol = R->sel_file[j];
+    const char *s = f->s, *e = f->e;
+    if (f->esc) { /* rare: a quoted field with "" -- compare the unescaped text */
+        scratch->len = 0;
+        if (!append_text(R, scratch, f))
+            return chunk_fail(R, c, EM_ERR_NOMEM, (size_t)(f->s - R->buf), fcol, "out of memory%s", "");
+        s = scratch->p;
+        e = s + scratch->len;
+    }
+    if (mode == EM_CSV_STRING) {
+        bool miss = is_na(R, s, e);
+        R->smiss[j][row] = miss;
+        if (!miss && !append_text(R, &cs->str, f))
+            return chunk_fail(R, c, EM_ERR_NOMEM, (size_t)(f->s - R->buf), fcol, "out of memory%s", "");
+        R->soffs[j][row + 1] = (int64_t)cs->str.len;
+        return EM_OK;
+    }
+    uint64_t *v = R->slots[j];
+    bool miss = is_na(R, s, e);
+    if (!miss) {
+        trim(&s, &e);
+        miss = s == e;
+    }
+    char txt[48];
+    size_t off = (size_t)(f->s - R->buf);
+    switch (mode) {
+    case EM_CSV_FLOAT64: {
+        double d = NAN;
+        if (!miss && !em__csv_parse_f64(s, e, &d)) {
+            show(s, (size_t)(e - s), txt);
+            return chunk_fail(R, c, EM_ERR_PARSE, off, fcol, "cannot parse '%s' as float64", txt);
+        }
+        put_f64(v, row, d);
+        return EM_OK;
+    }
+    case EM_CSV_INT64: {
+        int64_t x = 0;
+        int k = miss ? -1 : em__csv_parse_i64(s, e, &x);
+        if (k == 1) {
+            v[row] = (uint64_t)x;
+            return EM_OK;
+        }
+        if (k < 0) return chunk_fail(R, c, EM_ERR_PARSE, off, fcol, "missing value in an int64 column%s", "");
+        show(s, (size_t)(e - s), txt);
+        return chunk_fail(R, c, EM_ERR_PARSE, off, fcol,
+                          k == 2 ? "'%s' is outside the int64 range" : "cannot parse '%s' as int64", txt);
+    }
+    case EM_CSV_BOOL: {
+        int b = miss ? -2 : em__csv_parse_bool(s, e);
+        if (b >= 0) {
+            v[row] = (uint64_t)b;
+            return EM_OK;
+        }
+        if (b == -2) return chunk_fail(R, c, EM_ERR_PARSE, off, fcol, "missing value in a bool column%s", "");
+        show(s, (size_t)(e - s), txt);
+        return chunk_fail(R, c, EM_ERR_PARSE, off, fcol, "cannot parse '%s' as bool", txt);
+    }
+    default: break;
+    }
+    /* EM_CSV_AUTO: move up the type order as the values require */
+    if (cs->state == ST_STRING) return EM_OK;
+    if (miss) {
+        if (cs->state == ST_INT || cs->state == ST_BOOL) {
+            to_double(v, c->r0, row);
+            cs->state = cs->state == ST_INT ? ST_FLOAT : ST_FBOOL;
+        }
+        cs->has_missing = true;
+        put_f64(v, row, NAN);
+        return EM_OK;
+    }
+    int64_t x;
+    double d;
+    int b;
+    switch (cs->state) {
+    case ST_FLOAT:
+        if (em__csv_parse_f64(s, e, &d)) {
+            put_f64(v, row, d);
+            return EM_OK;
+        }
+        break;
+    case ST_INT:
+        if (em__csv_parse_i64(s, e, &x) == 1) {
+            v[row] = (uint64_t)x;
+            return EM_OK;
+        }
+        if (em__csv_parse_f64(s, e, &d)) {
+            to_double(v, c->r0, row);
+            cs->state = ST_FLOAT;
+            put_f64(v, row, d);
+            return EM_OK;
+        }
+        break;
+    case ST_BOOL:
+    case ST_FBOOL:
+        if ((b = em__csv_parse_bool(s, e)) >= 0) {
+            if (cs->state == ST_BOOL) v[row] = (uint64_t)b;
+            else put_f64(v, row, b);
+            return EM_OK;
+        }
+        break;
+    case ST_EMPTY:
+        if ((b = em__csv_parse_bool(s, e)) >= 0) {
+            cs->state = cs->has_missing ? ST_FBOOL : ST_BOOL;
+            if (cs->state == ST_BOOL) v[row] = (uint64_t)b;
+            else put_f64(v, row, b);
+            return EM_OK;
+        }
+        if (em__csv_parse_i64(s, e, &x) == 1) {
+            cs->state = cs->has_missing ? ST_FLOAT : ST_INT;
+            if (cs->state == ST_INT) v[row] = (uint64_t)x;
+            else put_f64(v, row, (double)x);
+            return EM_OK;
+        }
+        if (em__csv_parse_f64(s, e, &d)) {
+            cs->state = ST_FLOAT;
+            put_f64(v, row, d);
+            return EM_OK;
+        }
+        break;
+    }
+    cs->state = ST_STRING; /* parsed again as strings after the merge */
+    return EM_OK;
+}
+
+/* Fused fast path for a float field: parse the number straight from the
+ * record and accept it when a delimiter or line end follows; else 0 and the
+ * general path (tokenise, NA check, trim, parse) takes the field. */
+static inline int fast_float(const reader *R, size_t at, double *d, field *f) {
+    const char *p = R->buf + at, *end = R->buf + R->n;
+    if (p == end || *p == R->quote) return 0;
+    const char *z = em__csv_scan_f64(p, end, d);
+    if (!z || z == p) return 0;
+    if (z == end) {
+        f->last = true;
+        f->next = R->n;
+    } else if (*z == R->delim) {
+        f->last = false;
+        f->next = (size_t)(z + 1 - R->buf);
+    } else if (*z == '\n') {
+        f->last = true;
+        f->next = (size_t)(z + 1 - R->buf);
+    } else if (*z == '\r' && (z + 1 == end || z[1] == '\n')) {
+        f->last = true;
+        f->next = (size_t)(z + 2 - R->buf) < R->n ? (size_t)(z + 2 - R->buf) : R->n;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+/* Tokenises and converts records [c->r0, c->r1). */
+static em_status parse_chunk(reader *R, chunk *c) {
+    bytes scratch = {0};
+    em_status st = EM_OK;
+    for (int64_t r = c->r0; r < c->r1 && !st; r++) {
+        size_t at = (size_t)R->rec[r];
+        for (int64_t k = 0;; k++) {
+            field f;
+            int64_t j = k < R->nfile ? R->sel[k] : -1;
+            int mode = j >= 0 ? R->mode[j] : -1;
+            double d;
+            if (R->fast_num && (mode == EM_CSV_FLOAT64 || (mode == EM_CSV_AUTO && c->cols[j].state == ST_FLOAT)) &&
+                fast_float(R, at, &d, &f)) {
+                put_f64(R->slots[j], r, d);
+            } else {
+                size_t bad = 0;
+                int t = next_field(R, at, &f, &bad);
+                if (t == 1) {
+                    st = chunk_fail(R, c, EM_ERR_PARSE, at, k < R->nfile ? k : -1, "unterminated quoted field%s", "");
+                    break;
+                }
+                if (t == 2) {
+                    char ch[2] = {R->buf[bad] >= 32 && R->buf[bad] < 127 ? R->buf[bad] : '?', 0};
+                    st = chunk_fail(R, c, EM_ERR_PARSE, bad, k < R->nfile ? k : -1,
+                                    "unexpected character '%s' after a closing quote", ch);
+                    break;
+                }
+                if (k >= R->nfile) {
+                    char msg[64];
+                    snprintf(msg, sizeof msg, "%lld", (long long)R->nfile);
+                    st = chunk_fail(R, c, EM_ERR_PARSE, at, k, "expected %s fields, found more", msg);
+                    break;
+                }
+                if (mode >= 0 && (st = convert(R, c, j, r, &f, &scratch))) break;
+            }
+            at = f.next;
+            if (f.last) {
+                if (k + 1 < R->nfile) {
+                    char msg[64];
+                    snprintf(msg, sizeof msg, "%lld fields, found %lld", (long long)R->nfile, (long long)k + 1);
+                    st = chunk_fail(R, c, EM_ERR_PARSE, (size_t)R->rec[r], k + 1, "expected %s", msg);
+                }
+                break;
+            }
+        }
+    }
+    em__free(scratch.p);
+    return st;
+}
+
+static void parse_range(void *ctx, int64_t begin, int64_t end, int tid) {
+    reader *R = ctx;
+    (void)tid;
+    for (int64_t i = begin; i < end; i++) parse_chunk(R, &R->chunks[i]);
+}
+
+/* ---- pass 1: records ------------------------------------------------------ */
+
+static em_status push_rec(reader *R, size_t off) {
+    if (R->nrec == R->rec_cap) {
+        int64_t cap = R->rec_cap ? R->rec_cap * 2 : 1024;
+        int64_t *p = em__alloc((size_t)cap * sizeof *p);
+        if (!p) return em__error(EM_ERR_NOMEM, OP ": out of memory for %lld record offsets", (long long)cap);
+        if (R->nrec) memcpy(p, R->rec, (size_t)R->nrec * sizeof *p);
+        em__free(R->rec);
+        R->rec = p;
+        R->rec_cap = cap;
+    }
+    R->rec[R->nrec++] = (int64_t)off;
+    return EM_OK;
+}
+
+/* Offset after the record starting at `at` (quotes honoured; an unterminated
+ * quote runs to the end, and the parse reports it). */
+static size_t record_end(const reader *R, size_t at) {
+    const char *buf = R->buf, *end = buf + R->n, *p = buf + at;
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    const char *lim = nl ? nl : end;
+    if (!R->quote || !memchr(p, R->quote, (size_t)(lim - p))) return nl ? (size_t)(nl + 1 - buf) : R->n;
+    for (;;) {
+        field f;
+        size_t bad;
+        int t = next_field(R, at, &f, &bad);
+        if (t == 1) return R->n;
+        if (t == 2) { /* the parse reports it; resume after the line */
+            const char *z = memchr(buf + bad, '\n', (size_t)(end - buf - bad));
+            return z ? (size_t)(z + 1 - buf) : R->n;
+        }
+        at = f.next;
+        if (f.last) return at;
+    }
+}
+
+static em_status scan_records(reader *R, const em_csv_options *o) {
+    size_t at = 0;
+    const char *buf = R->buf;
+    for (int64_t i = 0; i < o->skip_rows && at < R->n; i++) {
+        const char *z = memchr(buf + at, '\n', R->n - at);
+        at = z ? (size_t)(z + 1 - buf) : R->n;
+    }
+    bool need_header = o->header;
+    int64_t left = o->max_rows < 0 ? INT64_MAX : o->max_rows;
+    while (at < R->n && (need_header || left > 0)) {
+        char c = buf[at];
+        if (c == '\n' || (c == '\r' && (at + 1 == R->n || buf[at + 1] == '\n')) || (o->comment && c == o->comment)) {
+            const char *z = memchr(buf + at, '\n', R->n - at); /* blank or comment line */
+            at = z ? (size_t)(z + 1 - buf) : R->n;
+            continue;
+        }
+        size_t next = record_end(R, at);
+        if (need_header) {
+            R->has_header = true;
+            R->header_off = at;
+            need_header = false;
+        } else {
+            EM_TRY(push_rec(R, at));
+            left--;
+        }
+        at = next;
+    }
+    return EM_OK;
+}
+
+/* ---- header and column selection ------------------------------------------ */
+
+static em_status copy_str(const char *s, size_t n, char **out) {
+    char *p = em__alloc(n + 1);
+    if (!p) return em__error(EM_ERR_NOMEM, OP ": out of memory for a column name");
+    memcpy(p, s, n);
+    p[n] = 0;
+    *out = p;
+    return EM_OK;
+}
+
+static em_status fail_at(const reader *R, em_status st, size_t off, int64_t fcol, const char *what) {
+    char loc[128];
+    where(R, off, fcol, loc, sizeof loc);
+    return em__error(st, OP ": %s: %s", loc, what);
+}
+
+/* Counts the fields of the record at `at` and, when names != NULL, copies
+ * their unescaped texts (duplicates get ".1", ".2", ... as in pandas). */
+static em_status read_row_names(reader *R, size_t at, int64_t *nf, char ***names) {
+    int64_t cnt = 0, cap = 0;
+    char **v = NULL;
+    bytes b = {0};
+    em_status st = EM_OK;
+    for (;;) {
+        field f;
+        size_t bad = 0;
+        int t = next_field(R, at, &f, &bad);
+        if (t) {
+            st = fail_at(R, EM_ERR_PARSE, t == 1 ? at : bad, cnt,
+                         t == 1 ? "unterminated quoted field" : "unexpected character after a closing quote");
+            break;
+        }
+        if (names) {
+            if (cnt == cap) {
+                int64_t nc = cap ? cap * 2 : 16;
+                char **p = em__alloc((size_t)nc * sizeof *p);
+                if (!p) {
+                    st = em__error(EM_ERR_NOMEM, OP ": out of memory for the header");
+                    break;
+                }
+                if (cnt) memcpy(p, v, (size_t)cnt * sizeof *p);
+                em__free(v);
+                v = p;
+                cap = nc;
+            }
+            b.len = 0;
+            if (!append_text(R, &b, &f)) {
+                st = em__error(EM_ERR_NOMEM, OP ": out of memory for the header");
+                break;
+            }
+            /* pandas-style dedup: name, name.1, name.2 ... */
+            char tmp[32] = "";
+            for (int dup = 0;; dup++) {
+                if (dup) snprintf(tmp, sizeof tmp, ".%d", dup);
+                size_t tl = strlen(tmp);
+                bool clash = false;
+                for (int64_t i = 0; i < cnt && !clash; i++)
+                    clash = strlen(v[i]) == b.len + tl && !memcmp(v[i], b.p, b.len) && !memcmp(v[i] + b.len, tmp, tl);
+                if (!clash) break;
+            }
+            size_t tl = strlen(tmp);
+            if (!bytes_reserve(&b, tl + 1)) {
+                st = em__error(EM_ERR_NOMEM, OP ": out of memory for the header");
+                break;
+            }
+            memcpy(b.p + b.len, tmp, tl);
+            if ((st = copy_str(b.p, b.len + tl, &v[cnt]))) break;
+        }
+        cnt++;
+        at = f.next;
+        if (f.last) break;
+    }
+    em__free(b.p);
+    if (st) {
+        for (int64_t i = 0; v && i < cnt; i++) em__free(v[i]);
+        em__free(v);
+        return st;
+    }
+    *nf = cnt;
+    if (names) *names = v;
+    return EM_OK;
+}
+
+static em_status resolve(const reader *R, const em_csv_column *c, const char *what, int64_t *out) {
+    if (c->name) {
+        if (R->file_names)
+            for (int64_t i = 0; i < R->nfile; i++)
+                if (!strcmp(R->file_names[i], c->name)) {
+                    *out = i;
+                    return EM_OK;
+                }
+        return em__error(EM_ERR_INVALID_ARG, OP ": %s: no column named '%.80s'%s", what, c->name,
+                         R->file_names ? "" : " (the file has no header)");
+    }
+    int64_t i = c->index < 0 ? c->index + R->nfile : c->index;
+    if (i < 0 || i >= R->nfile)
+        return em__error(EM_ERR_INDEX, OP ": %s: column index %lld out of range for %lld columns", what,
+                         (long long)c->index, (long long)R->nfile);
+    *out = i;
+    return EM_OK;
+}
+
+static em_status select_columns(reader *R, const em_csv_options *o) {
+    size_t nf = (size_t)R->nfile;
+    R->nsel = o->usecols ? o->n_usecols : R->nfile;
+    size_t ns = (size_t)R->nsel;
+    R->sel = em__alloc(nf * sizeof *R->sel + 1);
+    R->sel_file = em__alloc(ns * sizeof *R->sel_file + 1);
+    R->want = em__alloc(ns * sizeof *R->want + 1);
+    R->mode = em__alloc(ns * sizeof *R->mode + 1);
+    if (!R->sel || !R->sel_file || !R->want || !R->mode)
+        return em__error(EM_ERR_NOMEM, OP ": out of memory for %lld columns", (long long)R->nfile);
+    for (size_t i = 0; i < nf; i++) R->sel[i] = -1;
+    for (size_t j = 0; j < ns; j++) {
+        int64_t f = (int64_t)j;
+        if (o->usecols) EM_TRY(resolve(R, &o->usecols[j], "usecols", &f));
+        if (R->sel[f] >= 0)
+            return em__error(EM_ERR_INVALID_ARG, OP ": usecols: column %lld is selected twice", (long long)f + 1);
+        R->sel[f] = (int64_t)j;
+        R->sel_file[j] = f;
+        R->want[j] = o->default_type;
+    }
+    for (int64_t t = 0; t < o->n_types; t++) {
+        int64_t f;
+        EM_TRY(resolve(R, &o->types[t].column, "dtype", &f));
+        if ((unsigned)o->types[t].type > EM_CSV_STRING)
+            return em__error(EM_ERR_INVALID_ARG, OP ": dtype: invalid column type %d", (int)o->types[t].type);
+        if (R->sel[f] >= 0) R->want[R->sel[f]] = o->types[t].type;
+    }
+    return EM_OK;
+}
+
+/* ---- result assembly ------------------------------------------------------ */
+
+static int join(int a, int b) {
+    if (a == b) return a;
+    if (a > b) { int t = a; a = b; b = t; }
+    if (a == ST_EMPTY) {
+        /* the empty chunk had missing values: bool/int need a float home */
+        if (b == ST_BOOL) return ST_FBOOL;
+        if (b == ST_INT) return ST_FLOAT;
+        return b;
+    }
+    if (b == ST_STRING) return ST_STRING;
+    if (a == ST_INT && b == ST_FLOAT) return ST_FLOAT;
+    if (a == ST_BOOL && b == ST_FBOOL) return ST_FBOOL;
+    return ST_STRING; /* bool with numbers */
+}
+
+static void free_reader(reader *R) {
+    if (R->chunks) {
+        for (int64_t i = 0; i < R->nchunks; i++) {
+            if (!R->chunks[i].cols) continue;
+            for (int64_t j = 0; j < R->nsel; j++) em__free(R->chunks[i].cols[j].str.p);
+            em__free(R->chunks[i].cols);
+        }
+        em__free(R->chunks);
+    }
+    for (int64_t j = 0; j < R->nsel; j++) {
+        if (R->slot_t) em_tensor_free(R->slot_t[j]);
+        if (R->soffs) em__free(R->soffs[j]);
+        if (R->smiss) em__free(R->smiss[j]);
+    }
+    if (R->file_names)
+        for (int64_t i = 0; i < R->nfile; i++) em__free(R->file_names[i]);
+    em__free(R->file_names);
+    em__free(R->rec);
+    em__free(R->sel);
+    em__free(R->sel_file);
+    em__free(R->want);
+    em__free(R->mode);
+    em__free(R->slots);
+    em__free(R->slot_t);
+    em__free(R->soffs);
+    em__free(R->smiss);
+}
+
+static em_status alloc_strings(reader *R, int64_t j) {
+    size_t n = (size_t)R->nrec;
+    if (!R->soffs[j] && !(R->soffs[j] = em__alloc((n + 1) * sizeof(int64_t))))
+        return em__error(EM_ERR_NOMEM, OP ": out of memory for %lld string offsets", (long long)n);
+    if (!R->smiss[j] && !(R->smiss[j] = em__alloc(n + 1)))
+        return em__error(EM_ERR_NOMEM, OP ": out of memory for %lld missing flags", (long long)n);
+    return EM_OK;
+}
+
+/* Runs the parse pass over all chunks and reports the first chunk's error. */
+static em_status run_pass(reader *R, int nthreads) {
+    for (int64_t i = 0; i < R->nchunks; i++) R->chunks[i].st = EM_OK;
+    if (R->nchunks > 1 && nthreads > 1)
+        em__parallel_for(R->nchunks, 1, nthreads, parse_range, R);
+    else
+        parse_range(R, 0, R->nchunks, 0);
+    for (int64_t i = 0; i < R->nchunks; i++)
+        if (R->chunks[i].st) return em__error(R->chunks[i].st, "%s", R->chunks[i].msg);
+    return EM_OK;
+}
+
+static em_status build(reader *R, const em_csv_options *o, em_csv_result **out) {
+    const int64_t ns = R->nsel, nr = R->nrec;
+    /* chunks: fixed size from the row count (results never depend on it) */
+    int nthreads = o->nthreads > 0 ? o->nthreads : em__threads();
+    int64_t csize = nr / ((int64_t)nthreads * 8) + 1;
+    if (csize < 2048) csize = 2048;
+    R->nchunks = nr ? (nr + csize - 1) / csize : 0;
+    R->chunks = em__calloc((size_t)R->nchunks * sizeof(chunk) + 1);
+    R->slots = em__calloc((size_t)ns * sizeof *R->slots + 1);
+    R->slot_t = em__calloc((size_t)ns * sizeof *R->slot_t + 1);
+    R->soffs = em__calloc((size_t)ns * sizeof *R->soffs + 1);
+    R->smiss = em__calloc((size_t)ns * sizeof *R->smiss + 1);
+    if (!R->chunks || !R->slots || !R->slot_t || !R->soffs || !R->smiss)
+        return em__error(EM_ERR_NOMEM, OP ": out of memory for %lld columns", (long long)ns);
+    for (int64_t i = 0; i < R->nchunks; i++) {
+        chunk *c = &R->chunks[i];
+        c->r0 = i * csize;
+        c->r1 = c->r0 + csize < nr ? c->r0 + csize : nr;
+        if (!(c->cols = em__calloc((size_t)ns * sizeof *c->cols + 1)))
+            return em__error(EM_ERR_NOMEM, OP ": out of memory for chunk state");
+    }
+    for (int64_t j = 0; j < ns; j++) {
+        R->mode[j] = R->want[j];
+        if (R->want[j] == EM_CSV_STRING) {
+            EM_TRY(alloc_strings(R, j));
+        } else {
+            EM_TRY(em__new(EM_F64, 1, &nr, &R->slot_t[j]));
+            R->slots[j] = (uint64_t *)em__ptr(R->slot_t[j]);
+        }
+    }
+    EM_TRY(run_pass(R, nthreads));
+
+    /* merge the chunk states of inferred columns */
+    int *final = em__alloc((size_t)ns * sizeof(int) + 1);
+    if (!final) return em__error(EM_ERR_NOMEM, OP ": out of memory");
+    bool reparse = false;
+    for (int64_t j = 0; j < ns; j++) {
+        R->mode[j] = -1;
+        if (R->want[j] != EM_CSV_AUTO) continue;
+        int s = ST_EMPTY;
+        for (int64_t i = 0; i < R->nchunks; i++) {
+            const colstate *cs = &R->chunks[i].cols[j];
+            int cst = cs->state;
+            if (cs->has_missing && cst == ST_BOOL) cst = ST_FBOOL;
+            if (cs->has_missing && cst == ST_INT) cst = ST_FLOAT;
+            s = i ? join(s, cst) : cst;
+        }
+        final[j] = s;
+        if (s == ST_STRING) {
+            R->mode[j] = EM_CSV_STRING;
+            reparse = true;
+            em_tensor_free(R->slot_t[j]);
+            R->slot_t[j] = NULL;
+            R->slots[j] = NULL;
+            em_status st = alloc_strings(R, j);
+            if (st) {
+                em__free(final);
+                return st;
+            }
+            continue;
+        }
+        for (int64_t i = 0; i < R->nchunks; i++) {
+            const chunk *c = &R->chunks[i];
+            int cst = c->cols[j].state;
+            if ((s == ST_FLOAT || s == ST_FBOOL) && (cst == ST_INT || cst == ST_BOOL))
+                to_double(R->slots[j], c->r0, c->r1);
+        }
+    }
+    if (reparse) {
+        for (int64_t i = 0; i < R->nchunks; i++)
+            for (int64_t j = 0; j < ns; j++)
+                if (R->mode[j] == EM_CSV_STRING) R->chunks[i].cols[j].str.len = 0;
+        em_status st = run_pass(R, nthreads);
+        if (st) {
+            em__free(final);
+            return st;
+        }
+    }
+
+    em_csv_result *res = em__calloc(sizeof *res);
+    if (!res) {
+        em__free(final);
+        return em__error(EM_ERR_NOMEM, OP ": out of memory for the result");
+    }
+    res->ncols = ns;
+    res->nrows = nr;
+    res->names = em__calloc((size_t)ns * sizeof(char *) + 1);
+    res->types = em__calloc((size_t)ns * sizeof(em_csv_type) + 1);
+    res->tensors = em__calloc((size_t)ns * sizeof(em_tensor *) + 1);
+    res->sdata = em__calloc((size_t)ns * sizeof(char *) + 1);
+    res->soffs = em__calloc((size_t)ns * sizeof(int64_t *) + 1);
+    res->smiss = em__calloc((size_t)ns * sizeof(uint8_t *) + 1);
+    em_status st = EM_OK;
+    if (!res->names || !res->types || !res->tensors || !res->sdata || !res->soffs || !res->smiss)
+        st = em__error(EM_ERR_NOMEM, OP ": out of memory for the result");
+    for (int64_t j = 0; j < ns && !st; j++) {
+        int64_t f = R->sel_file[j];
+        if (R->file_names) {
+            st = copy_str(R->file_names[f], strlen(R->file_names[f]), &res->names[j]);
+        } else {
+            char tmp[24];
+            int k = snprintf(tmp, sizeof tmp, "%lld", (long long)f);
+            st = copy_str(tmp, (size_t)k, &res->names[j]);
+        }
+        if (st) break;
+        em_csv_type t = R->want[j];
+        if (t == EM_CSV_AUTO) {
+            int s = final[j];
+            t = s == ST_BOOL ? EM_CSV_BOOL : s == ST_INT ? EM_CSV_INT64 : s == ST_STRING ? EM_CSV_STRING : EM_CSV_FLOAT64;
+        }
+        res->types[j] = t;
+        if (t == EM_CSV_STRING) {
+            /* one buffer: concatenate the chunks, offsets made absolute */
+            size_t total = 0;
+            for (int64_t i = 0; i < R->nchunks; i++) total += R->chunks[i].cols[j].str.len;
+            char *d = em__alloc(total + 1);
+            if (!d) {
+                st = em__error(EM_ERR_NOMEM, OP ": out of memory for %zu bytes of strings", total);
+                break;
+            }
+            int64_t *offs = R->soffs[j], base = 0;
+            offs[0] = 0;
+            for (int64_t i = 0; i < R->nchunks; i++) {
+                const chunk *c = &R->chunks[i];
+                const bytes *b = &c->cols[j].str;
+                if (b->len) memcpy(d + base, b->p, b->len);
+                for (int64_t r = c->r0; r < c->r1; r++) offs[r + 1] += base;
+                base += (int64_t)b->len;
+            }
+            d[total] = 0;
+            res->sdata[j] = d;
+            res->soffs[j] = offs;
+            res->smiss[j] = R->smiss[j];
+            R->soffs[j] = NULL;
+            R->smiss[j] = NULL;
+        } else if (t == EM_CSV_BOOL) {
+            em_tensor *bt;
+            if ((st = em__new(EM_BOOL, 1, &nr, &bt))) break;
+            bool *bp = (bool *)em__ptr(bt);
+            for (int64_t r = 0; r < nr; r++) bp[r] = R->slots[j][r] != 0;
+            res->tensors[j] = bt;
+        } else if (t == EM_CSV_INT64) {
+            em_tensor *it;
+            if ((st = em__view(R->slot_t[j], EM_I64, 1, &nr, (const int64_t[]){1}, 0, &it))) break;
+            res->tensors[j] = it;
+        } else {
+            res->tensors[j] = R->slot_t[j];
+            R->slot_t[j] = NULL;
+        }
+    }
+    em__free(final);
+    if (st) {
+        em_csv_result_free(res);
+        return st;
+    }
+    *out = res;
+    return EM_OK;
+}
+
+/* ---- entry points --------------------------------------------------------- */
+
+static em_status check_options(const em_csv_options *o) {
+    char d = o->delimiter, q = o->quote, c = o->comment;
+    if (d == 0 || d == '\n' || d == '\r')
+        return em__error(EM_ERR_INVALID_ARG, OP ": delimiter must be one byte other than NUL, '\\n', '\\r'");
+    if (q == '\n' || q == '\r' || (q && q == d))
+        return em__error(EM_ERR_INVALID_ARG, OP ": quote must differ from the delimiter and newlines");
+    if (c && (c == d || c == q || c == '\n' || c == '\r'))
+        return em__error(EM_ERR_INVALID_ARG, OP ": comment must differ from the delimiter, quote and newlines");
+    if (o->skip_rows < 0)
+        return em__error(EM_ERR_INVALID_ARG, OP ": skip_rows must be >= 0, got %lld", (long long)o->skip_rows);
+    if ((unsigned)o->default_type > EM_CSV_STRING)
+        return em__error(EM_ERR_INVALID_ARG, OP ": invalid default column type %d", (int)o->default_type);
+    if (o->n_usecols < 0 || o->n_types < 0 || o->n_na_values < 0 || (o->n_usecols && !o->usecols) ||
+        (o->n_types && !o->types) || (o->n_na_values && !o->na_values))
+        return em__error(EM_ERR_INVALID_ARG, OP ": a list option has a negative length or a NULL pointer");
+    for (int64_t i = 0; i < o->n_na_values; i++)
+        if (!o->na_values[i]) return em__error(EM_ERR_INVALID_ARG, OP ": na_values[%lld] is NULL", (long long)i);
+    return EM_OK;
+}
+
+em_status em_csv_read_buffer(const void *data, size_t n, const em_csv_options *opts, em_csv_result **out) {
+    if ((!data && n) || !out) return em__error(EM_ERR_INVALID_ARG, OP ": NULL data or out");
+    em_csv_options o = opts ? *opts : em_csv_default_options();
+    EM_TRY(check_options(&o));
+    reader R;
+    memset(&R, 0, sizeof R);
+    R.buf = data ? data : "";
+    R.n = n;
+    if (n >= 3 && !memcmp(R.buf, "\xEF\xBB\xBF", 3)) { /* UTF-8 byte-order mark */
+        R.buf += 3;
+        R.n -= 3;
+    }
+    R.delim = o.delimiter;
+    R.quote = o.quote;
+    R.na = o.na_values ? o.na_values : default_na;
+    R.nna = o.na_values ? o.n_na_values : (int64_t)(sizeof default_na / sizeof *default_na);
+    for (int64_t i = 0; i < R.nna; i++) {
+        size_t l = strlen(R.na[i]);
+        if (l > R.na_maxlen) R.na_maxlen = l;
+        if (l) R.na_first[(unsigned char)R.na[i][0]] = 1;
+    }
+    R.fast_num = true;
+    for (int64_t i = 0; i < R.nna; i++) {
+        double v;
+        if (em__csv_parse_f64(R.na[i], R.na[i] + strlen(R.na[i]), &v) && !isnan(v)) R.fast_num = false;
+    }
+    em_status st = EM_OK;
+    if ((st = scan_records(&R, &o))) goto done;
+    if (R.has_header) {
+        if ((st = read_row_names(&R, R.header_off, &R.nfile, &R.file_names))) goto done;
+    } else if (R.nrec) {
+        if ((st = read_row_names(&R, (size_t)R.rec[0], &R.nfile, NULL))) goto done;
+    }
+    /* after the header, so the message can name the column */
+    const char *nul = memchr(R.buf, 0, R.n);
+    if (nul) {
+        /* which field: count delimiters on that line (quotes aside) */
+        size_t off = (size_t)(nul - R.buf), ls = off;
+        while (ls > 0 && R.buf[ls - 1] != '\n') ls--;
+        int64_t col = 0;
+        for (size_t i = ls; i < off; i++) col += R.buf[i] == R.delim;
+        st = fail_at(&R, EM_ERR_PARSE, off, col, "embedded NUL byte");
+        goto done;
+    }
+    if ((st = select_columns(&R, &o))) goto done;
+    st = build(&R, &o, out);
+done:
+    free_reader(&R);
+    return st;
+}
+
+em_status em_csv_read_file(const char *path, const em_csv_options *opts, em_csv_result **out) {
+    if (!path || !out) return em__error(EM_ERR_INVALID_ARG, OP ": NULL path or out");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return em__error(EM_ERR_IO, OP ": cannot open '%s': %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) < 0) {
+        int e = errno;
+        close(fd);
+        return em__error(EM_ERR_IO, OP ": cannot stat '%s': %s", path, strerror(e));
+    }
+    if (S_ISDIR(sb.st_mode)) {
+        close(fd);
+        return em__error(EM_ERR_IO, OP ": '%s' is a directory", path);
+    }
+    em_status st;
+    if (S_ISREG(sb.st_mode) && sb.st_size > 0) {
+        void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m == MAP_FAILED) {
+            int e = errno;
+            close(fd);
+            return em__error(EM_ERR_IO, OP ": cannot map '%s': %s", path, strerror(e));
+        }
+        close(fd);
+        st = em_csv_read_buffer(m, (size_t)sb.st_size, opts, out);
+        munmap(m, (size_t)sb.st_size);
+        return st;
+    }
+    /* pipes, empty or special files: read to the end */
+    bytes b = {0};
+    for (;;) {
+        if (!bytes_reserve(&b, 65536)) {
+            em__free(b.p);
+            close(fd);
+            return em__error(EM_ERR_NOMEM, OP ": out of memory reading '%s'", path);
+        }
+        ssize_t k = read(fd, b.p + b.len, b.cap - b.len);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) {
+            int e = errno;
+            em__free(b.p);
+            close(fd);
+            return em__error(EM_ERR_IO, OP ": cannot read '%s': %s", path, strerror(e));
+        }
+        if (k == 0) break;
+        b.len += (size_t)k;
+    }
+    close(fd);
+    st = em_csv_read_buffer(b.p ? b.p : "", b.len, opts, out);
+    em__free(b.p);
+    return st;
+}

@@ -1,0 +1,68 @@
+/* conv_kernels.h — internal kernels behind ops/conv.c and ops/pool.c.
+ *
+ * All work on one contiguous (H, W) plane at a time (1-D: H = 1); the ops
+ * split a batch into planes and run them on the thread pool.  Every kernel
+ * fixes its summation order from the geometry alone, never from the thread
+ * count.  The row primitives (axpy / dot) have a portable C version and an
+ * AVX2+FMA one (kernels/x86/conv_avx2.c) chosen once per process like
+ * kernels/vmath.c (EMBER_FORCE_PORTABLE=1 forces the portable one). */
+#ifndef EMBER_CONV_KERNELS_H
+#define EMBER_CONV_KERNELS_H
+
+#include "../internal.h"
+
+/* The geometry of one convolution, 1-D mapped to 2-D with H = kh = 1. */
+typedef struct em__conv_geom {
+    int64_t N, C, H, W;  /* input */
+    int64_t O, OH, OW;   /* output channels and spatial size */
+    int64_t kh, kw, sh, sw, ph, pw, dh, dw;
+    int64_t groups;
+} em__conv_geom;
+
+/* Output positions p in [0, n_out) with 0 <= p*stride + off < n_in form the
+ * range [*lo, *hi) (empty: lo == hi). */
+static inline void em__conv_valid(int64_t off, int64_t stride, int64_t n_in, int64_t n_out, int64_t *lo,
+                                  int64_t *hi) {
+    int64_t a = off >= 0 ? 0 : (-off + stride - 1) / stride;
+    int64_t b = n_in - off <= 0 ? 0 : (n_in - off + stride - 1) / stride;
+    if (b > n_out) b = n_out;
+    if (a > b) a = b;
+    *lo = a, *hi = b;
+}
+
+/* col[((c*kh + i)*kw + j) * OH*OW + oh*OW + ow] = x[c, oh*sh + i*dh - ph, ow*sw + j*dw - pw]
+ * (0 outside x) for c < nc: x holds nc contiguous H x W planes. */
+void em__im2col_f32(const em__conv_geom *g, int64_t nc, const float *x, float *col);
+void em__im2col_f64(const em__conv_geom *g, int64_t nc, const double *x, double *col);
+/* The adjoint: x[c, ih, iw] += col[...] for every col entry above (x is not cleared). */
+void em__col2im_f32(const em__conv_geom *g, int64_t nc, const float *col, float *x);
+void em__col2im_f64(const em__conv_geom *g, int64_t nc, const double *col, double *x);
+
+/* Depthwise (groups == C, one input channel per group), for input channel c
+ * of one image: m = O / C output channels o = c*m .. c*m + m - 1.
+ * forward:  y[o] = bias[o] + sum_{i,j} w[o, i, j] * x shifted (bias may be NULL)
+ * grad_x:   gx = sum_o adjoint of the above applied to gy[o] (gx overwritten)
+ * grad_w:   gw[o, i, j] += sum_p gy[o, p] * x shifted (one image; caller loops n) */
+void em__dwconv_fwd_f32(const em__conv_geom *g, const float *x, const float *w, const float *bias, float *y);
+void em__dwconv_fwd_f64(const em__conv_geom *g, const double *x, const double *w, const double *bias, double *y);
+void em__dwconv_bwd_x_f32(const em__conv_geom *g, const float *gy, const float *w, float *gx);
+void em__dwconv_bwd_x_f64(const em__conv_geom *g, const double *gy, const double *w, double *gx);
+void em__dwconv_bwd_w_f32(const em__conv_geom *g, const float *gy, const float *x, float *gw);
+void em__dwconv_bwd_w_f64(const em__conv_geom *g, const double *gy, const double *x, double *gw);
+
+/* Row primitives: y[p] += a * x[p] and sum_p x[p] * y[p] over n contiguous
+ * elements.  The dot keeps 8 partial sums (lane l takes p = l mod 8) added
+ * pairwise at the end, in every variant. */
+typedef struct em__conv_rowops {
+    void (*axpy_f32)(int64_t n, float a, const float *x, float *y);
+    void (*axpy_f64)(int64_t n, double a, const double *x, double *y);
+    float (*dot_f32)(int64_t n, const float *x, const float *y);
+    double (*dot_f64)(int64_t n, const double *x, const double *y);
+} em__conv_rowops;
+/* The variant for this process (AVX2+FMA when the CPU has it and
+ * EMBER_FORCE_PORTABLE is unset), or a given one (avx2: NULL without CPU support). */
+const em__conv_rowops *em__conv_rowops_active(void);
+const em__conv_rowops *em__conv_rowops_portable(void);
+const em__conv_rowops *em__conv_rowops_avx2(void);
+
+#endif

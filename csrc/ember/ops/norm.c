@@ -1,0 +1,667 @@
+/* Layer, batch and group normalisation, forward and backward (ember/norm.h).
+ *
+ * Every input is first made contiguous in x's dtype (a new reference when
+ * it already is).  Statistics are accumulated in double with LANES
+ * independent partial sums (so the loops vectorise), in an order fixed by
+ * the shapes alone:
+ *  - layer and group norm: one row (contiguous) per task item, so any cut of
+ *    the rows between threads gives the same bits;
+ *  - weight and bias gradients of layer and group norm: one column block or
+ *    channel per task item, summed over rows in row order;
+ *  - batch norm: channel c's L = N * HW values are cut into fixed chunks of
+ *    CHUNK values; each task item sums one (channel, chunk) into its own
+ *    slot and the slots are added in chunk order afterwards.
+ * mean and rstd are rounded to x's dtype before use, so the forward and a
+ * backward given the saved tensors see the same values. */
+#include "../internal.h"
+
+#include <math.h>
+
+#include "../base/threadpool.h"
+
+#define LANES 4
+#define COLS 256         /* columns per task item in the layer-norm weight gradients */
+#define CHUNK 4096       /* values per batch-norm partial sum */
+#define TASK_ELEMS 16384 /* elements a task item should at least cover */
+
+static int64_t grain_for(int64_t per_item) { return per_item >= TASK_ELEMS ? 1 : TASK_ELEMS / (per_item ? per_item : 1); }
+
+typedef struct {
+    const void *x, *g, *w, *b, *mean, *rstd;
+    void *y, *gw, *gb;
+    double *p1, *p2;       /* batch norm partials */
+    int64_t rows, m;       /* rows of m elements (layer/group norm) */
+    int64_t n, c, hw, cg;  /* (N, C, HW); cg channels per group */
+    int64_t nchunk;        /* batch norm chunks per channel */
+    double eps;
+    int mode;
+    bool training;
+} nctx;
+
+#define NORM_KERNELS(T, SUF)                                                                          \
+    /* sum (x - mu) (sq false) or sum (x - mu)^2 */                                                   \
+    static double sum_##SUF(const T *x, int64_t n, double mu, bool sq) {                             \
+        double s[LANES] = {0};                                                                        \
+        int64_t i = 0;                                                                                \
+        if (sq)                                                                                       \
+            for (; i + LANES <= n; i += LANES)                                                        \
+                for (int j = 0; j < LANES; j++) s[j] += ((double)x[i + j] - mu) * ((double)x[i + j] - mu); \
+        else                                                                                          \
+            for (; i + LANES <= n; i += LANES)                                                        \
+                for (int j = 0; j < LANES; j++) s[j] += (double)x[i + j] - mu;                         \
+        for (; i < n; i++) s[0] += sq ? ((double)x[i] - mu) * ((double)x[i] - mu) : (double)x[i] - mu; \
+        return (s[0] + s[1]) + (s[2] + s[3]);                                                         \
+    }                                                                                                 \
+    /* s1 = sum g w, s2 = sum g w (x - mu); w NULL: 1 */                                              \
+    static void dots_##SUF(const T *g, const T *x, const T *w, int64_t n, double mu, double *s1, double *s2) { \
+        double a[LANES] = {0}, b[LANES] = {0};                                                        \
+        int64_t i = 0;                                                                                \
+        for (; i + LANES <= n; i += LANES)                                                            \
+            for (int j = 0; j < LANES; j++) {                                                         \
+                double gw = (double)g[i + j] * (w ? (double)w[i + j] : 1.0);                          \
+                a[j] += gw;                                                                           \
+                b[j] += gw * ((double)x[i + j] - mu);                                                 \
+            }                                                                                         \
+        for (; i < n; i++) {                                                                          \
+            double gw = (double)g[i] * (w ? (double)w[i] : 1.0);                                      \
+            a[0] += gw;                                                                               \
+            b[0] += gw * ((double)x[i] - mu);                                                         \
+        }                                                                                             \
+        *s1 = (a[0] + a[1]) + (a[2] + a[3]);                                                          \
+        *s2 = (b[0] + b[1]) + (b[2] + b[3]);                                                          \
+    }                                                                                                 \
+    /* mean and rstd of a contiguous row, rounded to T */                                             \
+    static void stats_##SUF(const T *x, int64_t m, double eps, T *mean, T *rstd) {                    \
+        double mu = sum_##SUF(x, m, 0, false) / (double)m;                                            \
+        double var = sum_##SUF(x, m, mu, true) / (double)m;                                           \
+        *mean = (T)mu;                                                                                \
+        *rstd = (T)(1 / sqrt(var + eps));                                                             \
+    }                                                                                                 \
+    /* y = (x - mu) r w + b over n elements; w, b arrays (step 1) or one value (step 0) or NULL */    \
+    static void affine_##SUF(T *y, const T *x, int64_t n, T mu, T r, const T *w, const T *b, int step) { \
+        for (int64_t i = 0; i < n; i++) {                                                             \
+            T v = (x[i] - mu) * r;                                                                    \
+            if (w) v *= w[i * step];                                                                  \
+            if (b) v += b[i * step];                                                                  \
+            y[i] = v;                                                                                 \
+        }                                                                                             \
+    }                                                                                                 \
+    /* grad_x of a row segment: r (g w - a - (x - mu) rb) */                                          \
+    static void gx_##SUF(T *y, const T *g, const T *x, int64_t n, const T *w, int step, T mu, T r, T a, T rb) { \
+        for (int64_t i = 0; i < n; i++) {                                                             \
+            T gw = w ? g[i] * w[i * step] : g[i];                                                     \
+            y[i] = r * (gw - a - (x[i] - mu) * rb);                                                   \
+        }                                                                                             \
+    }                                                                                                 \
+    /* layer norm (mode 0) and group norm (mode 1) forward: rows [b, e) */                            \
+    static void rows_fwd_##SUF(void *ctx, int64_t b, int64_t e, int tid) {                            \
+        const nctx *c = ctx;                                                                          \
+        const T *w = c->w, *bb = c->b;                                                                \
+        for (int64_t r = b; r < e; r++) {                                                             \
+            const T *x = (const T *)c->x + r * c->m;                                                  \
+            T *y = (T *)c->y + r * c->m, mu, rs;                                                      \
+            stats_##SUF(x, c->m, c->eps, &mu, &rs);                                                   \
+            ((T *)c->mean)[r] = mu;                                                                   \
+            ((T *)c->rstd)[r] = rs;                                                                   \
+            if (c->mode == 0) {                                                                       \
+                affine_##SUF(y, x, c->m, mu, rs, w, bb, 1);                                           \
+                continue;                                                                             \
+            }                                                                                         \
+            int64_t c0 = r % (c->c / c->cg) * c->cg; /* first channel of the group */                 \
+            for (int64_t k = 0; k < c->cg; k++)                                                       \
+                affine_##SUF(y + k * c->hw, x + k * c->hw, c->hw, mu, rs, w ? w + c0 + k : NULL,      \
+                             bb ? bb + c0 + k : NULL, 0);                                             \
+        }                                                                                             \
+    }                                                                                                 \
+    /* layer norm (mode 0) and group norm (mode 1) grad_x: rows [b, e) */                             \
+    static void rows_bwd_##SUF(void *ctx, int64_t b, int64_t e, int tid) {                            \
+        const nctx *c = ctx;                                                                          \
+        const T *w = c->w;                                                                            \
+        for (int64_t r = b; r < e; r++) {                                                             \
+            const T *x = (const T *)c->x + r * c->m, *g = (const T *)c->g + r * c->m;                 \
+            T *y = (T *)c->y + r * c->m, mu = ((const T *)c->mean)[r], rs = ((const T *)c->rstd)[r];  \
+            double s1 = 0, s2 = 0, t1, t2;                                                            \
+            int64_t c0 = c->mode ? r % (c->c / c->cg) * c->cg : 0;                                    \
+            if (c->mode == 0) {                                                                       \
+                dots_##SUF(g, x, w, c->m, mu, &s1, &s2);                                              \
+            } else {                                                                                  \
+                for (int64_t k = 0; k < c->cg; k++) {                                                 \
+                    dots_##SUF(g + k * c->hw, x + k * c->hw, NULL, c->hw, mu, &t1, &t2);              \
+                    double wk = w ? (double)w[c0 + k] : 1.0;                                          \
+                    s1 += wk * t1;                                                                    \
+                    s2 += wk * t2;                                                                    \
+                }                                                                                     \
+            }                                                                                         \
+            T a = (T)(s1 / (double)c->m), rb = (T)(s2 * (double)rs * (double)rs / (double)c->m);      \
+            if (c->mode == 0) {                                                                       \
+                gx_##SUF(y, g, x, c->m, w, 1, mu, rs, a, rb);                                         \
+                continue;                                                                             \
+            }                                                                                         \
+            for (int64_t k = 0; k < c->cg; k++)                                                       \
+                gx_##SUF(y + k * c->hw, g + k * c->hw, x + k * c->hw, c->hw, w ? w + c0 + k : NULL, 0, \
+                         mu, rs, a, rb);                                                              \
+        }                                                                                             \
+    }                                                                                                 \
+    /* layer norm weight/bias gradients: column blocks [b, e) summed over rows in order */            \
+    static void ln_wb_##SUF(void *ctx, int64_t b, int64_t e, int tid) {                               \
+        const nctx *c = ctx;                                                                          \
+        double aw[COLS], ab[COLS];                                                                    \
+        for (int64_t blk = b; blk < e; blk++) {                                                       \
+            int64_t j0 = blk * COLS, w = c->m - j0 < COLS ? c->m - j0 : COLS;                         \
+            memset(aw, 0, sizeof aw);                                                                 \
+            memset(ab, 0, sizeof ab);                                                                 \
+            for (int64_t r = 0; r < c->rows; r++) {                                                   \
+                const T *x = (const T *)c->x + r * c->m + j0, *g = (const T *)c->g + r * c->m + j0;   \
+                double mu = ((const T *)c->mean)[r], rs = ((const T *)c->rstd)[r];                    \
+                for (int64_t j = 0; j < w; j++) {                                                     \
+                    aw[j] += (double)g[j] * (((double)x[j] - mu) * rs);                               \
+                    ab[j] += g[j];                                                                    \
+                }                                                                                     \
+            }                                                                                         \
+            for (int64_t j = 0; j < w; j++) {                                                         \
+                if (c->gw) ((T *)c->gw)[j0 + j] = (T)aw[j];                                           \
+                if (c->gb) ((T *)c->gb)[j0 + j] = (T)ab[j];                                           \
+            }                                                                                         \
+        }                                                                                             \
+    }                                                                                                 \
+    /* group norm weight/bias gradients: channels [b, e), each summed over n in order */              \
+    static void gn_wb_##SUF(void *ctx, int64_t b, int64_t e, int tid) {                               \
+        const nctx *c = ctx;                                                                          \
+        int64_t groups = c->c / c->cg;                                                                \
+        for (int64_t ch = b; ch < e; ch++) {                                                          \
+            double sw = 0, sb = 0, t1, t2;                                                            \
+            for (int64_t n = 0; n < c->n; n++) {                                                      \
+                int64_t r = n * groups + ch / c->cg, off = (n * c->c + ch) * c->hw;                   \
+                double mu = ((const T *)c->mean)[r], rs = ((const T *)c->rstd)[r];                    \
+                dots_##SUF((const T *)c->g + off, (const T *)c->x + off, NULL, c->hw, mu, &t1, &t2);  \
+                sb += t1;                                                                             \
+                sw += t2 * rs;                                                                        \
+            }                                                                                         \
+            if (c->gw) ((T *)c->gw)[ch] = (T)sw;                                                      \
+            if (c->gb) ((T *)c->gb)[ch] = (T)sb;                                                      \
+        }                                                                                             \
+    }                                                                                                 \
+    /* batch norm partial sums of (channel, chunk) items [b, e): mode 0 sum x, mode 1 sum (x - mean)^2, \
+     * mode 2 sum g and sum g (x - mean) */                                                           \
+    static void bn_partial_##SUF(void *ctx, int64_t b, int64_t e, int tid) {                          \
+        const nctx *c = ctx;                                                                          \
+        int64_t len = c->n * c->hw;                                                                   \
+        for (int64_t t = b; t < e; t++) {                                                             \
+            int64_t ch = t / c->nchunk, m = t % c->nchunk * CHUNK;                                    \
+            int64_t end = m + CHUNK < len ? m + CHUNK : len;                                          \
+            double mu = c->mode ? ((const T *)c->mean)[ch] : 0, s1 = 0, s2 = 0, t1, t2;               \
+            while (m < end) {                                                                         \
+                int64_t n = m / c->hw, i = m % c->hw, span = c->hw - i < end - m ? c->hw - i : end - m; \
+                int64_t off = (n * c->c + ch) * c->hw + i;                                            \
+                const T *x = (const T *)c->x + off;                                                   \
+                if (c->mode == 2) {                                                                   \
+                    dots_##SUF((const T *)c->g + off, x, NULL, span, mu, &t1, &t2);                   \
+                    s1 += t1;                                                                         \
+                    s2 += t2;                                                                         \
+                } else {                                                                              \
+                    s1 += sum_##SUF(x, span, mu, c->mode == 1);                                       \
+                }                                                                                     \
+                m += span;                                                                            \
+            }                                                                                         \
+            c->p1[t] = s1;                                                                            \
+            if (c->mode == 2) c->p2[t] = s2;                                                          \
+        }                                                                                             \
+    }                                                                                                 \
+    /* batch norm elementwise passes over (n, c) planes [b, e): mode 0 forward, mode 1 grad_x */      \
+    static void bn_planes_##SUF(void *ctx, int64_t b, int64_t e, int tid) {                           \
+        const nctx *c = ctx;                                                                          \
+        const T *w = c->w;                                                                            \
+        for (int64_t p = b; p < e; p++) {                                                             \
+            int64_t ch = p % c->c, off = p * c->hw;                                                   \
+            T mu = ((const T *)c->mean)[ch], rs = ((const T *)c->rstd)[ch];                           \
+            const T *x = (const T *)c->x + off;                                                       \
+            T *y = (T *)c->y + off;                                                                   \
+            if (c->mode == 0) {                                                                       \
+                affine_##SUF(y, x, c->hw, mu, rs, w ? w + ch : NULL, c->b ? (const T *)c->b + ch : NULL, 0); \
+                continue;                                                                             \
+            }                                                                                         \
+            const T *g = (const T *)c->g + off;                                                       \
+            T wr = (w ? w[ch] : (T)1) * rs;                                                           \
+            if (!c->training) {                                                                       \
+                for (int64_t i = 0; i < c->hw; i++) y[i] = g[i] * wr;                                 \
+                continue;                                                                             \
+            }                                                                                         \
+            double l = (double)(c->n * c->hw);                                                        \
+            T a = (T)(c->p1[ch] / l), rb = (T)(c->p2[ch] * (double)rs * (double)rs / l);              \
+            for (int64_t i = 0; i < c->hw; i++) y[i] = wr * (g[i] - a - (x[i] - mu) * rb);            \
+        }                                                                                             \
+    }
+NORM_KERNELS(float, f32)
+NORM_KERNELS(double, f64)
+
+#define PICK(dt, name) ((dt) == EM_F32 ? name##_f32 : name##_f64)
+
+/* ---- argument handling ------------------------------------------------- */
+
+static em_status contiguous_as(const em_tensor *x, em_dtype dt, em_tensor **out) {
+    if (x->dtype == dt && em__is_contiguous(x)) {
+        *out = em_tensor_retain((em_tensor *)x);
+        return EM_OK;
+    }
+    return em_tensor_cast(x, dt, out);
+}
+
+static em_status check_x(const char *op, const em_tensor *x, int min_ndim) {
+    char b[EM_DESC_LEN];
+    if (!em_dtype_is_float(x->dtype))
+        return em__error(EM_ERR_DTYPE, "%s: input %s must be float32 or float64", op, em__desc(x, b));
+    if (x->ndim < min_ndim)
+        return em__error(EM_ERR_SHAPE, "%s: input %s must have at least %d dimensions", op, em__desc(x, b), min_ndim);
+    return EM_OK;
+}
+
+/* Optional float tensor t named `what` that must have shape (nd, shape):
+ * *out = a contiguous copy in dt, or NULL when t is NULL. */
+static em_status param(const char *op, const char *what, const em_tensor *t, em_dtype dt, int nd, const int64_t *shape,
+                       em_tensor **out) {
+    *out = NULL;
+    if (!t) return EM_OK;
+    char b1[EM_DESC_LEN], b2[EM_DESC_LEN];
+    if (!em_dtype_is_float(t->dtype))
+        return em__error(EM_ERR_DTYPE, "%s: %s %s must be float32 or float64", op, what, em__desc(t, b1));
+    if (t->ndim != nd || memcmp(t->shape, shape, (size_t)nd * sizeof *shape) != 0)
+        return em__error(EM_ERR_SHAPE, "%s: %s has shape %s, expected %s", op, what, em__desc(t, b1),
+                         em__shape_str(nd, shape, b2));
+    return contiguous_as(t, dt, out);
+}
+
+/* Saved statistic (mean/rstd) of a backward: any float tensor of `count` elements. */
+static em_status saved(const char *op, const char *what, const em_tensor *t, em_dtype dt, int64_t count,
+                       em_tensor **out) {
+    *out = NULL;
+    char b[EM_DESC_LEN];
+    if (!t) return em__error(EM_ERR_INVALID_ARG, "%s: %s is NULL", op, what);
+    if (!em_dtype_is_float(t->dtype) || em__numel(t->ndim, t->shape) != count)
+        return em__error(EM_ERR_SHAPE, "%s: %s %s must be a float tensor of %lld elements", op, what, em__desc(t, b),
+                         (long long)count);
+    return contiguous_as(t, dt, out);
+}
+
+static em_status check_grad(const char *op, const em_tensor *g, const em_tensor *x) {
+    char b1[EM_DESC_LEN], b2[EM_DESC_LEN];
+    if (!em_dtype_is_float(g->dtype))
+        return em__error(EM_ERR_DTYPE, "%s: grad_out %s must be float32 or float64", op, em__desc(g, b1));
+    if (g->ndim != x->ndim || memcmp(g->shape, x->shape, (size_t)x->ndim * sizeof(int64_t)) != 0)
+        return em__error(EM_ERR_SHAPE, "%s: grad_out %s must have the shape of input %s", op, em__desc(g, b1),
+                         em__desc(x, b2));
+    return EM_OK;
+}
+
+/* Temporaries of one call: freed together. */
+#define NTMP 8
+typedef struct {
+    em_tensor *t[NTMP];
+    void *buf;
+} temps;
+static void temps_free(temps *tp) {
+    for (int i = 0; i < NTMP; i++) em_tensor_free(tp->t[i]);
+    em__free(tp->buf);
+}
+static const void *data_or_null(const em_tensor *t) { return t ? em__ptr(t) : NULL; }
+
+/* Allocates the requested outputs (each `outs[i]` non-NULL) into res[i]. */
+static em_status new_outputs(int n, em_tensor **const *outs, em_dtype dt, const int *nds, const int64_t *const *shapes,
+                             em_tensor **res) {
+    for (int i = 0; i < n; i++) res[i] = NULL;
+    for (int i = 0; i < n; i++) {
+        if (!outs[i]) continue;
+        em_status st = em__new(dt, nds[i], shapes[i], &res[i]);
+        if (st) {
+            for (int j = 0; j < i; j++) em_tensor_free(res[j]);
+            return st;
+        }
+    }
+    return EM_OK;
+}
+static void publish(int n, em_tensor **const *outs, em_tensor **res) {
+    for (int i = 0; i < n; i++)
+        if (outs[i]) *outs[i] = res[i];
+        else em_tensor_free(res[i]);
+}
+
+/* ---- layer norm --------------------------------------------------------- */
+
+static em_status ln_check(const char *op, const em_tensor *x, int k, const int64_t *ns) {
+    EM_TRY(check_x(op, x, 1));
+    char b1[EM_DESC_LEN], b2[EM_DESC_LEN];
+    if (k < 1 || k > x->ndim || !ns)
+        return em__error(EM_ERR_SHAPE, "%s: normalized_shape must have 1 to %d dimensions for input %s, got %d", op,
+                         x->ndim, em__desc(x, b1), k);
+    if (memcmp(x->shape + x->ndim - k, ns, (size_t)k * sizeof *ns) != 0)
+        return em__error(EM_ERR_SHAPE, "%s: normalized_shape %s must equal the last dimensions of input %s", op,
+                         em__shape_str(k, ns, b2), em__desc(x, b1));
+    return EM_OK;
+}
+
+em_status em_layer_norm(const em_tensor *x, int k, const int64_t *normalized_shape, const em_tensor *weight,
+                        const em_tensor *bias, double eps, em_tensor **out, em_tensor **mean, em_tensor **rstd) {
+    const char *op = "layer_norm";
+    if (!x || !out) return em__error(EM_ERR_INVALID_ARG, "%s: NULL argument", op);
+    EM_TRY(ln_check(op, x, k, normalized_shape));
+    em_dtype dt = x->dtype;
+    int nd = x->ndim;
+    int64_t sshape[EM_MAX_DIMS];
+    memcpy(sshape, x->shape, sizeof sshape);
+    for (int i = nd - k; i < nd; i++) sshape[i] = 1;
+    em_tensor *res[3], **const outs[3] = {out, mean, rstd};
+    const int nds[3] = {nd, nd, nd};
+    const int64_t *const shapes[3] = {x->shape, sshape, sshape};
+    temps tp = {.buf = NULL};
+    em_status st = param(op, "weight", weight, dt, k, normalized_shape, &tp.t[0]);
+    if (!st) st = param(op, "bias", bias, dt, k, normalized_shape, &tp.t[1]);
+    if (!st) st = contiguous_as(x, dt, &tp.t[2]);
+    /* mean and rstd are always computed; unwanted ones are freed at the end */
+    em_tensor **const all[3] = {out, out, out};
+    if (!st) st = new_outputs(3, all, dt, nds, shapes, res);
+    if (st) {
+        temps_free(&tp);
+        return st;
+    }
+    nctx c = {.x = em__ptr(tp.t[2]), .w = data_or_null(tp.t[0]), .b = data_or_null(tp.t[1]), .y = em__ptr(res[0]),
+              .mean = em__ptr(res[1]), .rstd = em__ptr(res[2]), .m = em__numel(k, normalized_shape), .eps = eps};
+    c.rows = em__numel(nd - k, x->shape);
+    if (c.m > 0) em__parallel_for(c.rows, grain_for(c.m), em__threads(), PICK(dt, rows_fwd), &c);
+    else
+        for (int64_t r = 0; r < c.rows; r++) em__store(dt, (char *)em__ptr(res[1]) + r * em__dsize(dt), NAN),
+                                             em__store(dt, (char *)em__ptr(res[2]) + r * em__dsize(dt), NAN);
+    temps_free(&tp);
+    publish(3, outs, res);
+    return EM_OK;
+}
+
+em_status em_layer_norm_backward(const em_tensor *grad_out, const em_tensor *x, int k, const int64_t *normalized_shape,
+                                 const em_tensor *mean, const em_tensor *rstd, const em_tensor *weight,
+                                 em_tensor **grad_x, em_tensor **grad_weight, em_tensor **grad_bias) {
+    const char *op = "layer_norm_backward";
+    if (!grad_out || !x) return em__error(EM_ERR_INVALID_ARG, "%s: NULL argument", op);
+    EM_TRY(ln_check(op, x, k, normalized_shape));
+    EM_TRY(check_grad(op, grad_out, x));
+    if (grad_weight && !weight)
+        return em__error(EM_ERR_INVALID_ARG, "%s: grad_weight requested without a weight", op);
+    em_dtype dt = x->dtype;
+    int nd = x->ndim;
+    int64_t rows = em__numel(nd - k, x->shape);
+    em_tensor *res[3], **const outs[3] = {grad_x, grad_weight, grad_bias};
+    const int nds[3] = {nd, k, k};
+    const int64_t *const shapes[3] = {x->shape, normalized_shape, normalized_shape};
+    temps tp = {.buf = NULL};
+    em_status st = param(op, "weight", weight, dt, k, normalized_shape, &tp.t[0]);
+    if (!st) st = saved(op, "mean", mean, dt, rows, &tp.t[1]);
+    if (!st) st = saved(op, "rstd", rstd, dt, rows, &tp.t[2]);
+    if (!st) st = contiguous_as(x, dt, &tp.t[3]);
+    if (!st) st = contiguous_as(grad_out, dt, &tp.t[4]);
+    if (!st) st = new_outputs(3, outs, dt, nds, shapes, res);
+    if (st) {
+        temps_free(&tp);
+        return st;
+    }
+    nctx c = {.x = em__ptr(tp.t[3]), .g = em__ptr(tp.t[4]), .w = data_or_null(tp.t[0]), .mean = em__ptr(tp.t[1]),
+              .rstd = em__ptr(tp.t[2]), .y = res[0] ? em__ptr(res[0]) : NULL, .gw = res[1] ? em__ptr(res[1]) : NULL,
+              .gb = res[2] ? em__ptr(res[2]) : NULL, .rows = rows, .m = em__numel(k, normalized_shape)};
+    int nt = em__threads();
+    if (res[0] && c.m > 0) em__parallel_for(rows, grain_for(c.m), nt, PICK(dt, rows_bwd), &c);
+    if (res[1] || res[2]) em__parallel_for((c.m + COLS - 1) / COLS, 1, nt, PICK(dt, ln_wb), &c);
+    temps_free(&tp);
+    publish(3, outs, res);
+    return EM_OK;
+}
+
+/* ---- group norm --------------------------------------------------------- */
+
+static em_status gn_check(const char *op, const em_tensor *x, int64_t groups) {
+    EM_TRY(check_x(op, x, 2));
+    char b[EM_DESC_LEN];
+    if (groups < 1 || x->shape[1] % groups != 0)
+        return em__error(EM_ERR_INVALID_ARG, "%s: num_groups %lld must be >= 1 and divide the channels of input %s",
+                         op, (long long)groups, em__desc(x, b));
+    return EM_OK;
+}
+
+static void gn_geometry(const em_tensor *x, int64_t groups, nctx *c) {
+    c->n = x->shape[0];
+    c->c = x->shape[1];
+    c->hw = em__numel(x->ndim - 2, x->shape + 2);
+    c->cg = c->c / groups;
+    c->rows = c->n * groups;
+    c->m = c->cg * c->hw;
+    c->mode = 1;
+}
+
+em_status em_group_norm(const em_tensor *x, int64_t num_groups, const em_tensor *weight, const em_tensor *bias,
+                        double eps, em_tensor **out, em_tensor **mean, em_tensor **rstd) {
+    const char *op = "group_norm";
+    if (!x || !out) return em__error(EM_ERR_INVALID_ARG, "%s: NULL argument", op);
+    EM_TRY(gn_check(op, x, num_groups));
+    em_dtype dt = x->dtype;
+    const int64_t sshape[2] = {x->shape[0], num_groups};
+    em_tensor *res[3], **const outs[3] = {out, mean, rstd}, **const all[3] = {out, out, out};
+    const int nds[3] = {x->ndim, 2, 2};
+    const int64_t *const shapes[3] = {x->shape, sshape, sshape};
+    temps tp = {.buf = NULL};
+    em_status st = param(op, "weight", weight, dt, 1, x->shape + 1, &tp.t[0]);
+    if (!st) st = param(op, "bias", bias, dt, 1, x->shape + 1, &tp.t[1]);
+    if (!st) st = contiguous_as(x, dt, &tp.t[2]);
+    if (!st) st = new_outputs(3, all, dt, nds, shapes, res);
+    if (st) {
+        temps_free(&tp);
+        return st;
+    }
+    nctx c = {.x = em__ptr(tp.t[2]), .w = data_or_null(tp.t[0]), .b = data_or_null(tp.t[1]), .y = em__ptr(res[0]),
+              .mean = em__ptr(res[1]), .rstd = em__ptr(res[2]), .eps = eps};
+    gn_geometry(x, num_groups, &c);
+    if (c.m > 0) em__parallel_for(c.rows, grain_for(c.m), em__threads(), PICK(dt, rows_fwd), &c);
+    else
+        for (int64_t r = 0; r < c.rows; r++) em__store(dt, (char *)em__ptr(res[1]) + r * em__dsize(dt), NAN),
+                                             em__store(dt, (char *)em__ptr(res[2]) + r * em__dsize(dt), NAN);
+    temps_free(&tp);
+    publish(3, outs, res);
+    return EM_OK;
+}
+
+em_status em_group_norm_backward(const em_tensor *grad_out, const em_tensor *x, int64_t num_groups,
+                                 const em_tensor *mean, const em_tensor *rstd, const em_tensor *weight,
+                                 em_tensor **grad_x, em_tensor **grad_weight, em_tensor **grad_bias) {
+    const char *op = "group_norm_backward";
+    if (!grad_out || !x) return em__error(EM_ERR_INVALID_ARG, "%s: NULL argument", op);
+    EM_TRY(gn_check(op, x, num_groups));
+    EM_TRY(check_grad(op, grad_out, x));
+    if (grad_weight && !weight)
+        return em__error(EM_ERR_INVALID_ARG, "%s: grad_weight requested without a weight", op);
+    em_dtype dt = x->dtype;
+    em_tensor *res[3], **const outs[3] = {grad_x, grad_weight, grad_bias};
+    const int nds[3] = {x->ndim, 1, 1};
+    const int64_t *const shapes[3] = {x->shape, x->shape + 1, x->shape + 1};
+    temps tp = {.buf = NULL};
+    int64_t rows = x->shape[0] * num_groups;
+    em_status st = param(op, "weight", weight, dt, 1, x->shape + 1, &tp.t[0]);
+    if (!st) st = saved(op, "mean", mean, dt, rows, &tp.t[1]);
+    if (!st) st = saved(op, "rstd", rstd, dt, rows, &tp.t[2]);
+    if (!st) st = contiguous_as(x, dt, &tp.t[3]);
+    if (!st) st = contiguous_as(grad_out, dt, &tp.t[4]);
+    if (!st) st = new_outputs(3, outs, dt, nds, shapes, res);
+    if (st) {
+        temps_free(&tp);
+        return st;
+    }
+    nctx c = {.x = em__ptr(tp.t[3]), .g = em__ptr(tp.t[4]), .w = data_or_null(tp.t[0]), .mean = em__ptr(tp.t[1]),
+              .rstd = em__ptr(tp.t[2]), .y = res[0] ? em__ptr(res[0]) : NULL, .gw = res[1] ? em__ptr(res[1]) : NULL,
+              .gb = res[2] ? em__ptr(res[2]) : NULL};
+    gn_geometry(x, num_groups, &c);
+    int nt = em__threads();
+    if (res[0] && c.m > 0) em__parallel_for(c.rows, grain_for(c.m), nt, PICK(dt, rows_bwd), &c);
+    if (res[1] || res[2]) em__parallel_for(c.c, grain_for(c.n * c.hw), nt, PICK(dt, gn_wb), &c);
+    temps_free(&tp);
+    publish(3, outs, res);
+    return EM_OK;
+}
+
+/* ---- batch norm --------------------------------------------------------- */
+
+em_batch_norm_options em_batch_norm_default_options(void) {
+    return (em_batch_norm_options){.training = true, .momentum = 0.1, .eps = 1e-5};
+}
+
+static void bn_geometry(const em_tensor *x, nctx *c) {
+    c->n = x->shape[0];
+    c->c = x->shape[1];
+    c->hw = em__numel(x->ndim - 2, x->shape + 2);
+    int64_t len = c->n * c->hw;
+    c->nchunk = len ? (len + CHUNK - 1) / CHUNK : 0;
+}
+
+/* Per-channel sums of the current mode into c->p1 (and c->p2): partials
+ * per (channel, chunk), then added in chunk order into slot ch. */
+static void bn_sums(nctx *c, em_dtype dt) {
+    int64_t items = c->c * c->nchunk;
+    em__parallel_for(items, grain_for(CHUNK), em__threads(), PICK(dt, bn_partial), c);
+    for (int64_t ch = 0; ch < c->c; ch++) {
+        double s1 = 0, s2 = 0;
+        for (int64_t k = 0; k < c->nchunk; k++) {
+            s1 += c->p1[ch * c->nchunk + k];
+            if (c->mode == 2) s2 += c->p2[ch * c->nchunk + k];
+        }
+        c->p1[ch] = s1; /* ch <= ch * nchunk: slots already read */
+        if (c->mode == 2) c->p2[ch] = s2;
+    }
+}
+
+static em_status running_check(const char *op, const char *what, const em_tensor *t, int64_t ch) {
+    char b[EM_DESC_LEN];
+    if (!em_dtype_is_float(t->dtype) || t->ndim != 1 || t->shape[0] != ch)
+        return em__error(EM_ERR_SHAPE, "%s: %s %s must be a float tensor of shape (%lld,)", op, what, em__desc(t, b),
+                         (long long)ch);
+    return EM_OK;
+}
+static double running_get(const em_tensor *t, int64_t i) {
+    return em__load(t->dtype, em__ptr(t) + i * t->strides[0] * (int64_t)em__dsize(t->dtype));
+}
+static void running_set(em_tensor *t, int64_t i, double v) {
+    em__store(t->dtype, em__ptr(t) + i * t->strides[0] * (int64_t)em__dsize(t->dtype), v);
+}
+
+em_status em_batch_norm(const em_tensor *x, em_tensor *running_mean, em_tensor *running_var, const em_tensor *weight,
+                        const em_tensor *bias, const em_batch_norm_options *opt, em_tensor **out, em_tensor **save_mean,
+                        em_tensor **save_rstd) {
+    const char *op = "batch_norm";
+    if (!x || !out) return em__error(EM_ERR_INVALID_ARG, "%s: NULL argument", op);
+    em_batch_norm_options o = opt ? *opt : em_batch_norm_default_options();
+    EM_TRY(check_x(op, x, 2));
+    char b[EM_DESC_LEN];
+    int64_t ch = x->shape[1], len = x->shape[0] * em__numel(x->ndim - 2, x->shape + 2);
+    if (!running_mean != !running_var)
+        return em__error(EM_ERR_INVALID_ARG, "%s: give both running_mean and running_var or neither", op);
+    if (!o.training && !running_mean)
+        return em__error(EM_ERR_INVALID_ARG, "%s: eval mode needs running_mean and running_var", op);
+    if (o.training && len < 2)
+        return em__error(EM_ERR_INVALID_ARG, "%s: expected more than 1 value per channel when training, got input %s",
+                         op, em__desc(x, b));
+    if (running_mean) {
+        EM_TRY(running_check(op, "running_mean", running_mean, ch));
+        EM_TRY(running_check(op, "running_var", running_var, ch));
+    }
+    em_dtype dt = x->dtype;
+    em_tensor *res[3], **const outs[3] = {out, save_mean, save_rstd}, **const all[3] = {out, out, out};
+    const int nds[3] = {x->ndim, 1, 1};
+    const int64_t *const shapes[3] = {x->shape, x->shape + 1, x->shape + 1};
+    temps tp = {.buf = NULL};
+    nctx c = {.training = o.training};
+    bn_geometry(x, &c);
+    em_status st = param(op, "weight", weight, dt, 1, x->shape + 1, &tp.t[0]);
+    if (!st) st = param(op, "bias", bias, dt, 1, x->shape + 1, &tp.t[1]);
+    if (!st) st = contiguous_as(x, dt, &tp.t[2]);
+    size_t slots = (size_t)(c.c * (c.nchunk > 1 ? c.nchunk : 1));
+    if (!st && o.training) st = em__alloc_or_fail(slots * sizeof(double), op, &tp.buf);
+    if (!st) st = new_outputs(3, all, dt, nds, shapes, res);
+    if (st) {
+        temps_free(&tp);
+        return st;
+    }
+    c.x = em__ptr(tp.t[2]);
+    c.w = data_or_null(tp.t[0]);
+    c.b = data_or_null(tp.t[1]);
+    c.y = em__ptr(res[0]);
+    c.mean = em__ptr(res[1]);
+    c.rstd = em__ptr(res[2]);
+    c.p1 = tp.buf;
+    for (int pass = 0; pass < 2 && o.training; pass++) {
+        c.mode = pass;
+        bn_sums(&c, dt);
+        for (int64_t i = 0; i < ch; i++) {
+            if (pass == 0) em__store(dt, (char *)c.mean + i * em__dsize(dt), c.p1[i] / (double)len);
+            else em__store(dt, (char *)c.rstd + i * em__dsize(dt), 1 / sqrt(c.p1[i] / (double)len + o.eps));
+        }
+        if (pass == 1 && running_mean)
+            for (int64_t i = 0; i < ch; i++) {
+                double mu = em__load(dt, (char *)c.mean + i * em__dsize(dt));
+                double var_unbiased = c.p1[i] / (double)(len - 1);
+                running_set(running_mean, i, (1 - o.momentum) * running_get(running_mean, i) + o.momentum * mu);
+                running_set(running_var, i, (1 - o.momentum) * running_get(running_var, i) + o.momentum * var_unbiased);
+            }
+    }
+    if (!o.training)
+        for (int64_t i = 0; i < ch; i++) {
+            em__store(dt, (char *)c.mean + i * em__dsize(dt), running_get(running_mean, i));
+            em__store(dt, (char *)c.rstd + i * em__dsize(dt), 1 / sqrt(running_get(running_var, i) + o.eps));
+        }
+    c.mode = 0;
+    em__parallel_for(c.n * c.c, grain_for(c.hw), em__threads(), PICK(dt, bn_planes), &c);
+    temps_free(&tp);
+    publish(3, outs, res);
+    return EM_OK;
+}
+
+em_status em_batch_norm_backward(const em_tensor *grad_out, const em_tensor *x, const em_tensor *weight,
+                                 const em_tensor *save_mean, const em_tensor *save_rstd, bool training,
+                                 em_tensor **grad_x, em_tensor **grad_weight, em_tensor **grad_bias) {
+    const char *op = "batch_norm_backward";
+    if (!grad_out || !x) return em__error(EM_ERR_INVALID_ARG, "%s: NULL argument", op);
+    EM_TRY(check_x(op, x, 2));
+    EM_TRY(check_grad(op, grad_out, x));
+    if (grad_weight && !weight)
+        return em__error(EM_ERR_INVALID_ARG, "%s: grad_weight requested without a weight", op);
+    em_dtype dt = x->dtype;
+    em_tensor *res[3], **const outs[3] = {grad_x, grad_weight, grad_bias};
+    const int nds[3] = {x->ndim, 1, 1};
+    const int64_t *const shapes[3] = {x->shape, x->shape + 1, x->shape + 1};
+    temps tp = {.buf = NULL};
+    nctx c = {.training = training, .mode = 2};
+    bn_geometry(x, &c);
+    em_status st = param(op, "weight", weight, dt, 1, x->shape + 1, &tp.t[0]);
+    if (!st) st = saved(op, "save_mean", save_mean, dt, c.c, &tp.t[1]);
+    if (!st) st = saved(op, "save_rstd", save_rstd, dt, c.c, &tp.t[2]);
+    if (!st) st = contiguous_as(x, dt, &tp.t[3]);
+    if (!st) st = contiguous_as(grad_out, dt, &tp.t[4]);
+    size_t slots = (size_t)(c.c * (c.nchunk > 1 ? c.nchunk : 1));
+    if (!st) st = em__alloc_or_fail(2 * slots * sizeof(double), op, &tp.buf);
+    if (!st) st = new_outputs(3, outs, dt, nds, shapes, res);
+    if (st) {
+        temps_free(&tp);
+        return st;
+    }
+    c.w = data_or_null(tp.t[0]);
+    c.mean = em__ptr(tp.t[1]);
+    c.rstd = em__ptr(tp.t[2]);
+    c.x = em__ptr(tp.t[3]);
+    c.g = em__ptr(tp.t[4]);
+    c.p1 = tp.buf;
+    c.p2 = c.p1 + slots;
+    bn_sums(&c, dt);
+    for (int64_t i = 0; i < c.c; i++) {
+        double rs = em__load(dt, (const char *)c.rstd + i * em__dsize(dt));
+        if (res[1]) em__store(dt, (char *)em__ptr(res[1]) + i * em__dsize(dt), c.p2[i] * rs);
+        if (res[2]) em__store(dt, (char *)em__ptr(res[2]) + i * em__dsize(dt), c.p1[i]);
+    }
+    if (res[0]) {
+        c.y = em__ptr(res[0]);
+        c.mode = 1;
+        em__parallel_for(c.n * c.c, grain_for(c.hw), em__threads(), PICK(dt, bn_planes), &c);
+    }
+    temps_free(&tp);
+    publish(3, outs, res);
+    return EM_OK;
+}

@@ -1,0 +1,401 @@
+/* Max, average and adaptive average pooling (1-D and 2-D), forward and
+ * backward; contracts in include/ember/conv.h.  Every (image, channel) plane
+ * is independent, so planes run on the thread pool and each backward pass
+ * accumulates inside its own plane in a fixed order: results do not depend
+ * on the thread count.  Window and divisor rules follow PyTorch's CPU
+ * kernels exactly (including which index max pooling reports on ties and
+ * NaN), since the backward passes and the tests depend on them. */
+#include <math.h>
+#include <stdio.h>
+
+#include "../base/threadpool.h"
+#include "../kernels/conv_kernels.h"
+
+em_pool_options em_pool_default_options(void) {
+    em_pool_options o = {{0, 0}, {0, 0}, {0, 0}, {1, 1}, false, true, 0};
+    return o;
+}
+
+typedef struct pool_geom {
+    int64_t planes, H, W, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw;
+    bool count_include_pad;
+    int64_t divisor;
+} pool_geom;
+
+static const char *pname(const char *kind, int ndim, const char *suffix, char *buf) {
+    snprintf(buf, 64, "%s_pool%dd%s", kind, ndim == 3 ? 1 : 2, suffix);
+    return buf;
+}
+
+/* PyTorch's pooling_output_shape. */
+static int64_t pool_out(int64_t in, int64_t k, int64_t pad, int64_t stride, int64_t dil, bool ceil_mode) {
+    int64_t num = in + 2 * pad - dil * (k - 1) - 1 + (ceil_mode ? stride - 1 : 0);
+    int64_t q = num >= 0 ? num / stride : -((-num + stride - 1) / stride);
+    int64_t out = q + 1;
+    if (ceil_mode && (out - 1) * stride >= in + pad) out--;
+    return out;
+}
+
+static em_status check_x(const char *op, const em_tensor *x) {
+    char b[EM_DESC_LEN];
+    if (!x) return em__error(EM_ERR_INVALID_ARG, "%s: tensor argument is NULL", op);
+    if (x->dtype != EM_F32 && x->dtype != EM_F64)
+        return em__error(EM_ERR_DTYPE, "%s: input %s must be float32 or float64", op, em__desc(x, b));
+    return EM_OK;
+}
+
+static em_status check_rank(const char *op, int nd, const int64_t *xs) {
+    char b[EM_DESC_LEN];
+    if (nd != 3 && nd != 4)
+        return em__error(EM_ERR_SHAPE, "%s: input must be 3-D (N, C, L) or 4-D (N, C, H, W), got %s", op,
+                         em__shape_str(nd, xs, b));
+    return em__check_shape(op, nd, xs);
+}
+
+/* Fills g from the input shape and options (max: dilation allowed). */
+static em_status make_geom(const char *op, int nd, const int64_t *xs, const em_pool_options *o, bool max,
+                           pool_geom *g) {
+    char b[EM_DESC_LEN];
+    EM_TRY(check_rank(op, nd, xs));
+    int sp = nd - 2;
+    int64_t in[2] = {1, xs[nd - 1]}, k[2] = {1, 1}, s[2] = {1, 1}, p[2] = {0, 0}, d[2] = {1, 1}, out[2];
+    if (sp == 2) in[0] = xs[2];
+    for (int a = 0; a < sp; a++) {
+        int e = 2 - sp + a; /* 1-D uses slot 1 (W) */
+        k[e] = o->kernel[a], s[e] = o->stride[a] ? o->stride[a] : o->kernel[a], p[e] = o->padding[a];
+        d[e] = o->dilation[a];
+        if (k[e] < 1 || s[e] < 1 || d[e] < 1 || p[e] < 0)
+            return em__error(EM_ERR_INVALID_ARG,
+                             "%s: kernel_size (%lld), stride (%lld) and dilation (%lld) must be >= 1 and padding "
+                             "(%lld) >= 0 on spatial axis %d",
+                             op, (long long)k[e], (long long)s[e], (long long)d[e], (long long)p[e], a);
+        if (!max && d[e] != 1)
+            return em__error(EM_ERR_INVALID_ARG, "%s: average pooling has no dilation (got %lld)", op, (long long)d[e]);
+        if (p[e] > k[e] / 2)
+            return em__error(EM_ERR_INVALID_ARG,
+                             "%s: padding %lld on spatial axis %d must be at most half of kernel_size %lld", op,
+                             (long long)p[e], a, (long long)k[e]);
+        if (in[e] < 1 || d[e] > ((int64_t)1 << 40) || k[e] > ((int64_t)1 << 40))
+            return em__error(EM_ERR_SHAPE, "%s: input %s has an empty or oversized spatial axis %d", op,
+                             em__shape_str(nd, xs, b), a);
+        out[e] = pool_out(in[e], k[e], p[e], s[e], d[e], o->ceil_mode);
+        if (out[e] < 1)
+            return em__error(EM_ERR_SHAPE,
+                             "%s: output size on spatial axis %d would be %lld for input %s with kernel_size %lld, "
+                             "padding %lld, dilation %lld",
+                             op, a, (long long)out[e], em__shape_str(nd, xs, b), (long long)k[e], (long long)p[e],
+                             (long long)d[e]);
+    }
+    if (sp == 1) out[0] = 1;
+    if (o->divisor_override < 0)
+        return em__error(EM_ERR_INVALID_ARG, "%s: divisor_override must be > 0 (0: none), got %lld", op,
+                         (long long)o->divisor_override);
+    *g = (pool_geom){xs[0] * xs[1], in[0], in[1], out[0], out[1], k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1],
+                     o->count_include_pad, o->divisor_override};
+    return EM_OK;
+}
+
+static void out_shape(int nd, const int64_t *xs, const pool_geom *g, int64_t *os) {
+    os[0] = xs[0], os[1] = xs[1];
+    if (nd == 4) os[2] = g->OH;
+    os[nd - 1] = g->OW;
+}
+
+typedef struct pool_ctx {
+    const pool_geom *g;
+    const void *x;
+    const int64_t *idx;
+    void *y;
+    int64_t *iy;
+    atomic_int bad_index;
+} pool_ctx;
+
+/* Avg window of output (oh, ow): clipped bounds and divisor, as PyTorch. */
+static inline int64_t avg_window(const pool_geom *g, int64_t oh, int64_t ow, int64_t *h0, int64_t *h1, int64_t *w0,
+                                 int64_t *w1) {
+    int64_t a = oh * g->sh - g->ph, c = ow * g->sw - g->pw;
+    int64_t b = a + g->kh < g->H + g->ph ? a + g->kh : g->H + g->ph;
+    int64_t d = c + g->kw < g->W + g->pw ? c + g->kw : g->W + g->pw;
+    int64_t pool_size = (b - a) * (d - c);
+    a = a > 0 ? a : 0, c = c > 0 ? c : 0, b = b < g->H ? b : g->H, d = d < g->W ? d : g->W;
+    *h0 = a, *h1 = b, *w0 = c, *w1 = d;
+    if (g->divisor) return g->divisor;
+    return g->count_include_pad ? pool_size : (b - a) * (d - c);
+}
+
+#define DEF_POOL(S, T)                                                                                        \
+    static void max_fwd_##S(void *vc, int64_t b, int64_t e, int tid) {                                        \
+        pool_ctx *c = vc;                                                                                     \
+        const pool_geom *g = c->g;                                                                            \
+        for (int64_t pl = b; pl < e; pl++) {                                                                  \
+            const T *x = (const T *)c->x + pl * g->H * g->W;                                                  \
+            T *y = (T *)c->y + pl * g->OH * g->OW;                                                            \
+            int64_t *iy = c->iy ? c->iy + pl * g->OH * g->OW : NULL;                                          \
+            for (int64_t oh = 0; oh < g->OH; oh++) {                                                          \
+                int64_t hs = oh * g->sh - g->ph, he = hs + (g->kh - 1) * g->dh + 1;                           \
+                while (hs < 0) hs += g->dh;                                                                   \
+                if (he > g->H) he = g->H;                                                                     \
+                for (int64_t ow = 0; ow < g->OW; ow++) {                                                      \
+                    int64_t ws = ow * g->sw - g->pw, we = ws + (g->kw - 1) * g->dw + 1;                       \
+                    while (ws < 0) ws += g->dw;                                                               \
+                    if (we > g->W) we = g->W;                                                                 \
+                    int64_t best = hs * g->W + ws;                                                            \
+                    T m = -INFINITY;                                                                          \
+                    for (int64_t ih = hs; ih < he; ih += g->dh)                                               \
+                        for (int64_t iw = ws; iw < we; iw += g->dw) {                                         \
+                            T v = x[ih * g->W + iw];                                                          \
+                            if (v > m || isnan(v)) m = v, best = ih * g->W + iw;                              \
+                        }                                                                                     \
+                    y[oh * g->OW + ow] = m;                                                                   \
+                    if (iy) iy[oh * g->OW + ow] = best;                                                       \
+                }                                                                                             \
+            }                                                                                                 \
+        }                                                                                                     \
+    }                                                                                                         \
+    static void max_bwd_##S(void *vc, int64_t b, int64_t e, int tid) {                                        \
+        pool_ctx *c = vc;                                                                                     \
+        const pool_geom *g = c->g;                                                                            \
+        int64_t HW = g->H * g->W, P = g->OH * g->OW;                                                          \
+        for (int64_t pl = b; pl < e; pl++) {                                                                  \
+            const T *gy = (const T *)c->x + pl * P;                                                           \
+            const int64_t *ix = c->idx + pl * P;                                                              \
+            T *gx = (T *)c->y + pl * HW;                                                                      \
+            memset(gx, 0, (size_t)HW * sizeof(T));                                                            \
+            for (int64_t p = 0; p < P; p++) {                                                                 \
+                if (ix[p] < 0 || ix[p] >= HW) {                                                               \
+                    atomic_store(&c->bad_index, 1);                                                           \
+                    continue;                                                                                 \
+                }                                                                                             \
+                gx[ix[p]] += gy[p];                                                                           \
+            }                                                                                                 \
+        }                                                                                                     \
+    }                                                                                                         \
+    static void avg_fwd_##S(void *vc, int64_t b, int64_t e, int tid) {                                        \
+        pool_ctx *c = vc;                                                                                     \
+        const pool_geom *g = c->g;                                                                            \
+        for (int64_t pl = b; pl < e; pl++) {                                                                  \
+            const T *x = (const T *)c->x + pl * g->H * g->W;                                                  \
+            T *y = (T *)c->y + pl * g->OH * g->OW;                                                            \
+            for (int64_t oh = 0; oh < g->OH; oh++)                                                            \
+                for (int64_t ow = 0; ow < g->OW; ow++) {                                                      \
+                    int64_t h0, h1, w0, w1, div = avg_window(g, oh, ow, &h0, &h1, &w0, &w1);                  \
+                    T s = 0;                                                                                  \
+                    for (int64_t ih = h0; ih < h1; ih++)                                                      \
+                        for (int64_t iw = w0; iw < w1; iw++) s += x[ih * g->W + iw];                          \
+                    y[oh * g->OW + ow] = h0 < h1 && w0 < w1 ? s / (T)div : 0;                                 \
+                }                                                                                             \
+        }                                                                                                     \
+    }                                                                                                         \
+    static void avg_bwd_##S(void *vc, int64_t b, int64_t e, int tid) {                                        \
+        pool_ctx *c = vc;                                                                                     \
+        const pool_geom *g = c->g;                                                                            \
+        for (int64_t pl = b; pl < e; pl++) {                                                                  \
+            const T *gy = (const T *)c->x + pl * g->OH * g->OW;                                               \
+            T *gx = (T *)c->y + pl * g->H * g->W;                                                             \
+            memset(gx, 0, (size_t)(g->H * g->W) * sizeof(T));                                                 \
+            for (int64_t oh = 0; oh < g->OH; oh++)                                                            \
+                for (int64_t ow = 0; ow < g->OW; ow++) {                                                      \
+                    int64_t h0, h1, w0, w1, div = avg_window(g, oh, ow, &h0, &h1, &w0, &w1);                  \
+                    T v = gy[oh * g->OW + ow] / (T)div;                                                       \
+                    for (int64_t ih = h0; ih < h1; ih++)                                                      \
+                        for (int64_t iw = w0; iw < w1; iw++) gx[ih * g->W + iw] += v;                         \
+                }                                                                                             \
+        }                                                                                                     \
+    }                                                                                                         \
+    static void adapt_fwd_##S(void *vc, int64_t b, int64_t e, int tid) {                                      \
+        pool_ctx *c = vc;                                                                                     \
+        const pool_geom *g = c->g;                                                                            \
+        for (int64_t pl = b; pl < e; pl++) {                                                                  \
+            const T *x = (const T *)c->x + pl * g->H * g->W;                                                  \
+            T *y = (T *)c->y + pl * g->OH * g->OW;                                                            \
+            for (int64_t oh = 0; oh < g->OH; oh++) {                                                          \
+                int64_t h0 = oh * g->H / g->OH, h1 = ((oh + 1) * g->H + g->OH - 1) / g->OH;                   \
+                for (int64_t ow = 0; ow < g->OW; ow++) {                                                      \
+                    int64_t w0 = ow * g->W / g->OW, w1 = ((ow + 1) * g->W + g->OW - 1) / g->OW;               \
+                    T s = 0;                                                                                  \
+                    for (int64_t ih = h0; ih < h1; ih++)                                                      \
+                        for (int64_t iw = w0; iw < w1; iw++) s += x[ih * g->W + iw];                          \
+                    y[oh * g->OW + ow] = s / (T)((h1 - h0) * (w1 - w0));                                      \
+                }                                                                                             \
+            }                                                                                                 \
+        }                                                                                                     \
+    }                                                                                                         \
+    static void adapt_bwd_##S(void *vc, int64_t b, int64_t e, int tid) {                                      \
+        pool_ctx *c = vc;                                                                                     \
+        const pool_geom *g = c->g;                                                                            \
+        for (int64_t pl = b; pl < e; pl++) {                                                                  \
+            const T *gy = (const T *)c->x + pl * g->OH * g->OW;                                               \
+            T *gx = (T *)c->y + pl * g->H * g->W;                                                             \
+            memset(gx, 0, (size_t)(g->H * g->W) * sizeof(T));                                                 \
+            for (int64_t oh = 0; oh < g->OH; oh++) {                                                          \
+                int64_t h0 = oh * g->H / g->OH, h1 = ((oh + 1) * g->H + g->OH - 1) / g->OH;                   \
+                for (int64_t ow = 0; ow < g->OW; ow++) {                                                      \
+                    int64_t w0 = ow * g->W / g->OW, w1 = ((ow + 1) * g->W + g->OW - 1) / g->OW;               \
+                    T v = gy[oh * g->OW + ow] / (T)((h1 - h0) * (w1 - w0));                                   \
+                    for (int64_t ih = h0; ih < h1; ih++)                                                      \
+                        for (int64_t iw = w0; iw < w1; iw++) gx[ih * g->W + iw] += v;                         \
+                }                                                                                             \
+            }                                                                                                 \
+        }                                                                                                     \
+    }
+
+DEF_POOL(f32, float)
+DEF_POOL(f64, double)
+
+/* Runs fn over the planes (on the pool when there are enough). */
+static void run_planes(const pool_geom *g, em__range_fn fn, pool_ctx *c) {
+    if (g->planes <= 0) return;
+    int nt = em__threads();
+    int64_t work = g->planes * (g->H * g->W + g->OH * g->OW);
+    if (nt > 1 && g->planes >= 2 && work >= 16384)
+        em__parallel_for(g->planes, 1, nt, fn, c);
+    else
+        fn(c, 0, g->planes, 0);
+}
+
+/* Forward driver: x made contiguous, out allocated, fn run over planes. */
+static em_status forward(const char *op, const em_tensor *x, const pool_geom *g, em__range_fn f32, em__range_fn f64,
+                         em_tensor **out, em_tensor **indices) {
+    int64_t os[4];
+    out_shape(x->ndim, x->shape, g, os);
+    EM_TRY(em__check_shape(op, x->ndim, os));
+    em_tensor *xc = NULL, *res = NULL, *ix = NULL;
+    em_status st = em_tensor_contiguous(x, &xc);
+    if (!st) st = em__new(x->dtype, x->ndim, os, &res);
+    if (!st && indices) st = em__new(EM_I64, x->ndim, os, &ix);
+    if (!st) {
+        pool_ctx c = {.g = g, .x = em__ptr(xc), .y = em__ptr(res), .iy = ix ? (int64_t *)em__ptr(ix) : NULL};
+        run_planes(g, x->dtype == EM_F32 ? f32 : f64, &c);
+        *out = res;
+        if (indices) *indices = ix;
+        res = ix = NULL;
+    }
+    em_tensor_free(xc);
+    em_tensor_free(res);
+    em_tensor_free(ix);
+    return st;
+}
+
+/* Backward driver: gout checked against the forward output shape. */
+static em_status backward(const char *op, const em_tensor *gout, const em_tensor *idx, int nd, const int64_t *xs,
+                          const pool_geom *g, em__range_fn f32, em__range_fn f64, em_tensor **out) {
+    int64_t os[4];
+    char b1[EM_DESC_LEN], b2[EM_DESC_LEN], b3[EM_DESC_LEN];
+    out_shape(nd, xs, g, os);
+    if (gout->ndim != nd || memcmp(gout->shape, os, (size_t)nd * sizeof(int64_t)))
+        return em__error(EM_ERR_SHAPE, "%s: grad_output %s does not match the output shape %s of input %s", op,
+                         em__desc(gout, b1), em__shape_str(nd, os, b2), em__shape_str(nd, xs, b3));
+    if (idx && (idx->dtype != EM_I64 || idx->ndim != nd || memcmp(idx->shape, os, (size_t)nd * sizeof(int64_t))))
+        return em__error(EM_ERR_SHAPE, "%s: indices %s must be int64 of the output shape %s", op, em__desc(idx, b1),
+                         em__shape_str(nd, os, b2));
+    em_tensor *gc = NULL, *ic = NULL, *res = NULL;
+    em_status st = em_tensor_contiguous(gout, &gc);
+    if (!st && idx) st = em_tensor_contiguous(idx, &ic);
+    if (!st) st = em__new(gout->dtype, nd, xs, &res);
+    if (!st) {
+        pool_ctx c = {.g = g, .x = em__ptr(gc), .idx = ic ? (const int64_t *)em__ptr(ic) : NULL, .y = em__ptr(res)};
+        run_planes(g, gout->dtype == EM_F32 ? f32 : f64, &c);
+        if (atomic_load(&c.bad_index)) {
+            st = em__error(EM_ERR_INDEX, "%s: an index in indices %s is outside the input plane of %lld elements", op,
+                           em__desc(idx, b1), (long long)(g->H * g->W));
+        } else {
+            *out = res;
+            res = NULL;
+        }
+    }
+    em_tensor_free(gc);
+    em_tensor_free(ic);
+    em_tensor_free(res);
+    return st;
+}
+
+static const em_pool_options *opts_or_null(const char *op, const em_pool_options *o) {
+    if (!o) em__error(EM_ERR_INVALID_ARG, "%s: options are required (kernel_size)", op);
+    return o;
+}
+
+em_status em_max_pool(const em_tensor *x, const em_pool_options *opts, em_tensor **out, em_tensor **indices) {
+    char op[64];
+    EM_TRY(check_x("max_pool", x));
+    pname("max", x->ndim, "", op);
+    if (!out) return em__error(EM_ERR_INVALID_ARG, "%s: out is NULL", op);
+    if (!opts_or_null(op, opts)) return EM_ERR_INVALID_ARG;
+    pool_geom g;
+    EM_TRY(make_geom(op, x->ndim, x->shape, opts, true, &g));
+    return forward(op, x, &g, max_fwd_f32, max_fwd_f64, out, indices);
+}
+
+em_status em_max_pool_backward(const em_tensor *gout, const em_tensor *indices, int ndim, const int64_t *x_shape,
+                               em_tensor **out) {
+    char op[64];
+    EM_TRY(check_x("max_pool_backward", gout));
+    pname("max", ndim, "_backward", op);
+    if (!indices || !x_shape || !out)
+        return em__error(EM_ERR_INVALID_ARG, "%s: indices, x_shape and out must not be NULL", op);
+    EM_TRY(check_rank(op, ndim, x_shape));
+    if (gout->ndim != ndim)
+        return em__error(EM_ERR_SHAPE, "%s: grad_output has %d dims, the input %d", op, gout->ndim, ndim);
+    /* only the plane sizes matter: indices carry the windows */
+    pool_geom g = {.planes = x_shape[0] * x_shape[1], .H = ndim == 4 ? x_shape[2] : 1, .W = x_shape[ndim - 1],
+                   .OH = ndim == 4 ? gout->shape[2] : 1, .OW = gout->shape[gout->ndim - 1]};
+    return backward(op, gout, indices, ndim, x_shape, &g, max_bwd_f32, max_bwd_f64, out);
+}
+
+em_status em_avg_pool(const em_tensor *x, const em_pool_options *opts, em_tensor **out) {
+    char op[64];
+    EM_TRY(check_x("avg_pool", x));
+    pname("avg", x->ndim, "", op);
+    if (!out) return em__error(EM_ERR_INVALID_ARG, "%s: out is NULL", op);
+    if (!opts_or_null(op, opts)) return EM_ERR_INVALID_ARG;
+    pool_geom g;
+    EM_TRY(make_geom(op, x->ndim, x->shape, opts, false, &g));
+    return forward(op, x, &g, avg_fwd_f32, avg_fwd_f64, out, NULL);
+}
+
+em_status em_avg_pool_backward(const em_tensor *gout, int ndim, const int64_t *x_shape, const em_pool_options *opts,
+                               em_tensor **out) {
+    char op[64];
+    EM_TRY(check_x("avg_pool_backward", gout));
+    pname("avg", ndim, "_backward", op);
+    if (!x_shape || !out) return em__error(EM_ERR_INVALID_ARG, "%s: x_shape and out must not be NULL", op);
+    if (!opts_or_null(op, opts)) return EM_ERR_INVALID_ARG;
+    pool_geom g;
+    EM_TRY(make_geom(op, ndim, x_shape, opts, false, &g));
+    return backward(op, gout, NULL, ndim, x_shape, &g, avg_bwd_f32, avg_bwd_f64, out);
+}
+
+static em_status adaptive_geom(const char *op, int nd, const int64_t *xs, const int64_t *out_size, pool_geom *g) {
+    char b[EM_DESC_LEN];
+    EM_TRY(check_rank(op, nd, xs));
+    if (!out_size) return em__error(EM_ERR_INVALID_ARG, "%s: out_size is NULL", op);
+    *g = (pool_geom){.planes = xs[0] * xs[1], .H = nd == 4 ? xs[2] : 1, .W = xs[nd - 1],
+                     .OH = nd == 4 ? out_size[0] : 1, .OW = out_size[nd - 3]};
+    if (g->OH < 1 || g->OW < 1 || g->OH > ((int64_t)1 << 31) || g->OW > ((int64_t)1 << 31))
+        return em__error(EM_ERR_INVALID_ARG, "%s: output size must be >= 1 on every spatial axis", op);
+    if (g->H < 1 || g->W < 1)
+        return em__error(EM_ERR_SHAPE, "%s: input %s has an empty spatial axis", op, em__shape_str(nd, xs, b));
+    return EM_OK;
+}
+
+em_status em_adaptive_avg_pool(const em_tensor *x, const int64_t *out_size, em_tensor **out) {
+    char op[64];
+    EM_TRY(check_x("adaptive_avg_pool", x));
+    pname("adaptive_avg", x->ndim, "", op);
+    if (!out) return em__error(EM_ERR_INVALID_ARG, "%s: out is NULL", op);
+    pool_geom g;
+    EM_TRY(adaptive_geom(op, x->ndim, x->shape, out_size, &g));
+    return forward(op, x, &g, adapt_fwd_f32, adapt_fwd_f64, out, NULL);
+}
+
+em_status em_adaptive_avg_pool_backward(const em_tensor *gout, int ndim, const int64_t *x_shape, em_tensor **out) {
+    char op[64];
+    EM_TRY(check_x("adaptive_avg_pool_backward", gout));
+    pname("adaptive_avg", ndim, "_backward", op);
+    if (!x_shape || !out) return em__error(EM_ERR_INVALID_ARG, "%s: x_shape and out must not be NULL", op);
+    if (gout->ndim != ndim)
+        return em__error(EM_ERR_SHAPE, "%s: grad_output has %d dims, the input %d", op, gout->ndim, ndim);
+    int64_t osz[2] = {gout->shape[2], gout->shape[ndim - 1]}; /* 1-D reads osz[0] only */
+    pool_geom g;
+    EM_TRY(adaptive_geom(op, ndim, x_shape, osz, &g));
+    return backward(op, gout, NULL, ndim, x_shape, &g, adapt_bwd_f32, adapt_bwd_f64, out);
+}

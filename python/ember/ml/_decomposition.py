@@ -1,0 +1,113 @@
+"""PCA through the SVD of the centred data (ember.linalg.svd, in C)."""
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+import ember
+
+from ._base import BaseEstimator, TransformerMixin, check_is_fitted
+from ._validation import validate_data
+
+__all__ = ["PCA"]
+
+
+class PCA(TransformerMixin, BaseEstimator):
+    """Principal component analysis: projects centred data on the top right
+    singular vectors of X - mean.  n_components: an int, a float in (0, 1)
+    (keep enough components to explain that share of the variance) or None
+    (all).  Component signs follow scikit-learn's convention (the largest
+    loading of each component is positive).  whiten scales the projections
+    to unit variance.  Only the full SVD solver exists in ember."""
+
+    def __init__(self, n_components: Any = None, *, copy: bool = True, whiten: bool = False,
+                 svd_solver: str = "auto", tol: float = 0.0, iterated_power: Any = "auto",
+                 n_oversamples: int = 10, power_iteration_normalizer: str = "auto", random_state: Any = None):
+        self.n_components = n_components
+        self.copy = copy
+        self.whiten = whiten
+        self.svd_solver = svd_solver
+        self.tol = tol
+        self.iterated_power = iterated_power
+        self.n_oversamples = n_oversamples
+        self.power_iteration_normalizer = power_iteration_normalizer
+        self.random_state = random_state
+
+    def fit(self, X: Any, y: Any = None) -> "PCA":
+        """Computes mean_, components_ and the explained variances."""
+        self._fit(X)
+        return self
+
+    def _fit(self, X: Any) -> np.ndarray:
+        if self.svd_solver not in ("auto", "full"):
+            raise ValueError(f"svd_solver={self.svd_solver!r} is not implemented in ember; use 'auto' or 'full'")
+        X = validate_data(self, X, reset=True)
+        n, d = X.shape
+        nc = self.n_components
+        if nc is None:
+            k = min(n, d)
+        elif isinstance(nc, numbers.Integral) and not isinstance(nc, bool):
+            if not 0 <= nc <= min(n, d):
+                raise ValueError(f"n_components={nc} must be between 0 and min(n_samples, n_features)={min(n, d)} "
+                                 "with svd_solver='full'")
+            k = int(nc)
+        elif isinstance(nc, numbers.Real) and 0 < nc < 1:
+            k = None
+        else:
+            raise ValueError(f"n_components must be None, an int or a float in (0, 1), got {nc!r}")
+        self.mean_ = X.mean(axis=0)
+        Xc = np.ascontiguousarray(X - self.mean_)
+        U, S, Vt = (np.asarray(a) for a in ember.linalg.svd(ember.asarray(Xc), full_matrices=False))
+        # sign convention: each component's largest |loading| is positive
+        signs = np.sign(Vt[np.arange(len(Vt)), np.argmax(np.abs(Vt), axis=1)])
+        signs[signs == 0] = 1
+        U, Vt = U * signs, Vt * signs[:, None]
+        var = S ** 2 / max(n - 1, 1)
+        total = var.sum()
+        ratio = var / total if total > 0 else np.zeros_like(var)
+        if k is None:
+            k = int(np.searchsorted(np.cumsum(ratio), nc, side="right") + 1)
+            k = min(k, len(S))
+        self.n_components_ = k
+        self.n_samples_ = n
+        self.components_ = Vt[:k]
+        self.explained_variance_ = var[:k]
+        self.explained_variance_ratio_ = ratio[:k]
+        self.singular_values_ = S[:k]
+        self.noise_variance_ = float(var[k:].mean()) if k < min(n, d) else 0.0
+        self._n_features_out = k
+        return U[:, :k] * (S[:k] if not self.whiten else np.sqrt(max(n - 1, 1)))
+
+    def fit_transform(self, X: Any, y: Any = None) -> Any:
+        """Fits and returns the projections of X."""
+        from ._validation import wrap_like
+
+        return wrap_like(self._fit(X), X)
+
+    def transform(self, X: Any) -> Any:
+        """(X - mean_) @ components_.T (divided by sqrt(explained_variance_) with whiten)."""
+        from ._validation import wrap_like
+
+        check_is_fitted(self, "components_")
+        Xa = validate_data(self, X, reset=False)
+        out = np.asarray(ember.asarray(np.ascontiguousarray(Xa - self.mean_)) @ ember.asarray(self.components_.T))
+        if self.whiten:
+            out = out / np.sqrt(self.explained_variance_)
+        return wrap_like(out, X)
+
+    def inverse_transform(self, X: Any) -> Any:
+        """Back to the input space: X @ components_ + mean_ (undoing whitening)."""
+        from ._validation import to_numpy, wrap_like
+
+        check_is_fitted(self, "components_")
+        Z = to_numpy(X).astype(np.float64)
+        if self.whiten:
+            Z = Z * np.sqrt(self.explained_variance_)
+        return wrap_like(Z @ self.components_ + self.mean_, X)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """'pca0', 'pca1', ..."""
+        check_is_fitted(self, "components_")
+        return np.asarray([f"pca{i}" for i in range(self.n_components_)], dtype=object)

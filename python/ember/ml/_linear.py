@@ -1,0 +1,667 @@
+"""Linear models: LinearRegression, Ridge, Lasso, ElasticNet, LogisticRegression,
+SGDClassifier, SGDRegressor, Perceptron, LinearSVC.
+
+Least squares go through ember.linalg (SVD-based lstsq, Cholesky/solve);
+the iterative solvers (L-BFGS, coordinate descent, SGD epochs, dual
+coordinate descent) are C loops in csrc/ember/ml/linear.c.  Intercepts are
+handled as scikit-learn does: by centring X and y (weighted) for the least
+squares and penalised regressions, as an unpenalised parameter for logistic
+regression and SGD, and as liblinear's regularised extra feature for
+LinearSVC."""
+from __future__ import annotations
+
+import numbers
+import warnings
+from typing import Any
+
+import numpy as np
+
+import ember
+
+from .. import _C
+from ._base import BaseEstimator, ClassifierMixin, RegressorMixin, check_is_fitted
+from ._validation import (check_classification_targets, check_sample_weight, seed_from, validate_data,
+                          wrap_like)
+
+__all__ = ["LinearRegression", "Ridge", "Lasso", "ElasticNet", "LogisticRegression", "SGDClassifier",
+           "SGDRegressor", "Perceptron", "LinearSVC", "ConvergenceWarning"]
+
+
+class ConvergenceWarning(UserWarning):
+    """An iterative solver stopped at max_iter before reaching its tolerance."""
+
+
+def _t(a: np.ndarray) -> ember.Tensor:
+    return ember.asarray(np.ascontiguousarray(a))
+
+
+def _center(X: np.ndarray, y: np.ndarray, w: np.ndarray, fit_intercept: bool):
+    """Weighted centring (scikit-learn's _preprocess_data) and sqrt-weight
+    row scaling: returns Xc, yc (scaled), X_offset, y_offset."""
+    if fit_intercept:
+        W = w.sum()
+        x_off = (w @ X) / W
+        y_off = (w @ y) / W
+        Xc, yc = X - x_off, y - y_off
+    else:
+        x_off = np.zeros(X.shape[1])
+        y_off = np.zeros(y.shape[1:]) if y.ndim > 1 else 0.0
+        Xc, yc = X, y
+    s = np.sqrt(w)
+    return np.ascontiguousarray(Xc * s[:, None]), np.ascontiguousarray(yc * (s[:, None] if y.ndim > 1 else s)), \
+        x_off, y_off
+
+
+class _LinearPredictor:
+    def _decision(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "coef_")
+        Xa = validate_data(self, X, reset=False).astype(np.float64, copy=False)
+        coef = np.atleast_2d(self.coef_)
+        out = np.asarray(_t(Xa) @ _t(coef.T)) + self.intercept_
+        return out
+
+
+class _LinearRegressorBase(_LinearPredictor, RegressorMixin, BaseEstimator):
+    _multi_output = True  # a 2-d y fits one coefficient row per target
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = self._multi_output
+        return tags
+
+    def predict(self, X: Any) -> Any:
+        """X @ coef_.T + intercept_."""
+        out = self._decision(X)
+        return wrap_like(out[:, 0] if np.ndim(self.coef_) == 1 else out, X)
+
+    def _set_intercept(self, coef: np.ndarray, x_off: np.ndarray, y_off: Any) -> None:
+        self.coef_ = coef
+        self.intercept_ = (y_off - x_off @ coef.T) if self.fit_intercept else \
+            (0.0 if coef.ndim == 1 else np.zeros(coef.shape[0]))
+
+    def _xyw(self, X: Any, y: Any, sample_weight: Any):
+        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True)
+        X = X.astype(np.float64, copy=False)
+        y = y.astype(np.float64, copy=False)
+        w = check_sample_weight(sample_weight, len(X))
+        return X, y, w
+
+
+class LinearRegression(_LinearRegressorBase):
+    """Ordinary least squares: minimises ||y - X w - b||^2 (weighted), through
+    an SVD-based least-squares solve, so rank-deficient X gives the minimum-norm
+    solution.  positive=True constrains w >= 0 (coordinate descent)."""
+
+    def __init__(self, *, fit_intercept: bool = True, copy_X: bool = True, n_jobs: int | None = None,
+                 positive: bool = False):
+        self.fit_intercept = fit_intercept
+        self.copy_X = copy_X
+        self.n_jobs = n_jobs
+        self.positive = positive
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "LinearRegression":
+        """Fits coef_ and intercept_."""
+        X, y, w = self._xyw(X, y, sample_weight)
+        Xc, yc, x_off, y_off = _center(X, y, w, self.fit_intercept)
+        if self.positive:
+            cols = [yc] if yc.ndim == 1 else list(yc.T)
+            coefs = []
+            for col in cols:
+                c, _, _ = _C._enet_fit(Xc, np.ascontiguousarray(col), 0.0, 1.0, 10000, 1e-10, True, None)
+                coefs.append(np.asarray(c))
+            coef = coefs[0] if yc.ndim == 1 else np.vstack(coefs)
+            self.rank_, self.singular_ = None, None
+        else:
+            sol, _, rank, sv = ember.linalg.lstsq(_t(Xc), _t(yc))
+            coef = np.asarray(sol).T
+            self.rank_ = int(np.asarray(rank))
+            self.singular_ = np.asarray(sv)
+        self._set_intercept(coef, x_off, y_off)
+        return self
+
+
+class Ridge(_LinearRegressorBase):
+    """Least squares with an l2 penalty: minimises ||y - X w - b||^2 +
+    alpha ||w||^2, solved through the normal equations (X^T X + alpha I) w =
+    X^T y with a Cholesky factorisation in libember (or, with solver='svd', by
+    filtering X's singular values).  alpha may be one value per target."""
+
+    def __init__(self, alpha: Any = 1.0, *, fit_intercept: bool = True, copy_X: bool = True,
+                 max_iter: int | None = None, tol: float = 1e-4, solver: str = "auto", positive: bool = False,
+                 random_state: Any = None):
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.copy_X = copy_X
+        self.max_iter = max_iter
+        self.tol = tol
+        self.solver = solver
+        self.positive = positive
+        self.random_state = random_state
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "Ridge":
+        """Fits coef_ and intercept_."""
+        if self.solver not in ("auto", "cholesky", "svd"):
+            raise ValueError(f"solver={self.solver!r} is not available in ember; use 'auto', 'cholesky' or 'svd'")
+        if self.positive:
+            raise ValueError("Ridge(positive=True) is not implemented in ember")
+        X, y, w = self._xyw(X, y, sample_weight)
+        alpha = np.asarray(self.alpha, dtype=np.float64)
+        if (alpha < 0).any():
+            raise ValueError(f"alpha must be >= 0, got {self.alpha!r}")
+        Xc, yc, x_off, y_off = _center(X, y, w, self.fit_intercept)
+        Y = yc[:, None] if yc.ndim == 1 else yc
+        alphas = np.broadcast_to(alpha, (Y.shape[1],)) if alpha.ndim else np.full(Y.shape[1], float(alpha))
+        if alpha.ndim and alpha.shape[0] not in (1, Y.shape[1]):
+            raise ValueError(f"Number of targets and number of penalties do not correspond: {alpha.shape[0]} != "
+                             f"{Y.shape[1]}")
+        Xt = _t(Xc)
+        if self.solver == "svd":
+            U, s, Vh = (np.asarray(a) for a in ember.linalg.svd(Xt, full_matrices=False))
+            uty = U.T @ Y
+            coef = np.stack([Vh.T @ (s / (s * s + a) * uty[:, j]) for j, a in enumerate(alphas)])
+        else:
+            G = np.asarray(Xt.T @ Xt)
+            XtY = np.asarray(Xt.T @ _t(Y))
+            coef = np.empty((Y.shape[1], X.shape[1]))
+            same = np.all(alphas == alphas[0])
+            for j, a in enumerate(alphas):
+                if j and same:
+                    break
+                A = G + a * np.eye(G.shape[0])
+                try:
+                    L = ember.linalg.cholesky(_t(A))
+                    z = ember.linalg.solve(L, _t(XtY if same else XtY[:, j:j + 1]))
+                    sol = np.asarray(ember.linalg.solve(ember.matrix_transpose(L), z))
+                except ValueError:  # singular (alpha = 0 on collinear data): least squares instead
+                    sol = np.asarray(ember.linalg.lstsq(_t(A), _t(XtY if same else XtY[:, j:j + 1]))[0])
+                if same:
+                    coef[:] = sol.T
+                else:
+                    coef[j] = sol[:, 0]
+        self._set_intercept(coef[0] if yc.ndim == 1 else coef, x_off, y_off)
+        self.n_iter_ = None  # a direct solve: no iterations (as scikit-learn's cholesky/svd paths)
+        return self
+
+
+class ElasticNet(_LinearRegressorBase):
+    """Linear regression with combined l1 and l2 penalties:
+    (1/(2n)) ||y - X w - b||^2 + alpha l1_ratio ||w||_1 + (alpha (1 - l1_ratio)/2) ||w||^2,
+    solved by cyclic coordinate descent in C with scikit-learn's duality-gap
+    stopping rule."""
+
+    _l1_ratio_fixed: float | None = None
+
+    def __init__(self, alpha: float = 1.0, *, l1_ratio: float = 0.5, fit_intercept: bool = True,
+                 precompute: bool = False, max_iter: int = 1000, copy_X: bool = True, tol: float = 1e-4,
+                 warm_start: bool = False, positive: bool = False, random_state: Any = None,
+                 selection: str = "cyclic"):
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.precompute = precompute
+        self.max_iter = max_iter
+        self.copy_X = copy_X
+        self.tol = tol
+        self.warm_start = warm_start
+        self.positive = positive
+        self.random_state = random_state
+        self.selection = selection
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, check_input: bool = True) -> "ElasticNet":
+        """Fits coef_, intercept_, n_iter_ and dual_gap_."""
+        if self.selection != "cyclic":
+            raise ValueError("selection='random' is not implemented in ember; use 'cyclic'")
+        if self.precompute not in (False, "auto"):
+            raise ValueError("precompute (Gram matrices) is not implemented in ember; use False")
+        l1_ratio = self._l1_ratio_fixed if self._l1_ratio_fixed is not None else self.l1_ratio
+        if not 0 <= l1_ratio <= 1:
+            raise ValueError(f"l1_ratio must be in [0, 1], got {l1_ratio}")
+        if self.alpha < 0:
+            raise ValueError(f"alpha must be >= 0, got {self.alpha}")
+        X, y, w = self._xyw(X, y, sample_weight)
+        w = w * (len(w) / w.sum())  # weights rescaled to sum to n (scikit-learn)
+        Xc, yc, x_off, y_off = _center(X, y, w, self.fit_intercept)
+        Y = yc[:, None] if yc.ndim == 1 else yc
+        prev = np.atleast_2d(self.coef_) if self.warm_start and hasattr(self, "coef_") else None
+        coefs, iters, gaps = [], [], []
+        for j in range(Y.shape[1]):
+            w0 = np.ascontiguousarray(prev[j]) if prev is not None and prev.shape == (Y.shape[1], X.shape[1]) \
+                else None
+            c, it, gap = _C._enet_fit(Xc, np.ascontiguousarray(Y[:, j]), float(self.alpha), float(l1_ratio),
+                                      int(self.max_iter), float(self.tol), bool(self.positive), w0)
+            coefs.append(np.asarray(c))
+            iters.append(it)
+            gaps.append(gap)
+            if it >= self.max_iter and self.max_iter > 0:
+                warnings.warn(f"Objective did not converge. You might want to increase the number of iterations. "
+                              f"Duality gap: {gap:.3e}, tolerance: {self.tol * float(Y[:, j] @ Y[:, j]):.3e}",
+                              ConvergenceWarning, stacklevel=2)
+        coef = coefs[0] if yc.ndim == 1 else np.vstack(coefs)
+        self._set_intercept(coef, x_off, y_off)
+        self.n_iter_ = iters[0] if yc.ndim == 1 else iters
+        self.dual_gap_ = gaps[0] if yc.ndim == 1 else np.asarray(gaps)
+        return self
+
+
+class Lasso(ElasticNet):
+    """Linear regression with an l1 penalty (ElasticNet with l1_ratio = 1):
+    (1/(2n)) ||y - X w - b||^2 + alpha ||w||_1."""
+
+    _l1_ratio_fixed = 1.0
+
+    def __init__(self, alpha: float = 1.0, *, fit_intercept: bool = True, precompute: bool = False,
+                 copy_X: bool = True, max_iter: int = 1000, tol: float = 1e-4, warm_start: bool = False,
+                 positive: bool = False, random_state: Any = None, selection: str = "cyclic"):
+        super().__init__(alpha=alpha, l1_ratio=1.0, fit_intercept=fit_intercept, precompute=precompute,
+                         max_iter=max_iter, copy_X=copy_X, tol=tol, warm_start=warm_start, positive=positive,
+                         random_state=random_state, selection=selection)
+        del self.l1_ratio
+
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        return [p for p in super()._get_param_names() if p != "l1_ratio"]
+
+
+class _LinearClassifierBase(_LinearPredictor, ClassifierMixin, BaseEstimator):
+    def decision_function(self, X: Any) -> Any:
+        """Signed distance to the hyperplane(s): (n,) for two classes, (n, n_classes) otherwise."""
+        out = self._decision(X)
+        return wrap_like(out[:, 0] if out.shape[1] == 1 else out, X)
+
+    def predict(self, X: Any) -> Any:
+        """The class of largest decision value (positive side: classes_[1])."""
+        d = self._decision(X)
+        idx = (d[:, 0] > 0).astype(np.int64) if d.shape[1] == 1 else d.argmax(axis=1)
+        return wrap_like(self.classes_[idx], X)
+
+    def _class_weights(self, y_codes: np.ndarray, sw: np.ndarray) -> np.ndarray:
+        cw = getattr(self, "class_weight", None)
+        if cw is None:
+            return sw
+        k = len(self.classes_)
+        if cw == "balanced":
+            counts = np.bincount(y_codes, minlength=k).astype(np.float64)
+            per = len(y_codes) / (k * np.maximum(counts, 1))
+        elif isinstance(cw, dict):
+            per = np.array([cw.get(c, 1.0) for c in self.classes_], dtype=np.float64)
+        else:
+            raise ValueError(f"class_weight must be None, 'balanced' or a dict, got {cw!r}")
+        return sw * per[y_codes]
+
+    def _classes(self, y: np.ndarray) -> np.ndarray:
+        check_classification_targets(y)
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(f"This solver needs samples of at least 2 classes in the data, but the data contains "
+                             f"only one class: {self.classes_[0]!r}")
+        return codes.astype(np.int64)
+
+
+class LogisticRegression(_LinearClassifierBase):
+    """Logistic regression (binary, or multinomial for more classes) with an
+    l2 penalty (or none), fitted by L-BFGS in C on scikit-learn's objective:
+    (1/S) sum_i s_i loss_i + ||W||^2 / (2 C S).  Only solver='lbfgs'."""
+
+    def __init__(self, penalty: str | None = "l2", *, dual: bool = False, tol: float = 1e-4, C: float = 1.0,
+                 fit_intercept: bool = True, intercept_scaling: float = 1, class_weight: Any = None,
+                 random_state: Any = None, solver: str = "lbfgs", max_iter: int = 100, verbose: int = 0,
+                 warm_start: bool = False, n_jobs: int | None = None, l1_ratio: float | None = None):
+        self.penalty = penalty
+        self.dual = dual
+        self.tol = tol
+        self.C = C
+        self.fit_intercept = fit_intercept
+        self.intercept_scaling = intercept_scaling
+        self.class_weight = class_weight
+        self.random_state = random_state
+        self.solver = solver
+        self.max_iter = max_iter
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.n_jobs = n_jobs
+        self.l1_ratio = l1_ratio
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "LogisticRegression":
+        """Fits coef_, intercept_ and n_iter_."""
+        if self.solver != "lbfgs":
+            raise ValueError(f"solver={self.solver!r} is not implemented in ember; use 'lbfgs'")
+        if self.penalty not in ("l2", None, "none"):
+            raise ValueError(f"penalty={self.penalty!r} is not implemented in ember (lbfgs supports 'l2' or None)")
+        if self.dual:
+            raise ValueError("dual=True is not implemented in ember (lbfgs solves the primal)")
+        if not (isinstance(self.C, numbers.Real) and self.C > 0):
+            raise ValueError(f"C must be a positive float, got {self.C!r}")
+        X, y = validate_data(self, X, y)
+        X = X.astype(np.float64, copy=False)
+        codes = self._classes(y)
+        sw = self._class_weights(codes, check_sample_weight(sample_weight, len(X)))
+        coef, b, it = _C._logreg_fit(X, codes, sw, len(self.classes_), float(self.C), self.penalty == "l2",
+                                     bool(self.fit_intercept), int(self.max_iter), float(self.tol))
+        self.coef_ = np.asarray(coef)
+        self.intercept_ = np.asarray(b)
+        self.n_iter_ = np.array([it], dtype=np.int32)
+        if it >= self.max_iter:
+            warnings.warn(f"lbfgs failed to converge after {it} iteration(s); increase max_iter or scale the data",
+                          ConvergenceWarning, stacklevel=2)
+        return self
+
+    def predict_proba(self, X: Any) -> Any:
+        """Class probabilities: sigmoid (two classes) or softmax of decision_function."""
+        d = self._decision(X)
+        if d.shape[1] == 1:
+            p = 1.0 / (1.0 + np.exp(-np.clip(d[:, 0], -700, 700)))
+            out = np.column_stack([1 - p, p])
+        else:
+            out = np.asarray(ember.softmax(_t(d), axis=1))
+        return wrap_like(out, X)
+
+    def predict_log_proba(self, X: Any) -> Any:
+        """Log of predict_proba (computed stably)."""
+        d = self._decision(X)
+        if d.shape[1] == 1:
+            z = d[:, 0]
+            out = np.column_stack([-np.logaddexp(0, z), -np.logaddexp(0, -z)])
+        else:
+            out = np.asarray(ember.log_softmax(_t(d), axis=1))
+        return wrap_like(out, X)
+
+
+_CLF_LOSSES = {"hinge": 0, "log_loss": 1, "modified_huber": 2, "squared_hinge": 3, "perceptron": 4}
+_REG_LOSSES = {"squared_error": 5, "huber": 6, "epsilon_insensitive": 7, "squared_epsilon_insensitive": 8}
+_PENALTIES = {None: 0, "l2": 1, "l1": 2, "elasticnet": 3}
+_SCHEDULES = {"constant": 0, "optimal": 1, "invscaling": 2}
+
+
+class _SGDBase:
+    def _opts(self, losses: dict[str, int]) -> tuple:
+        if self.loss not in losses:
+            raise ValueError(f"The loss {self.loss!r} is not supported; choose one of {sorted(losses)}")
+        if self.penalty not in _PENALTIES:
+            raise ValueError(f"penalty must be one of None, 'l2', 'l1', 'elasticnet', got {self.penalty!r}")
+        if self.learning_rate not in _SCHEDULES:
+            raise ValueError(f"learning_rate {self.learning_rate!r} is not available in ember; use 'constant', "
+                             "'optimal' or 'invscaling'")
+        if self.early_stopping:
+            raise ValueError("early_stopping=True is not implemented in ember")
+        if self.average:
+            raise ValueError("average=True is not implemented in ember")
+        if self.learning_rate != "optimal" and self.eta0 <= 0:
+            raise ValueError("eta0 must be > 0")
+        if self.learning_rate == "optimal" and self.alpha <= 0:
+            raise ValueError("alpha must be > 0 since learning_rate is 'optimal'. alpha is used to compute the "
+                             "optimal learning rate.")
+        return (losses[self.loss], _PENALTIES[self.penalty], _SCHEDULES[self.learning_rate], float(self.alpha),
+                float(self.l1_ratio), float(self.eta0), float(self.power_t), float(self.epsilon),
+                bool(self.fit_intercept))
+
+    def _run(self, X: np.ndarray, y: np.ndarray, sw: np.ndarray, w: np.ndarray, b: float, t: float, opts: tuple,
+             gen: ember.Generator, epochs: int, stop: bool) -> tuple[float, float, int]:
+        """Epochs over (X, y) updating w in place; stops after n_iter_no_change
+        epochs without tol improvement of the mean loss (when stop)."""
+        n = len(X)
+        best, stall, done = np.inf, 0, 0
+        for _ in range(epochs):
+            order = np.asarray(gen.permutation(n)).astype(np.int64) if self.shuffle else np.arange(n)
+            b, t, total = _C._sgd_epoch(X, y, sw, order, w, b, t, *opts)
+            done += 1
+            loss = total / n
+            if stop and self.tol is not None:
+                if loss > best - self.tol:
+                    stall += 1
+                else:
+                    stall = 0
+                best = min(best, loss)
+                if stall >= self.n_iter_no_change:
+                    break
+        return b, t, done
+
+
+class SGDClassifier(_SGDBase, _LinearClassifierBase):
+    """Linear classifiers (SVM, logistic regression, ...) trained by stochastic
+    gradient descent, one-vs-rest for more than two classes; partial_fit learns
+    from a stream of batches.  Epochs run in C; shuffling uses ember's
+    generator."""
+
+    def __init__(self, loss: str = "hinge", *, penalty: str | None = "l2", alpha: float = 0.0001,
+                 l1_ratio: float = 0.15, fit_intercept: bool = True, max_iter: int = 1000, tol: float | None = 1e-3,
+                 shuffle: bool = True, verbose: int = 0, epsilon: float = 0.1, n_jobs: int | None = None,
+                 random_state: Any = None, learning_rate: str = "optimal", eta0: float = 0.0, power_t: float = 0.5,
+                 early_stopping: bool = False, validation_fraction: float = 0.1, n_iter_no_change: int = 5,
+                 class_weight: Any = None, warm_start: bool = False, average: bool = False):
+        self.loss = loss
+        self.penalty = penalty
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.shuffle = shuffle
+        self.verbose = verbose
+        self.epsilon = epsilon
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.learning_rate = learning_rate
+        self.eta0 = eta0
+        self.power_t = power_t
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.class_weight = class_weight
+        self.warm_start = warm_start
+        self.average = average
+
+    def _fit(self, X: Any, y: Any, sample_weight: Any, classes: Any, epochs: int, stop: bool,
+             reset: bool) -> "SGDClassifier":
+        opts = self._opts(_CLF_LOSSES)
+        X, y = validate_data(self, X, y, reset=reset)
+        X = X.astype(np.float64, copy=False)
+        if reset:
+            if classes is not None:
+                self.classes_ = np.unique(np.asarray(classes))
+            else:
+                self._classes(y)
+            k = len(self.classes_)
+            rows = 1 if k == 2 else k
+            self.coef_ = np.zeros((rows, X.shape[1]))
+            self.intercept_ = np.zeros(rows)
+            self.t_ = 1.0
+            self._gen = ember.Generator(seed_from(self.random_state))
+        idx = np.searchsorted(self.classes_, y)
+        idx_c = np.minimum(idx, len(self.classes_) - 1)
+        if (self.classes_[idx_c] != y).any():
+            raise ValueError(f"The target label(s) {np.unique(y[self.classes_[idx_c] != y]).tolist()} in y do not "
+                             f"exist in the initial classes {self.classes_.tolist()}")
+        sw = self._class_weights(idx_c.astype(np.int64), check_sample_weight(sample_weight, len(X)))
+        t_start, n_iter, t_end = self.t_, 0, self.t_
+        for r in range(self.coef_.shape[0]):
+            target = idx_c == (1 if self.coef_.shape[0] == 1 else r)
+            yy = np.where(target, 1.0, -1.0)
+            w = np.ascontiguousarray(self.coef_[r])
+            b, t_end, done = self._run(X, yy, sw, w, float(self.intercept_[r]), t_start, opts, self._gen, epochs,
+                                       stop)
+            self.coef_[r], self.intercept_[r] = w, b
+            n_iter = max(n_iter, done)
+        self.t_ = t_end
+        self.n_iter_ = n_iter
+        if stop and n_iter >= self.max_iter and self.tol is not None:
+            warnings.warn(f"Maximum number of iteration reached before convergence ({self.max_iter}). Consider "
+                          "increasing max_iter to improve the fit.", ConvergenceWarning, stacklevel=3)
+        return self
+
+    def fit(self, X: Any, y: Any, coef_init: Any = None, intercept_init: Any = None,
+            sample_weight: Any = None) -> "SGDClassifier":
+        """Trains for up to max_iter epochs (stopping early by tol)."""
+        if self.warm_start and hasattr(self, "coef_"):
+            return self._fit(X, y, sample_weight, None, int(self.max_iter), True, reset=False)
+        self._fit(X, y, sample_weight, None, int(self.max_iter), True, reset=True)
+        return self
+
+    def partial_fit(self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None) -> "SGDClassifier":
+        """One epoch over this batch (classes required on the first call)."""
+        first = not hasattr(self, "coef_")
+        if first and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+        return self._fit(X, y, sample_weight, classes, 1, False, reset=first)
+
+    @property
+    def predict_proba(self) -> Any:
+        """Probabilities, for loss='log_loss' (logistic) or 'modified_huber'; other
+        losses have no predict_proba (hasattr is False), as in scikit-learn."""
+        if self.loss not in ("log_loss", "modified_huber"):
+            raise AttributeError(f"probability estimates are not available for loss={self.loss!r}")
+        return self._predict_proba
+
+    def _predict_proba(self, X: Any) -> Any:
+        d = self._decision(X)
+        if self.loss == "log_loss":
+            p = 1.0 / (1.0 + np.exp(-np.clip(d, -700, 700)))
+        else:
+            p = (np.clip(d, -1, 1) + 1) / 2
+        if p.shape[1] == 1:
+            p = np.column_stack([1 - p[:, 0], p[:, 0]])
+        else:
+            s = p.sum(axis=1, keepdims=True)
+            p = np.where(s > 0, p / np.where(s > 0, s, 1), 1.0 / p.shape[1])
+        return wrap_like(p, X)
+
+
+class Perceptron(SGDClassifier):
+    """The perceptron: SGDClassifier(loss='perceptron', learning_rate='constant',
+    eta0=1, penalty=None)."""
+
+    def __init__(self, *, penalty: str | None = None, alpha: float = 0.0001, l1_ratio: float = 0.15,
+                 fit_intercept: bool = True, max_iter: int = 1000, tol: float | None = 1e-3, shuffle: bool = True,
+                 verbose: int = 0, eta0: float = 1.0, n_jobs: int | None = None, random_state: Any = 0,
+                 early_stopping: bool = False, validation_fraction: float = 0.1, n_iter_no_change: int = 5,
+                 class_weight: Any = None, warm_start: bool = False):
+        super().__init__(loss="perceptron", penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
+                         fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, shuffle=shuffle, verbose=verbose,
+                         n_jobs=n_jobs, random_state=random_state, learning_rate="constant", eta0=eta0,
+                         early_stopping=early_stopping, validation_fraction=validation_fraction,
+                         n_iter_no_change=n_iter_no_change, class_weight=class_weight, warm_start=warm_start)
+        del self.loss, self.learning_rate, self.epsilon, self.power_t, self.average
+
+    loss = "perceptron"
+    learning_rate = "constant"
+    epsilon = 0.1
+    power_t = 0.5
+    average = False
+
+
+class SGDRegressor(_SGDBase, _LinearRegressorBase):
+    """Linear regression trained by stochastic gradient descent (squared error,
+    huber or epsilon-insensitive losses; l2/l1/elasticnet penalties);
+    partial_fit learns from a stream of batches."""
+
+    _multi_output = False
+
+    def __init__(self, loss: str = "squared_error", *, penalty: str | None = "l2", alpha: float = 0.0001,
+                 l1_ratio: float = 0.15, fit_intercept: bool = True, max_iter: int = 1000, tol: float | None = 1e-3,
+                 shuffle: bool = True, verbose: int = 0, epsilon: float = 0.1, random_state: Any = None,
+                 learning_rate: str = "invscaling", eta0: float = 0.01, power_t: float = 0.25,
+                 early_stopping: bool = False, validation_fraction: float = 0.1, n_iter_no_change: int = 5,
+                 warm_start: bool = False, average: bool = False):
+        self.loss = loss
+        self.penalty = penalty
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.shuffle = shuffle
+        self.verbose = verbose
+        self.epsilon = epsilon
+        self.random_state = random_state
+        self.learning_rate = learning_rate
+        self.eta0 = eta0
+        self.power_t = power_t
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.warm_start = warm_start
+        self.average = average
+
+    def _fit(self, X: Any, y: Any, sample_weight: Any, epochs: int, stop: bool, reset: bool) -> "SGDRegressor":
+        opts = self._opts(_REG_LOSSES)
+        X, y = validate_data(self, X, y, reset=reset, y_numeric=True)
+        X, y = X.astype(np.float64, copy=False), y.astype(np.float64)
+        if reset:
+            self.coef_ = np.zeros(X.shape[1])
+            self.intercept_ = np.zeros(1)
+            self.t_ = 1.0
+            self._gen = ember.Generator(seed_from(self.random_state))
+        w = np.ascontiguousarray(self.coef_)
+        b, self.t_, done = self._run(X, y, check_sample_weight(sample_weight, len(X)), w,
+                                     float(self.intercept_[0]), self.t_, opts, self._gen, epochs, stop)
+        self.coef_, self.intercept_ = w, np.array([b])
+        self.n_iter_ = done
+        if stop and done >= self.max_iter and self.tol is not None:
+            warnings.warn(f"Maximum number of iteration reached before convergence ({self.max_iter}). Consider "
+                          "increasing max_iter to improve the fit.", ConvergenceWarning, stacklevel=3)
+        return self
+
+    def fit(self, X: Any, y: Any, coef_init: Any = None, intercept_init: Any = None,
+            sample_weight: Any = None) -> "SGDRegressor":
+        """Trains for up to max_iter epochs (stopping early by tol)."""
+        return self._fit(X, y, sample_weight, int(self.max_iter), True,
+                         reset=not (self.warm_start and hasattr(self, "coef_")))
+
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> "SGDRegressor":
+        """One epoch over this batch."""
+        return self._fit(X, y, sample_weight, 1, False, reset=not hasattr(self, "coef_"))
+
+    def predict(self, X: Any) -> Any:
+        """X @ coef_ + intercept_."""
+        return wrap_like(self._decision(X)[:, 0], X)
+
+
+class LinearSVC(_LinearClassifierBase):
+    """Linear support vector classifier (liblinear's formulation): minimises
+    1/2 ||w||^2 + C sum_i hinge or squared hinge of the margins, by dual
+    coordinate descent in C; one-vs-rest for more classes.  The intercept is
+    a regularised extra feature of value intercept_scaling, as in liblinear."""
+
+    def __init__(self, penalty: str = "l2", loss: str = "squared_hinge", *, dual: Any = "auto", tol: float = 1e-4,
+                 C: float = 1.0, multi_class: str = "ovr", fit_intercept: bool = True, intercept_scaling: float = 1,
+                 class_weight: Any = None, verbose: int = 0, random_state: Any = None, max_iter: int = 1000):
+        self.penalty = penalty
+        self.loss = loss
+        self.dual = dual
+        self.tol = tol
+        self.C = C
+        self.multi_class = multi_class
+        self.fit_intercept = fit_intercept
+        self.intercept_scaling = intercept_scaling
+        self.class_weight = class_weight
+        self.verbose = verbose
+        self.random_state = random_state
+        self.max_iter = max_iter
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "LinearSVC":
+        """Fits coef_ and intercept_."""
+        if self.penalty != "l2" or self.loss not in ("hinge", "squared_hinge") or self.multi_class != "ovr":
+            raise ValueError("ember's LinearSVC supports penalty='l2', loss 'hinge' or 'squared_hinge' and "
+                             f"multi_class='ovr'; got {self.penalty!r}, {self.loss!r}, {self.multi_class!r}")
+        if not self.C > 0:
+            raise ValueError(f"C must be > 0, got {self.C}")
+        X, y = validate_data(self, X, y)
+        X = X.astype(np.float64, copy=False)
+        codes = self._classes(y)
+        sw = self._class_weights(codes, check_sample_weight(sample_weight, len(X)))
+        rows = 1 if len(self.classes_) == 2 else len(self.classes_)
+        self.coef_ = np.zeros((rows, X.shape[1]))
+        self.intercept_ = np.zeros(rows)
+        seed = seed_from(self.random_state if self.random_state is not None else 0)
+        scaling = float(self.intercept_scaling) if self.fit_intercept else 0.0
+        iters = []
+        for r in range(rows):
+            yy = np.where(codes == (1 if rows == 1 else r), 1.0, -1.0)
+            c, b, it = _C._linsvc_fit(X, yy, sw, float(self.C), self.loss == "squared_hinge", scaling,
+                                      int(self.max_iter), float(self.tol), seed)
+            self.coef_[r], self.intercept_[r] = np.asarray(c), b
+            iters.append(it)
+        self.n_iter_ = max(iters)
+        if self.n_iter_ >= self.max_iter:
+            warnings.warn("Liblinear-style dual coordinate descent failed to converge, increase the number of "
+                          "iterations.", ConvergenceWarning, stacklevel=2)
+        return self

@@ -1,0 +1,141 @@
+"""The GEMM kernels through matmul and ember.nn.functional.linear, against
+NumPy in float64 on shapes bigger than the C tests use (several cache
+blocks), batched and broadcast products, both instruction-set paths,
+thread counts, and error messages."""
+import numpy as np
+import pytest
+import torch
+
+import ember
+from ember.nn.functional import linear
+
+ISAS = ["portable", "avx2"]
+
+
+@pytest.fixture(params=ISAS)
+def isa(request):
+    try:
+        ember._C._gemm_set_isa(request.param)
+    except Exception:
+        pytest.skip(f"{request.param} not available on this CPU")
+    yield request.param
+    ember._C._gemm_set_isa("auto")
+
+
+def rnd(shape, dt, seed):
+    return np.random.default_rng(seed).uniform(-1, 1, size=shape).astype(dt)
+
+
+def close(got, want64, dt, k):
+    """float32 results within a K-scaled tolerance of the float64 product."""
+    got = np.asarray(got)
+    eps = 1.2e-7 if dt == "float32" else 2.3e-16
+    tol = 8 * eps * np.sqrt(k + 1) * (1 + np.abs(want64))
+    assert got.shape == want64.shape
+    assert np.all(np.abs(got.astype(np.float64) - want64) <= tol), np.max(np.abs(got - want64))
+
+
+@pytest.mark.parametrize("m, k, n", [(300, 520, 200), (1, 784, 128), (16, 784, 130), (145, 257, 4100),
+                                     (64, 300, 1), (7, 1000, 33)])
+@pytest.mark.parametrize("dt", ["float32", "float64"])
+def test_matmul_big_vs_float64(isa, m, k, n, dt):
+    a, b = rnd((m, k), dt, 1), rnd((k, n), dt, 2)
+    want = a.astype(np.float64) @ b.astype(np.float64)
+    close(ember.matmul(ember.asarray(a), ember.asarray(b)), want, dt, k)
+    # transposed operands: the x @ W^T layout and a column-major A
+    bt = np.ascontiguousarray(b.T)
+    close(ember.matmul(ember.asarray(a), ember.asarray(bt).mT), want, dt, k)
+    at = np.ascontiguousarray(a.T)
+    close(ember.matmul(ember.asarray(at).mT, ember.asarray(b)), want, dt, k)
+
+
+@pytest.mark.parametrize("sa, sb", [((4, 37, 50), (50, 21)), ((3, 1, 9, 20), (5, 20, 7)), ((2, 3, 20), (2, 20, 17)),
+                                    ((40,), (6, 40, 3)), ((6, 2, 40), (40,))])
+def test_batched_and_broadcast(isa, sa, sb):
+    a, b = rnd(sa, "float32", 3), rnd(sb, "float32", 4)
+    want = np.matmul(a.astype(np.float64), b.astype(np.float64))
+    close(ember.matmul(ember.asarray(a), ember.asarray(b)), want, "float32", sa[-1])
+    # non-contiguous batch views: every other batch entry, reversed rows
+    if len(sa) == 3 and len(sb) == 2:
+        big = rnd((sa[0] * 2, sa[1], sa[2]), "float32", 5)
+        view = big[::2, ::-1]
+        want = np.matmul(view.astype(np.float64), b.astype(np.float64))
+        close(ember.matmul(ember.asarray(big)[::2, ::-1], ember.asarray(b)), want, "float32", sa[-1])
+
+
+ACTS = {None: lambda x: x, "relu": torch.relu, "gelu": torch.nn.functional.gelu,
+        "gelu_tanh": lambda x: torch.nn.functional.gelu(x, approximate="tanh"), "sigmoid": torch.sigmoid,
+        "tanh": torch.tanh, "silu": torch.nn.functional.silu}
+
+
+@pytest.mark.parametrize("shape", [(784,), (1, 784), (16, 784), (3, 50, 784)])
+@pytest.mark.parametrize("dt", ["float32", "float64"])
+def test_linear_vs_torch(isa, shape, dt):
+    x, w, b = rnd(shape, dt, 6), rnd((130, 784), dt, 7), rnd((130,), dt, 8)
+    want = torch.nn.functional.linear(torch.from_numpy(x).double(), torch.from_numpy(w).double(),
+                                      torch.from_numpy(b).double()).numpy()
+    y = linear(ember.asarray(x), ember.asarray(w), ember.asarray(b))
+    assert y.dtype == ember.float32 if dt == "float32" else ember.float64
+    close(y, want, dt, 784)
+    close(linear(x, w), want - b, dt, 784)  # NumPy inputs, no bias
+
+
+@pytest.mark.parametrize("act", list(ACTS))
+def test_linear_fused_activation(isa, act):
+    x, w, b = rnd((37, 200), "float32", 9), rnd((45, 200), "float32", 10), rnd((45,), "float32", 11)
+    pre = torch.nn.functional.linear(torch.from_numpy(x).double(), torch.from_numpy(w).double(),
+                                     torch.from_numpy(b).double())
+    want = ACTS[act](pre).numpy()
+    got = np.asarray(ember._C._linear(x, w, b, act))
+    assert np.allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_paths_agree_and_threads_bit_identical():
+    a, b = rnd((200, 300), "float32", 12), rnd((300, 150), "float32", 13)
+    ta, tb = ember.asarray(a), ember.asarray(b)
+    before = ember.get_num_threads()
+    try:
+        runs = []
+        for n in (1, 2, 3):
+            ember.set_num_threads(n)
+            runs.append(np.asarray(ember.matmul(ta, tb)))
+            runs.append(np.asarray(linear(ta, tb.mT)))
+        assert np.array_equal(runs[0], runs[2]) and np.array_equal(runs[0], runs[4])
+        assert np.array_equal(runs[1], runs[3]) and np.array_equal(runs[1], runs[5])
+    finally:
+        ember.set_num_threads(before)
+    res = {}
+    for isa in ISAS:
+        try:
+            ember._C._gemm_set_isa(isa)
+        except Exception:
+            continue
+        res[isa] = np.asarray(ember.matmul(ta, tb))
+    ember._C._gemm_set_isa("auto")
+    for r in res.values():
+        assert np.allclose(r, res["portable"], rtol=1e-5, atol=1e-4)
+
+
+def test_errors_name_shapes():
+    with pytest.raises(ValueError, match=r"\(3, 4\).*\(5, 6\)"):
+        ember.matmul(ember.ones((3, 4)), ember.ones((5, 6)))
+    with pytest.raises(ValueError, match=r"\(2, 7\).*\(5, 6\)"):
+        linear(ember.ones((2, 7)), ember.ones((5, 6)))
+    with pytest.raises(ValueError, match=r"bias"):
+        linear(ember.ones((2, 6)), ember.ones((5, 6)), ember.ones((4,)))
+    with pytest.raises(TypeError, match=r"float64"):
+        linear(ember.ones((2, 6), dtype=ember.float32), ember.ones((5, 6), dtype=ember.float64))
+    with pytest.raises(TypeError, match=r"int32"):
+        linear(ember.ones((2, 6), dtype=ember.int32), ember.ones((5, 6), dtype=ember.int32))
+    with pytest.raises(ValueError, match=r"activation"):
+        ember._C._linear(ember.ones((2, 6)), ember.ones((5, 6)), None, "swish")
+    with pytest.raises(ValueError, match=r"instruction set"):
+        ember._C._gemm_set_isa("sse9")
+
+
+def test_empty_and_k0():
+    z = ember.matmul(ember.ones((3, 0)), ember.ones((0, 4)))
+    assert np.array_equal(np.asarray(z), np.zeros((3, 4), np.float32))
+    y = linear(ember.ones((2, 0)), ember.ones((3, 0)), ember.asarray(np.array([1, 2, 3], np.float32)))
+    assert np.array_equal(np.asarray(y), np.array([[1, 2, 3], [1, 2, 3]], np.float32))
+    assert linear(ember.ones((0, 5)), ember.ones((3, 5))).shape == (0, 3)
