@@ -119,8 +119,8 @@ def test_knn_tensor_io_pickle_and_errors():
     assert isinstance(out, ember.Tensor)
     again = pickle.loads(pickle.dumps(knn))
     np.testing.assert_array_equal(again.predict(Xte), np.asarray(out))
-    with pytest.raises(ValueError, match="algorithm='kd_tree' is not available in ember"):
-        em.KNeighborsClassifier(algorithm="kd_tree").fit(Xtr, ytr)
+    with pytest.raises(ValueError, match="algorithm='ball_tree' is not available in ember"):
+        em.KNeighborsClassifier(algorithm="ball_tree").fit(Xtr, ytr)
     with pytest.raises(ValueError, match="Expected n_neighbors <= n_samples_fit"):
         em.KNeighborsClassifier(200).fit(Xtr, ytr).predict(Xte)
 

@@ -1,9 +1,8 @@
 """ember.nn: Module machinery, layers (forward and gradients vs PyTorch from
 the same weights), state dicts, train/eval behaviour, reprs and ember.nn.init.
 
-Gradient tests (test_layer_grad_vs_torch) depend on ember's autograd
-recording every op the layer uses; a layer whose functional form is not yet
-recorded fails there (it is not skipped)."""
+Gradient tests (test_layer_grad_vs_torch) compare the input and parameter
+gradients of every layer with PyTorch's."""
 import math
 from collections import OrderedDict
 
@@ -98,26 +97,9 @@ def test_layer_forward_vs_torch(name, args, kwargs, spec, dtype):
             _close(em.state_dict()[k], v, dtype, f"state {k} after {mode}")
 
 
-# Layers whose functional forms (nn/_conv.py, nn/_norm.py) call libember's
-# kernels without recording an autograd node yet: their gradients are absent.
-# strict: once the nodes exist these pass, and the mark must go.
-NO_GRAD_YET = {"Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm1d", "BatchNorm2d",
-               "LayerNorm", "GroupNorm"}
-
-
-def _grad_params():
-    out = []
-    for i, p in zip(IDS, LAYERS):
-        if p[0] == "Dropout":
-            continue
-        marks = [pytest.mark.xfail(strict=True, reason="conv/pool/norm are not recorded by autograd yet")] \
-            if p[0] in NO_GRAD_YET else []
-        out.append(pytest.param(*p, id=i, marks=marks))
-    return out
-
-
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("name,args,kwargs,spec", _grad_params())
+@pytest.mark.parametrize("name,args,kwargs,spec", [p for p in LAYERS if p[0] != "Dropout"],
+                         ids=[i for i, p in zip(IDS, LAYERS) if p[0] != "Dropout"])
 def test_layer_grad_vs_torch(name, args, kwargs, spec, dtype):
     """Depends on autograd: gradients of the input and of every parameter."""
     em, tm = _pair(name, args, kwargs, dtype)

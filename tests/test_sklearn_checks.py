@@ -23,7 +23,9 @@ ESTIMATORS = [
     LinearRegression(), Ridge(), Lasso(), ElasticNet(), LogisticRegression(), SGDClassifier(random_state=0),
     SGDRegressor(random_state=0), Perceptron(), LinearSVC(random_state=0), PCA(),
 ]
+from ember.ml import HistGradientBoostingClassifier, HistGradientBoostingRegressor  # noqa: E402
 
+ESTIMATORS += [HistGradientBoostingClassifier(random_state=0), HistGradientBoostingRegressor(random_state=0)]
 
 _SEEDING = ("k-means++ seeding draws from n samples, so repeating a sample and doubling its weight change "
             "the draws (scikit-learn marks its own KMeans the same way)")

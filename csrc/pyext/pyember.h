@@ -119,6 +119,8 @@ extern PyMethodDef empy_reduce_methods[];      /* py_reduce.c */
 extern PyMethodDef empy_shape_methods[];       /* py_shape.c */
 extern PyMethodDef empy_random_methods[];      /* py_random.c */
 extern PyMethodDef empy_tree_methods[];        /* py_tree.c: private tree/forest bindings */
+extern PyMethodDef empy_hgb_methods[];         /* py_hgb.c: private gradient-boosting bindings */
+extern PyMethodDef empy_kdtree_methods[];      /* py_kdtree.c: private KD-tree bindings */
 extern PyMethodDef empy_linear_models_methods[]; /* py_linear_models.c: private linear-model solvers */
 extern PyMethodDef empy_threads_methods[];     /* py_threads.c: set_num_threads, get_num_threads */
 extern PyMethodDef empy_linalg_ml_methods[];  /* py_linalg_ml.c */

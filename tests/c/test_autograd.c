@@ -268,3 +268,51 @@ TEST(autograd_out_of_memory) {
     CHECK(oom_calls() > 5);
     em_tensor_free(oom_x);
 }
+
+/* Conv, pooling and norm layers record nodes whose backward calls their
+ * gradient kernels: d(sum out)/dx must equal the kernel applied to ones. */
+static bool same(const em_tensor *a, const em_tensor *b) {
+    if (!a || !b || em_tensor_numel(a) != em_tensor_numel(b)) return false;
+    for (int64_t k = 0; k < em_tensor_numel(a); k++)
+        if (fabs(value_at(a, k) - value_at(b, k)) > 1e-12 * (1 + fabs(value_at(b, k)))) return false;
+    return true;
+}
+
+TEST(autograd_conv_pool_norm_nodes) {
+    em_tensor *x = tensor_of(EM_F64, 4, SH(1, 2, 4, 4), NULL), *w = tensor_of(EM_F64, 4, SH(3, 2, 3, 3), NULL);
+    CHECK_OK(em_tensor_set_requires_grad(x, true));
+    CHECK_OK(em_tensor_set_requires_grad(w, true));
+    em_conv_options co = em_conv_default_options();
+    co.padding[0] = co.padding[1] = 1;
+    em_tensor *y = NULL, *s = NULL, *ones = NULL, *gx = NULL, *gw = NULL;
+    CHECK_OK(em_conv(x, w, NULL, &co, &y));
+    CHECK(y && strcmp(em_tensor_grad_fn_name(y), "ConvolutionBackward0") == 0);
+    CHECK_OK(em_reduce(EM_OP_SUM, y, NULL, &s));
+    CHECK_OK(em_backward(s, NULL, NULL));
+    CHECK_OK(em_tensor_full(EM_F64, 4, em_tensor_shape(y), 1.0, &ones));
+    CHECK_OK(em_conv_grad_input(ones, w, 4, em_tensor_shape(x), &co, &gx));
+    CHECK_OK(em_conv_grad_weight(ones, x, 4, em_tensor_shape(w), &co, &gw));
+    CHECK(same(em_tensor_grad(x), gx) && same(em_tensor_grad(w), gw));
+    em_tensor_free(y), em_tensor_free(s), em_tensor_free(ones), em_tensor_free(gx), em_tensor_free(gw);
+    /* max pooling: the gradient lands on each window's maximum */
+    em_tensor *x2 = tensor_of(EM_F64, 4, SH(1, 1, 2, 2), V(1, 4, 3, 2));
+    CHECK_OK(em_tensor_set_requires_grad(x2, true));
+    em_pool_options po = em_pool_default_options();
+    po.kernel[0] = po.kernel[1] = 2;
+    CHECK_OK(em_max_pool(x2, &po, &y, NULL));
+    CHECK_OK(em_backward(y, NULL, NULL));
+    CHECK(tensor_values_are(em_tensor_grad(x2), 4, SH(1, 1, 2, 2), V(0, 1, 0, 0)));
+    em_tensor_free(y);
+    /* layer norm of a row: the gradient of the sum of the outputs is 0 */
+    em_tensor *x3 = tensor_of(EM_F64, 2, SH(2, 3), V(1, 2, 4, -1, 0, 5));
+    CHECK_OK(em_tensor_set_requires_grad(x3, true));
+    int64_t ns[1] = {3};
+    CHECK_OK(em_layer_norm(x3, 1, ns, NULL, NULL, 1e-5, &y, NULL, NULL));
+    CHECK_OK(em_reduce(EM_OP_SUM, y, NULL, &s));
+    CHECK_OK(em_backward(s, NULL, NULL));
+    const em_tensor *g3 = em_tensor_grad(x3);
+    for (int64_t k = 0; g3 && k < 6; k++) CHECK(fabs(value_at(g3, k)) < 1e-12);
+    CHECK(g3 != NULL);
+    em_tensor_free(y), em_tensor_free(s);
+    em_tensor_free(x), em_tensor_free(w), em_tensor_free(x2), em_tensor_free(x3);
+}

@@ -151,6 +151,15 @@ em_status em__ag_scatter(const em_tensor *x, int axis, const em_tensor *index, c
  * path): recorded as a strided map over x's memory extent. */
 em_status em__ag_view_of(const em_tensor *x, em_tensor **out);
 em_status em__ag_softmax(const em_tensor *x, int axis, bool log, em_tensor **out);
+/* Records a convolution node for out = conv(x, w, bias) (backward_conv.c). */
+em_status em__ag_conv(const em_tensor *x, const em_tensor *w, const em_tensor *bias, const em_conv_options *o,
+                      em_tensor **out);
+/* Records a pooling node: kind 0 max (indices: the forward's argmax), 1 avg (o), 2 adaptive avg (out_size). */
+em_status em__ag_pool(int kind, const em_tensor *x, const em_pool_options *o, const int64_t *out_size,
+                      const em_tensor *indices, em_tensor **out);
+/* Records a norm node: kind 0 layer (p = k, normalized shape), 1 group (p = groups), 2 batch (p = training). */
+em_status em__ag_norm(int kind, const em_tensor *x, const em_tensor *w, const em_tensor *b, const em_tensor *mean,
+                      const em_tensor *rstd, const int64_t *p, int np, em_tensor **out);
 
 /* ---- formula helpers (formula.c) ------------------------------------------ */
 /* A scope of temporaries for writing formulas as nested calls: every helper

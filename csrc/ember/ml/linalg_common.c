@@ -50,7 +50,7 @@ int64_t em__la_boff(const em_tensor *x, int core, int nb, const int64_t *bshape,
 em_status em__la_new(em_dtype dt, int nb, const int64_t *bshape, int ntail, const int64_t *tail,
                      em_tensor **out) {
     int64_t shape[EM_MAX_DIMS + 2];
-    memcpy(shape, bshape, sizeof(int64_t) * nb);
-    memcpy(shape + nb, tail, sizeof(int64_t) * ntail);
+    if (nb) memcpy(shape, bshape, sizeof(int64_t) * nb); /* bshape may be NULL for no batch */
+    if (ntail) memcpy(shape + nb, tail, sizeof(int64_t) * ntail);
     return em__new(dt, nb + ntail, shape, out);
 }

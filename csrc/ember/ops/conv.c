@@ -12,6 +12,7 @@
  * im2col slice planned up front; with fewer items than threads they run on
  * the caller, so the GEMM can use the pool itself.  grad_weight sums the
  * batch in CONV_WCHUNKS fixed chunks (fixed by N alone) added in order. */
+#include "../autograd/ag.h"
 #include "../base/threadpool.h"
 #include "../kernels/conv_kernels.h"
 #include "../kernels/gemm.h"
@@ -342,6 +343,8 @@ em_status em_conv(const em_tensor *x, const em_tensor *w, const em_tensor *bias,
     em_tensor_free(xc);
     em_tensor_free(wc);
     em_tensor_free(bc);
+    if (!st && !em__ag_off && (em__ag_req(x) || em__ag_req(w) || em__ag_req(bias)))
+        st = em__ag_conv(x, w, bias, o, out);
     return st;
 }
 

@@ -17,6 +17,7 @@
 
 #include <math.h>
 
+#include "../autograd/ag.h"
 #include "../base/threadpool.h"
 
 #define LANES 4
@@ -338,7 +339,7 @@ static em_status ln_check(const char *op, const em_tensor *x, int k, const int64
     return EM_OK;
 }
 
-em_status em_layer_norm(const em_tensor *x, int k, const int64_t *normalized_shape, const em_tensor *weight,
+static em_status em_layer_norm_raw(const em_tensor *x, int k, const int64_t *normalized_shape, const em_tensor *weight,
                         const em_tensor *bias, double eps, em_tensor **out, em_tensor **mean, em_tensor **rstd) {
     const char *op = "layer_norm";
     if (!x || !out) return em__error(EM_ERR_INVALID_ARG, "%s: NULL argument", op);
@@ -432,7 +433,7 @@ static void gn_geometry(const em_tensor *x, int64_t groups, nctx *c) {
     c->mode = 1;
 }
 
-em_status em_group_norm(const em_tensor *x, int64_t num_groups, const em_tensor *weight, const em_tensor *bias,
+static em_status em_group_norm_raw(const em_tensor *x, int64_t num_groups, const em_tensor *weight, const em_tensor *bias,
                         double eps, em_tensor **out, em_tensor **mean, em_tensor **rstd) {
     const char *op = "group_norm";
     if (!x || !out) return em__error(EM_ERR_INVALID_ARG, "%s: NULL argument", op);
@@ -544,7 +545,7 @@ static void running_set(em_tensor *t, int64_t i, double v) {
     em__store(t->dtype, em__ptr(t) + i * t->strides[0] * (int64_t)em__dsize(t->dtype), v);
 }
 
-em_status em_batch_norm(const em_tensor *x, em_tensor *running_mean, em_tensor *running_var, const em_tensor *weight,
+static em_status em_batch_norm_raw(const em_tensor *x, em_tensor *running_mean, em_tensor *running_var, const em_tensor *weight,
                         const em_tensor *bias, const em_batch_norm_options *opt, em_tensor **out, em_tensor **save_mean,
                         em_tensor **save_rstd) {
     const char *op = "batch_norm";
@@ -664,4 +665,49 @@ em_status em_batch_norm_backward(const em_tensor *grad_out, const em_tensor *x, 
     temps_free(&tp);
     publish(3, outs, res);
     return EM_OK;
+}
+
+/* ---- public entries: compute, then record for autograd when an input
+ * requires grad (backward_norm.c); the statistics the backward needs are
+ * requested from the kernel even when the caller does not want them. */
+static bool norm_rec(const em_tensor *x, const em_tensor *w, const em_tensor *b) {
+    return !em__ag_off && (em__ag_req(x) || em__ag_req(w) || em__ag_req(b)) && em_dtype_is_float(x->dtype);
+}
+
+static em_status hand_back(em_status st, em_tensor *m, em_tensor *r, em_tensor **mean, em_tensor **rstd) {
+    if (!st && mean) *mean = em_tensor_retain(m);
+    if (!st && rstd) *rstd = em_tensor_retain(r);
+    em_tensor_free(m), em_tensor_free(r);
+    return st;
+}
+
+em_status em_layer_norm(const em_tensor *x, int k, const int64_t *normalized_shape, const em_tensor *weight,
+                        const em_tensor *bias, double eps, em_tensor **out, em_tensor **mean, em_tensor **rstd) {
+    if (!x || !norm_rec(x, weight, bias) || k < 0 || k > 6)
+        return em_layer_norm_raw(x, k, normalized_shape, weight, bias, eps, out, mean, rstd);
+    em_tensor *m = NULL, *r = NULL;
+    EM_TRY(em_layer_norm_raw(x, k, normalized_shape, weight, bias, eps, out, &m, &r));
+    int64_t p[7] = {k};
+    memcpy(p + 1, normalized_shape, (size_t)k * sizeof *p);
+    return hand_back(em__ag_norm(0, x, weight, bias, m, r, p, 1 + k, out), m, r, mean, rstd);
+}
+
+em_status em_group_norm(const em_tensor *x, int64_t num_groups, const em_tensor *weight, const em_tensor *bias,
+                        double eps, em_tensor **out, em_tensor **mean, em_tensor **rstd) {
+    if (!x || !norm_rec(x, weight, bias)) return em_group_norm_raw(x, num_groups, weight, bias, eps, out, mean, rstd);
+    em_tensor *m = NULL, *r = NULL;
+    EM_TRY(em_group_norm_raw(x, num_groups, weight, bias, eps, out, &m, &r));
+    return hand_back(em__ag_norm(1, x, weight, bias, m, r, &num_groups, 1, out), m, r, mean, rstd);
+}
+
+em_status em_batch_norm(const em_tensor *x, em_tensor *running_mean, em_tensor *running_var, const em_tensor *weight,
+                        const em_tensor *bias, const em_batch_norm_options *opt, em_tensor **out,
+                        em_tensor **save_mean, em_tensor **save_rstd) {
+    if (!x || !norm_rec(x, weight, bias))
+        return em_batch_norm_raw(x, running_mean, running_var, weight, bias, opt, out, save_mean, save_rstd);
+    em_tensor *m = NULL, *r = NULL;
+    EM_TRY(em_batch_norm_raw(x, running_mean, running_var, weight, bias, opt, out, &m, &r));
+    em_batch_norm_options d = em_batch_norm_default_options();
+    int64_t training = (opt ? opt : &d)->training;
+    return hand_back(em__ag_norm(2, x, weight, bias, m, r, &training, 1, out), m, r, save_mean, save_rstd);
 }

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "../autograd/ag.h"
 #include "../base/threadpool.h"
 #include "../kernels/conv_kernels.h"
 
@@ -322,7 +323,14 @@ em_status em_max_pool(const em_tensor *x, const em_pool_options *opts, em_tensor
     if (!opts_or_null(op, opts)) return EM_ERR_INVALID_ARG;
     pool_geom g;
     EM_TRY(make_geom(op, x->ndim, x->shape, opts, true, &g));
-    return forward(op, x, &g, max_fwd_f32, max_fwd_f64, out, indices);
+    if (em__ag_off || !em__ag_req(x)) return forward(op, x, &g, max_fwd_f32, max_fwd_f64, out, indices);
+    /* recording: the backward needs the argmax even when the caller does not */
+    em_tensor *idx = NULL;
+    EM_TRY(forward(op, x, &g, max_fwd_f32, max_fwd_f64, out, &idx));
+    em_status st = em__ag_pool(0, x, opts, NULL, idx, out);
+    if (!st && indices) *indices = idx;
+    else em_tensor_free(idx);
+    return st;
 }
 
 em_status em_max_pool_backward(const em_tensor *gout, const em_tensor *indices, int ndim, const int64_t *x_shape,
@@ -349,7 +357,8 @@ em_status em_avg_pool(const em_tensor *x, const em_pool_options *opts, em_tensor
     if (!opts_or_null(op, opts)) return EM_ERR_INVALID_ARG;
     pool_geom g;
     EM_TRY(make_geom(op, x->ndim, x->shape, opts, false, &g));
-    return forward(op, x, &g, avg_fwd_f32, avg_fwd_f64, out, NULL);
+    EM_TRY(forward(op, x, &g, avg_fwd_f32, avg_fwd_f64, out, NULL));
+    return em__ag_off || !em__ag_req(x) ? EM_OK : em__ag_pool(1, x, opts, NULL, NULL, out);
 }
 
 em_status em_avg_pool_backward(const em_tensor *gout, int ndim, const int64_t *x_shape, const em_pool_options *opts,
@@ -384,7 +393,8 @@ em_status em_adaptive_avg_pool(const em_tensor *x, const int64_t *out_size, em_t
     if (!out) return em__error(EM_ERR_INVALID_ARG, "%s: out is NULL", op);
     pool_geom g;
     EM_TRY(adaptive_geom(op, x->ndim, x->shape, out_size, &g));
-    return forward(op, x, &g, adapt_fwd_f32, adapt_fwd_f64, out, NULL);
+    EM_TRY(forward(op, x, &g, adapt_fwd_f32, adapt_fwd_f64, out, NULL));
+    return em__ag_off || !em__ag_req(x) ? EM_OK : em__ag_pool(2, x, NULL, out_size, NULL, out);
 }
 
 em_status em_adaptive_avg_pool_backward(const em_tensor *gout, int ndim, const int64_t *x_shape, em_tensor **out) {

@@ -26,7 +26,9 @@ from ._linear import (ConvergenceWarning, ElasticNet, Lasso, LinearRegression, L
 
 __all__ += ["LinearRegression", "Ridge", "Lasso", "ElasticNet", "LogisticRegression", "SGDClassifier",
             "SGDRegressor", "Perceptron", "LinearSVC", "ConvergenceWarning"]
+from ._hgb import HistGradientBoostingClassifier, HistGradientBoostingRegressor  # noqa: E402
 
+__all__ += ["HistGradientBoostingClassifier", "HistGradientBoostingRegressor"]
 from ._decomposition import PCA  # noqa: E402
 
 __all__ += ["PCA"]

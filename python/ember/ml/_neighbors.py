@@ -6,8 +6,10 @@ and topk's one-pass selection picks the k nearest (ties by lower training
 index).  Distances of the chosen neighbours are then recomputed exactly, so
 the GEMM's cancellation error never reaches the returned distances or the
 distance weights.  Manhattan (p=1) and other Minkowski p use a direct
-broadcast instead of the GEMM.  There is no KD-tree yet: algorithm='kd_tree'
-or 'ball_tree' is refused."""
+broadcast instead of the GEMM.  algorithm='kd_tree' (and 'auto' for
+Euclidean distance, d <= 15 and n >= 5000) queries a KD-tree built in C
+(csrc/ember/ml/kdtree.c) instead, with the same results; 'ball_tree' is
+refused."""
 from __future__ import annotations
 
 from typing import Any
@@ -42,9 +44,13 @@ class _KNeighborsBase(BaseEstimator):
         self.n_jobs = n_jobs
 
     def _check_params(self) -> None:
-        if self.algorithm not in ("auto", "brute"):
-            raise ValueError(f"algorithm={self.algorithm!r} is not available in ember (no tree indexes yet); "
-                             "use 'auto' or 'brute'")
+        if self.algorithm not in ("auto", "brute", "kd_tree"):
+            raise ValueError(f"algorithm={self.algorithm!r} is not available in ember (no ball tree); "
+                             "use 'auto', 'brute' or 'kd_tree'")
+        if self.algorithm == "kd_tree" and self._p != 2:
+            raise ValueError("algorithm='kd_tree' supports the Euclidean metric only in ember (p=2)")
+        if not isinstance(self.leaf_size, (int, np.integer)) or self.leaf_size < 1:
+            raise ValueError(f"leaf_size must be an int >= 1, got {self.leaf_size!r}")
         if self.metric not in ("minkowski", "euclidean", "manhattan"):
             raise ValueError(f"metric={self.metric!r} is not supported; use 'minkowski', 'euclidean' or "
                              "'manhattan'")
@@ -68,6 +74,9 @@ class _KNeighborsBase(BaseEstimator):
         self._sq = ember.sum(self._fit_t * self._fit_t, axis=1) if self._p == 2 else None
         self.n_samples_fit_ = X.shape[0]
         self.effective_metric_ = "euclidean" if self._p == 2 else "manhattan" if self._p == 1 else "minkowski"
+        kd = self.algorithm == "kd_tree" or (self.algorithm == "auto" and self._p == 2 and X.shape[1] <= 15
+                                             and X.shape[0] >= 5000)
+        self._kdtree = tuple(np.asarray(a) for a in ember._C._kdtree_build(X, self.leaf_size)) if kd else None
         return X, y
 
     def _exact(self, Q: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -94,6 +103,13 @@ class _KNeighborsBase(BaseEstimator):
             raise ValueError(f"Expected n_neighbors <= n_samples_fit, but n_neighbors = {kk}, n_samples_fit = "
                              f"{self.n_samples_fit_}, n_samples = {len(Q)}")
         Qd = Q.astype(self._fit_X.dtype, copy=False)
+        if getattr(self, "_kdtree", None) is not None:
+            # exact distances, sorted by (distance, index) in C
+            dist, idx_out = (np.asarray(a) for a in ember._C._kdtree_query(
+                *self._kdtree, self._fit_X.astype(np.float64, copy=False), Q.astype(np.float64, copy=False), kk))
+            if self._fit_X.dtype != np.float64:
+                dist = dist.astype(self._fit_X.dtype)
+            return self._finish_kneighbors(X, self_query, dist, idx_out, k, kk, return_distance)
         block = max(1, _BLOCK_BYTES // max(1, 8 * self.n_samples_fit_))
         idx_out = np.empty((len(Q), kk), dtype=np.int64)
         for s in range(0, len(Q), block):
@@ -110,6 +126,11 @@ class _KNeighborsBase(BaseEstimator):
         order = np.argsort(dist, axis=1, kind="stable")
         idx_out = np.take_along_axis(idx_out, order, axis=1)
         dist = np.take_along_axis(dist, order, axis=1)
+        return self._finish_kneighbors(X, self_query, dist, idx_out, k, kk, return_distance)
+
+    def _finish_kneighbors(self, X: Any, self_query: bool, dist: np.ndarray, idx_out: np.ndarray, k: int, kk: int,
+                           return_distance: bool):
+        Q = idx_out
         if self_query:
             rows = np.arange(len(Q))
             is_self = idx_out == rows[:, None]
