@@ -18,6 +18,8 @@ import numpy as np
 
 import ember
 
+from .. import _C
+
 from ._base import BaseEstimator, ClassifierMixin, RegressorMixin, check_is_fitted
 from ._validation import check_classification_targets, validate_data, wrap_like
 
@@ -72,6 +74,9 @@ class _KNeighborsBase(BaseEstimator):
         self._fit_X = X
         self._fit_t = _t(X)
         self._sq = ember.sum(self._fit_t * self._fit_t, axis=1) if self._p == 2 else None
+        # -2 X as GEMM weights: the ranking distances |x|^2 - 2 q.x come from one
+        # fused GEMM with |x|^2 as its bias (em_linear), no elementwise passes
+        self._m2x = self._fit_t * -2.0 if self._p == 2 else None
         self.n_samples_fit_ = X.shape[0]
         self.effective_metric_ = "euclidean" if self._p == 2 else "manhattan" if self._p == 1 else "minkowski"
         kd = self.algorithm == "kd_tree" or (self.algorithm == "auto" and self._p == 2 and X.shape[1] <= 15
@@ -116,7 +121,7 @@ class _KNeighborsBase(BaseEstimator):
             q = _t(Qd[s:s + block])
             if self._p == 2:
                 # |q|^2 is the same for every candidate of a query: ranking needs only |x|^2 - 2 q.x
-                d = self._sq - 2.0 * (q @ self._fit_t.T)
+                d = _C._linear(q, self._m2x, self._sq)
             else:
                 diff = ember.abs(q[:, None, :] - self._fit_t[None, :, :])
                 d = ember.sum(diff if self._p == 1 else diff ** self._p, axis=2)
