@@ -21,7 +21,7 @@ from . import _methods_shape, random  # noqa: E402,F401  (shape/index/sort metho
 from .autograd import (no_grad, enable_grad, set_grad_enabled, inference_mode,  # noqa: E402,F401
                        is_grad_enabled, is_inference_mode_enabled)  # (ember.autograd; Tensor.backward etc.)
 from .serialization import save, load  # noqa: E402,F401  (checkpoints as safetensors files)
-from . import optim, data, datasets  # noqa: E402,F401  (ember.optim, ember.data, ember.datasets)
+from . import nn, optim, data, datasets  # noqa: E402,F401  (ember.nn, ember.optim, ember.data, ember.datasets)
 
 __array_api_version__ = "2023.12"
 newaxis = None

@@ -134,6 +134,7 @@ em_status em__ag_where(const em_tensor *cond, const em_tensor *a, const em_tenso
 em_status em__ag_clip(const em_tensor *x, const em_tensor *lo, const em_tensor *hi, em_tensor **out);
 em_status em__ag_reduce(em_op op, const em_tensor *x, const em_reduce_options *opts, em_tensor **out);
 em_status em__ag_matmul(const em_tensor *a, const em_tensor *b, em_tensor **out);
+em_status em__ag_linear(const em_tensor *x, const em_tensor *w, const em_tensor *bias, em_tensor **out);
 /* Views and copies whose gradient only depends on geometry. */
 typedef enum {
     EM__AG_RESHAPE, EM__AG_PERMUTE, EM__AG_SLICE, EM__AG_SELECT, EM__AG_EXPAND, EM__AG_FLIP, EM__AG_IDENTITY
@@ -187,6 +188,7 @@ em_tensor *em__f_zeros(em__f *f, em_dtype dt, int ndim, const int64_t *shape);
 em_status em__f_end(em__f *f, em_tensor *t, em_tensor **out);
 /* Frees the scope and returns its status (when the results were taken with em__f_take). */
 em_status em__f_done(em__f *f);
+em_tensor *em__f_reduce(em__f *f, em_op op, em_tensor *x, const int *axes, int naxes, bool keepdims);
 em_tensor *em__f_take(em__f *f, em_tensor *t); /* new reference to a scope tensor, or NULL */
 
 #endif

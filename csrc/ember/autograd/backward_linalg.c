@@ -55,6 +55,38 @@ static em_status matmul_bw(em__ag_node *n, em_tensor *g, const bool *need, em_te
     return em__f_done(&f);
 }
 
+/* y = x @ w^T + b over the rows of x (all leading axes): gx = g @ w,
+ * gw = g2^T @ x2 and gb = the column sums of g2, with g2, x2 the rows as
+ * matrices.  gw comes out of the product in w's own layout, where the
+ * matmul(x, w.mT) spelling would hand the leaf a transposed gradient that
+ * costs a copy to accumulate. */
+static em_status linear_bw(em__ag_node *n, em_tensor *g, const bool *need, em_tensor **gin) {
+    em__f f = {0};
+    em_tensor *x = em__f_saved(&f, n, 0), *w = em__f_saved(&f, n, 1);
+    if (need[0]) gin[0] = em__f_take(&f, mm(&f, g, w));
+    if ((need[1] || need[2]) && !f.st) {
+        int64_t N = w->shape[0], K = w->shape[1], M = N ? em__numel(g->ndim, g->shape) / N : 0;
+        int64_t gs[2] = {M, N}, xs[2] = {M, K};
+        em_tensor *g2 = em__f_reshape(&f, g, 2, gs);
+        if (need[1]) gin[1] = em__f_take(&f, mm(&f, mT(&f, g2), em__f_reshape(&f, x, 2, xs)));
+        if (need[2]) gin[2] = em__f_take(&f, em__f_reduce(&f, EM_OP_SUM, g2, (const int[]){0}, 1, false));
+    }
+    return em__f_done(&f);
+}
+
+em_status em__ag_linear(const em_tensor *x, const em_tensor *w, const em_tensor *bias, em_tensor **out) {
+    em__ag_node *n;
+    const em_tensor *ins[3] = {x, w, bias};
+    EM_TRY(em__ag_record("LinearBackward0", linear_bw, out, 3, ins, &n));
+    em_status st = em__ag_save(n, 0, x, false);
+    if (!st) st = em__ag_save(n, 1, w, false);
+    if (st) {
+        em_tensor_free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
 em_status em__ag_matmul(const em_tensor *a, const em_tensor *b, em_tensor **out) {
     if (!em_dtype_is_float((*out)->dtype)) return EM_OK;
     em__ag_node *n;

@@ -109,3 +109,14 @@ em_status em__f_end(em__f *f, em_tensor *t, em_tensor **out) {
     if (!f->st) *out = em_tensor_retain(t);
     return em__f_done(f);
 }
+
+em_tensor *em__f_reduce(em__f *f, em_op op, em_tensor *x, const int *axes, int naxes, bool keepdims) {
+    GUARD(x);
+    em_reduce_options o = em_reduce_default_options();
+    o.axes = axes;
+    o.naxes = naxes;
+    o.keepdims = keepdims;
+    em_tensor *r = NULL;
+    em_status st = em_reduce(op, x, &o, &r);
+    return em__f_keep(f, st, r);
+}

@@ -1,18 +1,23 @@
-/* im2col / col2im for one image (or one group of it), see conv_kernels.h.
+/* im2col / col2im for one image (or one group of it), see conv_kernels.h;
+ * ld is the row stride of col, so a block of images fills side-by-side columns.
  * Each (channel, tap) row is filled one output row at a time: the valid
  * output columns are computed once per tap so the inner loop has no bounds
- * test, and stride 1 becomes a memcpy. */
+ * test. */
 #include "conv_kernels.h"
 
+/* Rows are short (an output row: often 7 to 56 elements): a call to memcpy
+ * per row costs more than the copy, so keep the copy loops as loops. */
+#pragma GCC optimize("no-tree-loop-distribute-patterns")
+
 #define DEF_IM2COL(S, T)                                                                            \
-    void em__im2col_##S(const em__conv_geom *g, int64_t nc, const T *x, T *col) {                 \
-        int64_t OH = g->OH, OW = g->OW, P = OH * OW;                                                \
+    void em__im2col_##S(const em__conv_geom *g, int64_t nc, const T *x, T *col, int64_t ld) {                 \
+        int64_t OH = g->OH, OW = g->OW;                                                             \
         for (int64_t c = 0; c < nc; c++) {                                                          \
             const T *xc = x + c * g->H * g->W;                                                      \
             for (int64_t i = 0; i < g->kh; i++) {                                                   \
                 int64_t hlo, hhi;                                                                   \
                 em__conv_valid(i * g->dh - g->ph, g->sh, g->H, OH, &hlo, &hhi);                     \
-                for (int64_t j = 0; j < g->kw; j++, col += P) {                                     \
+                for (int64_t j = 0; j < g->kw; j++, col += ld) {                                      \
                     int64_t off = j * g->dw - g->pw, lo, hi;                                        \
                     em__conv_valid(off, g->sw, g->W, OW, &lo, &hi);                                 \
                     if (hlo > 0) memset(col, 0, (size_t)(hlo * OW) * sizeof(T));                    \
@@ -21,7 +26,7 @@
                         const T *src = xc + (oh * g->sh + i * g->dh - g->ph) * g->W + off;          \
                         for (int64_t ow = 0; ow < lo; ow++) dst[ow] = 0;                            \
                         if (g->sw == 1)                                                             \
-                            memcpy(dst + lo, src + lo, (size_t)(hi - lo) * sizeof(T));              \
+                            for (int64_t ow = lo; ow < hi; ow++) dst[ow] = src[ow];                 \
                         else                                                                        \
                             for (int64_t ow = lo; ow < hi; ow++) dst[ow] = src[ow * g->sw];         \
                         for (int64_t ow = hi; ow < OW; ow++) dst[ow] = 0;                           \
@@ -31,14 +36,14 @@
             }                                                                                       \
         }                                                                                           \
     }                                                                                               \
-    void em__col2im_##S(const em__conv_geom *g, int64_t nc, const T *col, T *x) {                 \
-        int64_t OH = g->OH, OW = g->OW, P = OH * OW;                                                \
+    void em__col2im_##S(const em__conv_geom *g, int64_t nc, const T *col, int64_t ld, T *x) {                 \
+        int64_t OH = g->OH, OW = g->OW;                                                             \
         for (int64_t c = 0; c < nc; c++) {                                                          \
             T *xc = x + c * g->H * g->W;                                                            \
             for (int64_t i = 0; i < g->kh; i++) {                                                   \
                 int64_t hlo, hhi;                                                                   \
                 em__conv_valid(i * g->dh - g->ph, g->sh, g->H, OH, &hlo, &hhi);                     \
-                for (int64_t j = 0; j < g->kw; j++, col += P) {                                     \
+                for (int64_t j = 0; j < g->kw; j++, col += ld) {                                      \
                     int64_t off = j * g->dw - g->pw, lo, hi;                                        \
                     em__conv_valid(off, g->sw, g->W, OW, &lo, &hi);                                 \
                     for (int64_t oh = hlo; oh < hhi; oh++) {                                        \

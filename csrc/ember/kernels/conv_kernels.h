@@ -30,13 +30,13 @@ static inline void em__conv_valid(int64_t off, int64_t stride, int64_t n_in, int
     *lo = a, *hi = b;
 }
 
-/* col[((c*kh + i)*kw + j) * OH*OW + oh*OW + ow] = x[c, oh*sh + i*dh - ph, ow*sw + j*dw - pw]
- * (0 outside x) for c < nc: x holds nc contiguous H x W planes. */
-void em__im2col_f32(const em__conv_geom *g, int64_t nc, const float *x, float *col);
-void em__im2col_f64(const em__conv_geom *g, int64_t nc, const double *x, double *col);
+/* col[((c*kh + i)*kw + j) * ld + oh*OW + ow] = x[c, oh*sh + i*dh - ph, ow*sw + j*dw - pw]
+ * (0 outside x) for c < nc: x holds nc contiguous H x W planes; ld >= OH*OW. */
+void em__im2col_f32(const em__conv_geom *g, int64_t nc, const float *x, float *col, int64_t ld);
+void em__im2col_f64(const em__conv_geom *g, int64_t nc, const double *x, double *col, int64_t ld);
 /* The adjoint: x[c, ih, iw] += col[...] for every col entry above (x is not cleared). */
-void em__col2im_f32(const em__conv_geom *g, int64_t nc, const float *col, float *x);
-void em__col2im_f64(const em__conv_geom *g, int64_t nc, const double *col, double *x);
+void em__col2im_f32(const em__conv_geom *g, int64_t nc, const float *col, int64_t ld, float *x);
+void em__col2im_f64(const em__conv_geom *g, int64_t nc, const double *col, int64_t ld, double *x);
 
 /* Depthwise (groups == C, one input channel per group), for input channel c
  * of one image: m = O / C output channels o = c*m .. c*m + m - 1.

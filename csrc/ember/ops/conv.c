@@ -1,15 +1,15 @@
 /* Convolution (1-D and 2-D, NCL / NCHW) forward and gradients: see
  * include/ember/conv.h for the contracts and docs/kernels.md for the design.
  *
- * Per image and group the forward pass is one GEMM
- *   y[g] (Og x P) = w[g] (Og x R) @ col (R x P),   R = Cg*kh*kw, P = OH*OW,
- * where col is im2col of the input (skipped for 1x1 stride-1 unpadded
- * kernels: the input planes are col).  grad_input is col = w^T @ gy then
+ * Per block of images (plan_blocks) and group the forward pass is one GEMM
+ *   y[g] (Og x nb*P) = w[g] (Og x R) @ col (R x nb*P),   R = Cg*kh*kw, P = OH*OW,
+ * where col is im2col of the block's images side by side (skipped for 1x1
+ * stride-1 unpadded kernels: the input planes are col).  grad_input is col = w^T @ gy then
  * col2im; grad_weight is gy @ col^T summed over the batch.  Depthwise
  * convolutions use direct kernels (kernels/conv_depthwise.c).
  *
- * Threads: (image, group) items run on the pool, each thread with its own
- * im2col slice planned up front; with fewer items than threads they run on
+ * Threads: (block, group) items run on the pool, each thread with its own
+ * scratch slice planned up front; with fewer items than threads they run on
  * the caller, so the GEMM can use the pool itself.  grad_weight sums the
  * batch in CONV_WCHUNKS fixed chunks (fixed by N alone) added in order. */
 #include "../autograd/ag.h"
@@ -117,8 +117,9 @@ typedef struct conv_ctx {
     const em__conv_geom *g;
     const void *a, *b, *bias; /* the two operands (x or gy, w or x) and the bias */
     void *y;
-    void *scratch;            /* per-thread im2col slices */
+    void *scratch;            /* per-thread slices: im2col (R x nb*P), then gy/y (Og x nb*P) */
     int64_t slice;            /* elements per slice */
+    int64_t nb;               /* images per block (image_block) */
     int64_t nchunks;          /* grad_weight */
     void *partials;           /* grad_weight: chunks 1.. */
     atomic_int failed;
@@ -131,27 +132,48 @@ typedef struct conv_ctx {
     (void)kk, (void)R, (void)Og, (void)HW, (void)P
 
 #define DEF_CONV(S, T)                                                                                          \
+    /* y[n, g] = w[g] @ im2col(x[n, g]) for the images of one block side by side */                          \
     static void fwd_##S(void *vc, int64_t b, int64_t e, int tid) {                                              \
         conv_ctx *c = vc;                                                                                       \
         GEOM_VARS;                                                                                              \
-        T *col = c->scratch ? (T *)c->scratch + tid * c->slice : NULL;                                         \
         const T *bias = c->bias;                                                                                \
         for (int64_t it = b; it < e; it++) {                                                                    \
-            int64_t n = it / G, gi = it % G;                                                                    \
-            const T *x = (const T *)c->a + (n * g->C + gi * Cg) * HW, *w = (const T *)c->b + gi * Og * R;       \
-            T *y = (T *)c->y + (n * g->O + gi * Og) * P, beta = 0;                                              \
-            if (bias) {                                                                                         \
-                for (int64_t o = 0; o < Og; o++)                                                                \
-                    for (int64_t p = 0; p < P; p++) y[o * P + p] = bias[gi * Og + o];                           \
-                beta = 1;                                                                                       \
+            int64_t gi = it % G, n0 = it / G * c->nb, m = g->N - n0 < c->nb ? g->N - n0 : c->nb, cols = m * P;  \
+            const T *w = (const T *)c->b + gi * Og * R;                                                         \
+            if (!c->scratch) { /* 1x1: the input planes are col; one image per block */                        \
+                T *y = (T *)c->y + (n0 * g->O + gi * Og) * P, beta = 0;                                         \
+                if (bias) {                                                                                     \
+                    for (int64_t o = 0; o < Og; o++)                                                            \
+                        for (int64_t p = 0; p < P; p++) y[o * P + p] = bias[gi * Og + o];                       \
+                    beta = 1;                                                                                   \
+                }                                                                                               \
+                const T *x = (const T *)c->a + (n0 * g->C + gi * Cg) * HW;                                      \
+                if (em__gemm_##S(Og, P, R, 1, w, R, 1, x, P, 1, beta, y, P)) atomic_store(&c->failed, 1);       \
+                continue;                                                                                       \
             }                                                                                                   \
-            const T *B = x;                                                                                     \
-            if (col) {                                                                                          \
-                em__im2col_##S(g, Cg, x, col);                                                                  \
-                B = col;                                                                                        \
-            }                                                                                                   \
-            if (em__gemm_##S(Og, P, R, 1, w, R, 1, B, P, 1, beta, y, P) != EM_OK) atomic_store(&c->failed, 1);  \
+            T *col = (T *)c->scratch + tid * c->slice, *tmp = col + R * c->nb * P;                              \
+            for (int64_t k = 0; k < m; k++)                                                                     \
+                em__im2col_##S(g, Cg, (const T *)c->a + ((n0 + k) * g->C + gi * Cg) * HW, col + k * P, cols);  \
+            if (em__gemm_##S(Og, cols, R, 1, w, R, 1, col, cols, 1, 0, tmp, cols)) atomic_store(&c->failed, 1); \
+            for (int64_t k = 0; k < m; k++)                                                                     \
+                for (int64_t o = 0; o < Og; o++) {                                                              \
+                    T *y = (T *)c->y + ((n0 + k) * g->O + gi * Og + o) * P;                                     \
+                    const T *t = tmp + o * cols + k * P;                                                        \
+                    if (bias)                                                                                   \
+                        for (int64_t p = 0; p < P; p++) y[p] = t[p] + bias[gi * Og + o];                        \
+                    else                                                                                        \
+                        memcpy(y, t, (size_t)P * sizeof(T));                                                    \
+                }                                                                                               \
         }                                                                                                       \
+    }                                                                                                           \
+    /* tmp (Og x m*P) = gy[n0..n0+m, group gi], the images side by side */                                    \
+    static void gather_gy_##S(const conv_ctx *c, int64_t n0, int64_t m, int64_t gi, T *tmp) {                  \
+        const em__conv_geom *g = c->g;                                                                          \
+        int64_t Og = g->O / g->groups, P = g->OH * g->OW;                                                       \
+        for (int64_t k = 0; k < m; k++)                                                                         \
+            for (int64_t o = 0; o < Og; o++)                                                                    \
+                memcpy(tmp + o * m * P + k * P, (const T *)c->a + ((n0 + k) * g->O + gi * Og + o) * P,          \
+                       (size_t)P * sizeof(T));                                                                  \
     }                                                                                                           \
     static void dw_fwd_##S(void *vc, int64_t b, int64_t e, int tid) {                                           \
         conv_ctx *c = vc;                                                                                       \
@@ -163,22 +185,27 @@ typedef struct conv_ctx {
                                c->bias ? (const T *)c->bias + ch * m : NULL, (T *)c->y + (n * g->O + ch * m) * P); \
         }                                                                                                       \
     }                                                                                                           \
-    /* a = gy, b = w, y = gx */                                                                                 \
+    /* a = gy, b = w, y = gx: col = w[g]^T @ gy for a block of images, then col2im */                       \
     static void bwd_x_##S(void *vc, int64_t b, int64_t e, int tid) {                                            \
         conv_ctx *c = vc;                                                                                       \
         GEOM_VARS;                                                                                              \
-        T *col = c->scratch ? (T *)c->scratch + tid * c->slice : NULL;                                         \
         for (int64_t it = b; it < e; it++) {                                                                    \
-            int64_t n = it / G, gi = it % G;                                                                    \
-            const T *gy = (const T *)c->a + (n * g->O + gi * Og) * P, *w = (const T *)c->b + gi * Og * R;       \
-            T *gx = (T *)c->y + (n * g->C + gi * Cg) * HW;                                                      \
-            if (!col) {                                                                                         \
+            int64_t gi = it % G, n0 = it / G * c->nb, m = g->N - n0 < c->nb ? g->N - n0 : c->nb, cols = m * P;  \
+            const T *w = (const T *)c->b + gi * Og * R;                                                         \
+            if (!c->scratch) {                                                                                  \
+                const T *gy = (const T *)c->a + (n0 * g->O + gi * Og) * P;                                      \
+                T *gx = (T *)c->y + (n0 * g->C + gi * Cg) * HW;                                                 \
                 if (em__gemm_##S(Cg, P, Og, 1, w, 1, R, gy, P, 1, 0, gx, HW)) atomic_store(&c->failed, 1);      \
                 continue;                                                                                       \
             }                                                                                                   \
-            if (em__gemm_##S(R, P, Og, 1, w, 1, R, gy, P, 1, 0, col, P)) atomic_store(&c->failed, 1);           \
-            memset(gx, 0, (size_t)(Cg * HW) * sizeof(T));                                                       \
-            em__col2im_##S(g, Cg, col, gx);                                                                     \
+            T *col = (T *)c->scratch + tid * c->slice, *tmp = col + R * c->nb * P;                              \
+            gather_gy_##S(c, n0, m, gi, tmp);                                                                   \
+            if (em__gemm_##S(R, cols, Og, 1, w, 1, R, tmp, cols, 1, 0, col, cols)) atomic_store(&c->failed, 1); \
+            for (int64_t k = 0; k < m; k++) {                                                                   \
+                T *gx = (T *)c->y + ((n0 + k) * g->C + gi * Cg) * HW;                                           \
+                memset(gx, 0, (size_t)(Cg * HW) * sizeof(T));                                                   \
+                em__col2im_##S(g, Cg, col + k * P, cols, gx);                                                   \
+            }                                                                                                   \
         }                                                                                                       \
     }                                                                                                           \
     static void dw_bwd_x_##S(void *vc, int64_t b, int64_t e, int tid) {                                         \
@@ -191,26 +218,30 @@ typedef struct conv_ctx {
                                  (T *)c->y + it * HW);                                                          \
         }                                                                                                       \
     }                                                                                                           \
-    /* a = gy, b = x, y = gw; items are batch chunks */                                                         \
+    /* a = gy, b = x, y = gw; items are batch chunks, each summed block by block */                           \
     static void bwd_w_##S(void *vc, int64_t b, int64_t e, int tid) {                                            \
         conv_ctx *c = vc;                                                                                       \
         GEOM_VARS;                                                                                              \
-        T *col = c->scratch ? (T *)c->scratch + tid * c->slice : NULL;                                         \
         int64_t wsize = g->O * R;                                                                               \
         for (int64_t ch = b; ch < e; ch++) {                                                                    \
             T *dst = ch == 0 ? (T *)c->y : (T *)c->partials + (ch - 1) * wsize;                                \
             int64_t n0 = ch * g->N / c->nchunks, n1 = (ch + 1) * g->N / c->nchunks;                             \
-            for (int64_t n = n0; n < n1; n++)                                                                   \
+            for (int64_t n = n0; n < n1; n += c->nb) {                                                          \
+                int64_t m = n1 - n < c->nb ? n1 - n : c->nb, cols = m * P;                                      \
                 for (int64_t gi = 0; gi < G; gi++) {                                                            \
                     const T *gy = (const T *)c->a + (n * g->O + gi * Og) * P;                                   \
                     const T *B = (const T *)c->b + (n * g->C + gi * Cg) * HW;                                   \
-                    if (col) {                                                                                  \
-                        em__im2col_##S(g, Cg, B, col);                                                          \
-                        B = col;                                                                                \
+                    if (c->scratch) {                                                                           \
+                        T *col = (T *)c->scratch + tid * c->slice, *tmp = col + R * c->nb * P;                  \
+                        for (int64_t k = 0; k < m; k++)                                                         \
+                            em__im2col_##S(g, Cg, B + k * g->C * HW, col + k * P, cols);                        \
+                        gather_gy_##S(c, n, m, gi, tmp);                                                        \
+                        gy = tmp, B = col;                                                                      \
                     }                                                                                           \
-                    if (em__gemm_##S(Og, R, P, 1, gy, P, 1, B, 1, P, n == n0 ? 0 : 1, dst + gi * Og * R, R))    \
+                    if (em__gemm_##S(Og, R, cols, 1, gy, cols, 1, B, 1, cols, n == n0 ? 0 : 1, dst + gi * Og * R, R)) \
                         atomic_store(&c->failed, 1);                                                            \
                 }                                                                                               \
+            }                                                                                                   \
         }                                                                                                       \
     }                                                                                                           \
     static void dw_bwd_w_##S(void *vc, int64_t b, int64_t e, int tid) {                                         \
@@ -282,6 +313,23 @@ static em_status contig(const em_tensor *t, em_tensor **out) {
     return em_tensor_contiguous(t, out);
 }
 
+/* Images per block and the per-thread scratch (elements) they need.  A
+ * block's im2col columns sit side by side so one GEMM covers several small
+ * images (a 10x10 output alone is too narrow a matrix to amortise packing).
+ * The block depends on the geometry alone, so the bits do not depend on the
+ * thread count.  1x1 stride-1 kernels need no im2col: one image per block
+ * and no scratch. */
+#define BLOCK_COLS 2048        /* target GEMM width */
+#define BLOCK_MAX (1 << 20)    /* at most this many im2col elements per block */
+static int64_t plan_blocks(const em__conv_geom *g, conv_ctx *c) {
+    c->nb = 1;
+    if (is_pointwise(g)) return 0;
+    int64_t P = g->OH * g->OW, R = g->C / g->groups * g->kh * g->kw, nb = P > 0 ? (BLOCK_COLS + P - 1) / P : 1;
+    if (R * P > 0 && nb * R * P > BLOCK_MAX) nb = BLOCK_MAX / (R * P);
+    c->nb = nb < 1 ? 1 : nb > g->N ? (g->N > 0 ? g->N : 1) : nb;
+    return (R + g->O / g->groups) * c->nb * P;
+}
+
 static em_status alloc_scratch(const char *op, conv_ctx *c, int nt, int64_t per_thread, size_t es) {
     c->slice = per_thread;
     c->scratch = NULL;
@@ -329,9 +377,9 @@ em_status em_conv(const em_tensor *x, const em_tensor *w, const em_tensor *bias,
     if (!st) {
         bool f32 = x->dtype == EM_F32, dw = is_depthwise(&g);
         c.a = em__ptr(xc), c.b = em__ptr(wc), c.bias = bc ? em__ptr(bc) : NULL, c.y = em__ptr(res);
-        int64_t items = dw ? g.N * g.C : g.N * g.groups;
+        int64_t slice = dw ? 0 : plan_blocks(&g, &c);
+        int64_t items = dw ? g.N * g.C : (g.N + c.nb - 1) / c.nb * g.groups;
         int nt = plan_threads(items);
-        int64_t slice = dw || is_pointwise(&g) ? 0 : g.C / g.groups * g.kh * g.kw * g.OH * g.OW;
         st = alloc_scratch(op, &c, nt, slice, em__dsize(x->dtype));
         if (!st) {
             run(items, nt, dw ? (f32 ? dw_fwd_f32 : dw_fwd_f64) : (f32 ? fwd_f32 : fwd_f64), &c);
@@ -382,9 +430,9 @@ em_status em_conv_grad_input(const em_tensor *gout, const em_tensor *w, int ndim
     if (!st) {
         bool f32 = gout->dtype == EM_F32, dw = is_depthwise(&g);
         c.a = em__ptr(gc), c.b = em__ptr(wc), c.y = em__ptr(res);
-        int64_t items = dw ? g.N * g.C : g.N * g.groups;
+        int64_t slice = dw ? 0 : plan_blocks(&g, &c);
+        int64_t items = dw ? g.N * g.C : (g.N + c.nb - 1) / c.nb * g.groups;
         int nt = plan_threads(items);
-        int64_t slice = dw || is_pointwise(&g) ? 0 : g.C / g.groups * g.kh * g.kw * g.OH * g.OW;
         st = alloc_scratch(op, &c, nt, slice, em__dsize(gout->dtype));
         if (!st) {
             run(items, nt, dw ? (f32 ? dw_bwd_x_f32 : dw_bwd_x_f64) : (f32 ? bwd_x_f32 : bwd_x_f64), &c);
@@ -432,8 +480,7 @@ em_status em_conv_grad_weight(const em_tensor *gout, const em_tensor *x, int ndi
         } else {
             c.nchunks = g.N < CONV_WCHUNKS ? g.N : CONV_WCHUNKS;
             int nt = plan_threads(c.nchunks);
-            int64_t slice = is_pointwise(&g) ? 0 : g.C / g.groups * g.kh * g.kw * g.OH * g.OW;
-            st = alloc_scratch(op, &c, nt, slice, es);
+            st = alloc_scratch(op, &c, nt, plan_blocks(&g, &c), es);
             if (!st && c.nchunks > 1)
                 st = em__alloc_or_fail((size_t)((c.nchunks - 1) * wsize) * es, op, &c.partials);
             if (!st) {

@@ -228,15 +228,28 @@ em_status em_binary_into(em_op op, const em_tensor *a, const em_tensor *b, em_te
 
 /* ---- where -------------------------------------------------------------- */
 /* A pure selection: moves elements by size (1, 4 or 8 bytes); cond is read
- * as bytes so any nonzero byte is true. */
+ * as bytes so any nonzero byte is true.
+ * Each of x and y is either contiguous or broadcast from one element (stride
+ * 0: autograd's masks, where(x > 0, g, 0) with an expanded g); those four
+ * cases get loops the compiler vectorises, anything else the strided one. */
 static void where_loop(int64_t n, char **p, const int64_t *s, void *ctx) {
     size_t es = *(const size_t *)ctx;
     const uint8_t *c = (const uint8_t *)p[1];
+#define WHERE_SEL(T, c, a, b) ((T)(((a) & ((T)0 - (T)((c) != 0))) | ((b) & ~((T)0 - (T)((c) != 0)))))
 #define WHERE_BODY(T)                                                                      \
-    if (s[0] == (int64_t)sizeof(T) && s[1] == 1 && s[2] == (int64_t)sizeof(T) && s[3] == s[2]) { \
+    const int64_t sz = (int64_t)sizeof(T);                                                 \
+    if (s[0] == sz && s[1] == 1 && (s[2] == sz || s[2] == 0) && (s[3] == sz || s[3] == 0)) { \
         T *o = (T *)p[0];                                                                  \
-        const T *x = (const T *)p[2], *y = (const T *)p[3];                                \
-        for (int64_t i = 0; i < n; i++) o[i] = c[i] ? x[i] : y[i];                         \
+        const T *x = (const T *)p[2], *y = (const T *)p[3], xv = *x, yv = *y;              \
+        /* a mask select (every load unconditional) so the loops vectorise */           \
+        if (s[2] && s[3])                                                                  \
+            for (int64_t i = 0; i < n; i++) o[i] = WHERE_SEL(T, c[i], x[i], y[i]);          \
+        else if (s[2])                                                                     \
+            for (int64_t i = 0; i < n; i++) o[i] = WHERE_SEL(T, c[i], x[i], yv);            \
+        else if (s[3])                                                                     \
+            for (int64_t i = 0; i < n; i++) o[i] = WHERE_SEL(T, c[i], xv, y[i]);            \
+        else                                                                               \
+            for (int64_t i = 0; i < n; i++) o[i] = WHERE_SEL(T, c[i], xv, yv);              \
     } else {                                                                               \
         for (int64_t i = 0; i < n; i++) {                                                  \
             int k = c[i * s[1]] ? 2 : 3;                                                   \
@@ -249,6 +262,7 @@ static void where_loop(int64_t n, char **p, const int64_t *s, void *ctx) {
     default: { WHERE_BODY(uint64_t) } break;
     }
 #undef WHERE_BODY
+#undef WHERE_SEL
 }
 
 em_status em_where(const em_tensor *cond, const em_tensor *a, const em_tensor *b, em_tensor **out) {

@@ -211,6 +211,22 @@ em_status em_linear(const em_tensor *x, const em_tensor *weight, const em_tensor
     if (bias && (bias->ndim != 1 || bias->shape[0] != weight->shape[0]))
         return em__error(EM_ERR_SHAPE, "linear: bias %s must be 1-D of length %lld (weight %s)", em__desc(bias, db),
                          (long long)weight->shape[0], em__desc(weight, dw));
+    if (!em__ag_off && (em__ag_req(x) || em__ag_req(weight) || em__ag_req(bias))) {
+        /* recorded: one LinearBackward node, then the activation as its own op */
+        static const em_op act_op[EM_ACT_COUNT_] = {
+            [EM_ACT_RELU] = EM_OP_RELU, [EM_ACT_GELU] = EM_OP_GELU, [EM_ACT_GELU_TANH] = EM_OP_GELU_TANH,
+            [EM_ACT_SIGMOID] = EM_OP_SIGMOID, [EM_ACT_TANH] = EM_OP_TANH, [EM_ACT_SILU] = EM_OP_SILU};
+        em_tensor *y;
+        em_status st;
+        EM__AG_NOREC(st, em_linear(x, weight, bias, EM_ACT_NONE, &y));
+        if (st || (st = em__ag_linear(x, weight, bias, &y)) || act == EM_ACT_NONE) {
+            *out = st ? NULL : y;
+            return st;
+        }
+        st = em_unary(act_op[act], y, NAN, out);
+        em_tensor_free(y);
+        return st;
+    }
     int nd = x->ndim;
     int64_t shape[EM_MAX_DIMS], K = weight->shape[1], N = weight->shape[0];
     memcpy(shape, x->shape, sizeof(int64_t) * (size_t)nd);

@@ -108,8 +108,40 @@ typedef struct pool_ctx {
     const int64_t *idx;
     void *y;
     int64_t *iy;
+    bool two_by_two; /* max pool 2x2, stride 2, windows inside x: the unrolled loop */
     atomic_int bad_index;
 } pool_ctx;
+
+/* One step of the max scan: NaN wins (the last one seen), ties keep the
+ * first.  Written as integer mask selects, not branches: on real data the
+ * comparison is a coin toss that the branch predictor loses. */
+#define MAX_STEP(S, v_, k_)                                                             \
+    do {                                                                                \
+        __typeof__(m) v__ = (v_);                                                       \
+        int64_t take__ = -(int64_t)((v__ > m) | (v__ != v__)); /* all ones or zero */   \
+        m = max_select_##S(take__, v__, m);                                             \
+        best = (best & ~take__) | ((int64_t)(k_) & take__);                             \
+    } while (0)
+
+static inline float max_select_f32(int64_t mask, float a, float b) {
+    uint32_t ua, ub, r;
+    memcpy(&ua, &a, 4), memcpy(&ub, &b, 4);
+    r = (ua & (uint32_t)mask) | (ub & ~(uint32_t)mask);
+    memcpy(&a, &r, 4);
+    return a;
+}
+static inline double max_select_f64(int64_t mask, double a, double b) {
+    uint64_t ua, ub, r;
+    memcpy(&ua, &a, 8), memcpy(&ub, &b, 8);
+    r = (ua & (uint64_t)mask) | (ub & ~(uint64_t)mask);
+    memcpy(&a, &r, 8);
+    return a;
+}
+
+static bool is_two_by_two(const pool_geom *g) {
+    return g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0 && g->dh == 1 &&
+           g->dw == 1 && 2 * g->OH <= g->H && 2 * g->OW <= g->W;
+}
 
 /* Avg window of output (oh, ow): clipped bounds and divisor, as PyTorch. */
 static inline int64_t avg_window(const pool_geom *g, int64_t oh, int64_t ow, int64_t *h0, int64_t *h1, int64_t *w0,
@@ -132,6 +164,19 @@ static inline int64_t avg_window(const pool_geom *g, int64_t oh, int64_t ow, int
             const T *x = (const T *)c->x + pl * g->H * g->W;                                                  \
             T *y = (T *)c->y + pl * g->OH * g->OW;                                                            \
             int64_t *iy = c->iy ? c->iy + pl * g->OH * g->OW : NULL;                                          \
+            if (c->two_by_two) { /* same rule and order as below, unrolled */                                \
+                for (int64_t oh = 0; oh < g->OH; oh++)                                                        \
+                    for (int64_t ow = 0; ow < g->OW; ow++) {                                                  \
+                        int64_t k = 2 * oh * g->W + 2 * ow, best = k;                                         \
+                        T m = x[k];                                                                           \
+                        MAX_STEP(S, x[k + 1], k + 1);                                                            \
+                        MAX_STEP(S, x[k + g->W], k + g->W);                                                      \
+                        MAX_STEP(S, x[k + g->W + 1], k + g->W + 1);                                              \
+                        y[oh * g->OW + ow] = m;                                                               \
+                        if (iy) iy[oh * g->OW + ow] = best;                                                   \
+                    }                                                                                         \
+                continue;                                                                                     \
+            }                                                                                                 \
             for (int64_t oh = 0; oh < g->OH; oh++) {                                                          \
                 int64_t hs = oh * g->sh - g->ph, he = hs + (g->kh - 1) * g->dh + 1;                           \
                 while (hs < 0) hs += g->dh;                                                                   \
@@ -145,7 +190,7 @@ static inline int64_t avg_window(const pool_geom *g, int64_t oh, int64_t ow, int
                     for (int64_t ih = hs; ih < he; ih += g->dh)                                               \
                         for (int64_t iw = ws; iw < we; iw += g->dw) {                                         \
                             T v = x[ih * g->W + iw];                                                          \
-                            if (v > m || isnan(v)) m = v, best = ih * g->W + iw;                              \
+                            MAX_STEP(S, v, ih * g->W + iw);                                                      \
                         }                                                                                     \
                     y[oh * g->OW + ow] = m;                                                                   \
                     if (iy) iy[oh * g->OW + ow] = best;                                                       \
@@ -265,7 +310,8 @@ static em_status forward(const char *op, const em_tensor *x, const pool_geom *g,
     if (!st) st = em__new(x->dtype, x->ndim, os, &res);
     if (!st && indices) st = em__new(EM_I64, x->ndim, os, &ix);
     if (!st) {
-        pool_ctx c = {.g = g, .x = em__ptr(xc), .y = em__ptr(res), .iy = ix ? (int64_t *)em__ptr(ix) : NULL};
+        pool_ctx c = {.g = g, .x = em__ptr(xc), .y = em__ptr(res), .iy = ix ? (int64_t *)em__ptr(ix) : NULL,
+                      .two_by_two = is_two_by_two(g)};
         run_planes(g, x->dtype == EM_F32 ? f32 : f64, &c);
         *out = res;
         if (indices) *indices = ix;

@@ -59,7 +59,7 @@ em_status em__iter_init(em__iter *it, int nops, const em_tensor *const *ops, int
     for (int i = 0; i < nd; i++) {
         if (out > 0) {
             bool merge = true;
-            for (int k = 0; k < nops && merge; k++) merge = st[k][out - 1] == st[k][i] * sh[i];
+            for (int k = 0; k < nops && merge; k++) merge = it->strides[k][out - 1] == st[k][i] * sh[i];
             if (merge) {
                 it->shape[out - 1] *= sh[i];
                 for (int k = 0; k < nops; k++) it->strides[k][out - 1] = st[k][i];

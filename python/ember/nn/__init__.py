@@ -16,3 +16,4 @@ from .activation import *  # noqa: F401,F403,E402  (ReLU, GELU, ..., Softmax, Lo
 from .loss import *  # noqa: F401,F403,E402  (MSELoss, CrossEntropyLoss, ...)
 from .rnn import GRU, LSTM, RNN  # noqa: F401,E402
 from .transformer import MultiheadAttention, TransformerEncoder, TransformerEncoderLayer  # noqa: F401,E402
+from ._fit import History, evaluate, fit, predict  # noqa: F401,E402  (training helpers)
