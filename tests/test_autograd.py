@@ -164,6 +164,96 @@ def test_cumsum_cumprod_grad():
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_cumsum_cumprod_grad_float32_and_negative(dtype):
+    check_grad(lambda t: E.cumsum(t, axis=-1), lambda t: t.cumsum(-1), rand(2, 3, 4), dtype=dtype)
+    check_grad(lambda t: E.cumprod(t, axis=1), lambda t: t.cumprod(1), rand(2, 5, 3), dtype=dtype)
+
+
+CUMPROD_ZEROS = [  # one zero at the start / middle / end, several zeros, all zeros
+    [0.0, 2.0, -1.5, 3.0], [1.5, 0.0, 3.0, 2.0], [2.0, 3.0, -4.0, 0.0], [0.0, 2.0, 0.0, 1.0],
+    [1.0, 0.0, 0.0, 3.0], [2.0, 0.0, 1.5, 0.0, -2.0], [0.0, 0.0, 0.0],
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("x", CUMPROD_ZEROS, ids=[str(i) for i in range(len(CUMPROD_ZEROS))])
+def test_cumprod_grad_with_zeros(x, dtype):
+    check_grad(lambda t: E.cumprod(t, axis=0), lambda t: t.cumprod(0), np.array(x), dtype=dtype)
+
+
+def test_cumprod_grad_with_zeros_2d_and_flat():
+    x = rand(4, 5)
+    x[0, 0] = x[1, 2] = x[1, 4] = x[2, 4] = x[3, 1] = x[3, 2] = 0.0
+    check_grad(lambda t: E.cumprod(t, axis=1), lambda t: t.cumprod(1), x)
+    check_grad(lambda t: E.cumprod(t, axis=0), lambda t: t.cumprod(0), x)
+    check_grad(lambda t: E.cumprod(t), lambda t: t.reshape(-1).cumprod(0), x)
+    xe = E.asarray(x)
+    xe.requires_grad = True
+    assert A.gradcheck(lambda t: E.cumprod(t, axis=1), (xe,))
+
+
+# ---- pad, roll, tile/repeat, sort, topk ---------------------------------------------------------
+
+TF = torch.nn.functional
+REMAPS = [
+    ("pad_constant", lambda x: E.pad(x, (1, 2)), lambda x: TF.pad(x, (1, 2))),
+    ("pad_constant_value", lambda x: E.pad(x, (0, 1, 2, 0, 1, 1), value=2.5),
+     lambda x: TF.pad(x, (0, 1, 2, 0, 1, 1), value=2.5)),
+    ("pad_reflect", lambda x: E.pad(x, (2, 3, 1, 2), mode="reflect"),
+     lambda x: TF.pad(x, (2, 3, 1, 2), mode="reflect")),
+    ("pad_replicate", lambda x: E.pad(x, (3, 1, 0, 2), mode="replicate"),
+     lambda x: TF.pad(x, (3, 1, 0, 2), mode="replicate")),
+    ("pad_circular", lambda x: E.pad(x, (2, 4, 1, 3), mode="circular"),
+     lambda x: TF.pad(x, (2, 4, 1, 3), mode="circular")),
+    ("roll", lambda x: E.roll(x, 2, axis=1), lambda x: torch.roll(x, 2, 1)),
+    ("roll_axes", lambda x: E.roll(x, (1, -3), axis=(0, 2)), lambda x: torch.roll(x, (1, -3), (0, 2))),
+    ("roll_flat", lambda x: E.roll(x, 5), lambda x: torch.roll(x, 5)),
+    ("Tensor.repeat", lambda x: x.repeat(2, 1, 3), lambda x: x.repeat(2, 1, 3)),
+    ("Tensor.repeat_new_dims", lambda x: x.repeat(2, 2, 1, 3), lambda x: x.repeat(2, 2, 1, 3)),
+    ("tile", lambda x: E.tile(x, (2, 3)), lambda x: torch.tile(x, (2, 3))),
+    ("repeat", lambda x: E.repeat(x, 2, axis=1), lambda x: torch.repeat_interleave(x, 2, 1)),
+    ("repeat_counts", lambda x: E.repeat(x, [1, 0, 3], axis=1),
+     lambda x: torch.repeat_interleave(x, torch.tensor([1, 0, 3]), 1)),
+    ("repeat_flat", lambda x: E.repeat(x, 2), lambda x: torch.repeat_interleave(x, 2)),
+    ("sort", lambda x: E.sort(x, axis=1), lambda x: torch.sort(x, 1).values),
+    ("sort_desc", lambda x: x.sort(dim=-1, descending=True).values, lambda x: torch.sort(x, -1, True).values),
+    ("sort_pair", lambda x: x.sort(dim=0).values * 2, lambda x: torch.sort(x, 0).values * 2),
+    ("topk", lambda x: x.topk(2, dim=1).values, lambda x: torch.topk(x, 2, 1).values),
+    ("topk_smallest", lambda x: E.topk(x, 3, axis=-1, largest=False).values,
+     lambda x: torch.topk(x, 3, -1, largest=False).values),
+    ("tril", lambda x: E.tril(x, k=1), lambda x: torch.tril(x, 1)),
+    ("triu", lambda x: x.triu(-1), lambda x: x.triu(-1)),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name,fe,ft", REMAPS, ids=[r[0] for r in REMAPS])
+def test_remap_and_sort_grad(name, fe, ft, dtype):
+    check_grad(fe, ft, rand(2, 3, 4), dtype=dtype)
+
+
+@pytest.mark.parametrize("name,fe,ft", REMAPS, ids=[r[0] for r in REMAPS])
+def test_remap_and_sort_gradcheck(name, fe, ft):
+    assert A.gradcheck(fe, (f64(2, 3, 4),))
+
+
+def test_remap_node_names_and_sort_ties():
+    x = f64(2, 3, 4)
+    assert E.pad(x, (1, 1)).grad_fn.name() == "ConstantPadNdBackward0"
+    assert E.roll(x, 1, axis=0).grad_fn.name() == "RollBackward0"
+    assert x.repeat(1, 2, 1).grad_fn.name() == "RepeatBackward0"
+    assert E.sort(x).grad_fn.name() == "SortBackward0"
+    assert x.topk(1).values.grad_fn.name() == "TopkBackward0"
+    assert E.tril(x).grad_fn.name() == "TrilBackward0"
+    # ties: each position gets the gradient of the one output it went to (stable order, as torch)
+    check_grad(lambda t: E.sort(t, axis=0) * E.asarray(np.arange(5.0)),
+               lambda t: torch.sort(t, dim=0, stable=True).values * torch.arange(5.0, dtype=t.dtype),
+               np.array([2.0, 1.0, 2.0, 1.0, 2.0]))
+    # integer inputs still sort, without a graph
+    assert not E.sort(E.asarray([3, 1, 2])).requires_grad
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("sa,sb", [((3, 4), (4, 5)), ((2, 3, 4), (4, 2)), ((4,), (4, 3)), ((3, 4), (4,)),
                                    ((4,), (4,)), ((2, 1, 3, 4), (5, 4, 2))])
 def test_matmul_grad(sa, sb, dtype):
@@ -300,6 +390,71 @@ def test_hessian_vector_product_matmul_softmax():
     (hve,) = A.grad(ge, xe, grad_outputs=E.asarray(v))
     (hvt,) = torch.autograd.grad(gt, xt, grad_outputs=torch.tensor(v))
     np.testing.assert_allclose(hve.numpy(), hvt.numpy(), rtol=1e-9, atol=1e-12)
+
+
+# ---- requires_grad= on creation functions ----------------------------------------------------
+
+CREATION = [
+    ("tensor", lambda **k: E.tensor([1.0, 2.0], **k), lambda **k: torch.tensor([1.0, 2.0], **k)),
+    ("asarray", lambda **k: E.asarray(np.ones(3), **k), lambda **k: torch.asarray(np.ones(3), **k)),
+    ("zeros", lambda **k: E.zeros((2, 3), **k), lambda **k: torch.zeros((2, 3), **k)),
+    ("ones", lambda **k: E.ones(3, **k), lambda **k: torch.ones(3, **k)),
+    ("full", lambda **k: E.full((2,), 1.5, **k), lambda **k: torch.full((2,), 1.5, **k)),
+    ("empty", lambda **k: E.empty((2, 2), **k), lambda **k: torch.empty((2, 2), **k)),
+    ("zeros_like", lambda **k: E.zeros_like(E.ones(2), **k), lambda **k: torch.zeros_like(torch.ones(2), **k)),
+    ("ones_like", lambda **k: E.ones_like(E.ones(2), **k), lambda **k: torch.ones_like(torch.ones(2), **k)),
+    ("full_like", lambda **k: E.full_like(E.ones(2), 3.0, **k), lambda **k: torch.full_like(torch.ones(2), 3.0, **k)),
+    ("empty_like", lambda **k: E.empty_like(E.ones(2), **k), lambda **k: torch.empty_like(torch.ones(2), **k)),
+    ("arange", lambda **k: E.arange(0.0, 3.0, **k), lambda **k: torch.arange(0.0, 3.0, **k)),
+    ("linspace", lambda **k: E.linspace(0, 1, 5, **k), lambda **k: torch.linspace(0, 1, 5, **k)),
+    ("eye", lambda **k: E.eye(3, **k), lambda **k: torch.eye(3, **k)),
+    ("rand", lambda **k: E.random.rand(2, 3, **k), lambda **k: torch.rand(2, 3, **k)),
+    ("randn", lambda **k: E.random.randn(4, **k), lambda **k: torch.randn(4, **k)),
+]
+
+
+@pytest.mark.parametrize("name,fe,ft", CREATION, ids=[c[0] for c in CREATION])
+def test_creation_requires_grad(name, fe, ft):
+    for flag in (True, False):
+        e, t = fe(requires_grad=flag), ft(requires_grad=flag)
+        assert e.requires_grad is t.requires_grad is flag
+        assert e.is_leaf and e.grad_fn is None and e.grad is None
+    e = fe(requires_grad=True)
+    (e * 3).sum().backward()
+    np.testing.assert_array_equal(e.grad.numpy(), np.full(e.shape, 3.0, e.numpy().dtype))
+    assert not fe().requires_grad
+
+
+@pytest.mark.parametrize("fe,ft", [
+    (lambda: E.tensor([1, 2], requires_grad=True), lambda: torch.tensor([1, 2], requires_grad=True)),
+    (lambda: E.zeros(3, dtype=E.int64, requires_grad=True),
+     lambda: torch.zeros(3, dtype=torch.int64, requires_grad=True)),
+    (lambda: E.arange(3, requires_grad=True), lambda: torch.arange(3, requires_grad=True)),
+    (lambda: E.full((2,), True, requires_grad=True), lambda: torch.full((2,), True, requires_grad=True)),
+    (lambda: E.ones_like(E.asarray([1, 2]), requires_grad=True),
+     lambda: torch.ones_like(torch.tensor([1, 2]), requires_grad=True)),
+    (lambda: E.asarray([1, 2], requires_grad=True), lambda: torch.asarray([1, 2], requires_grad=True)),
+])
+def test_creation_requires_grad_needs_a_float_dtype(fe, ft):
+    with pytest.raises(RuntimeError, match="Only Tensors of floating point"):
+        ft()
+    # ember maps every dtype error to TypeError; the message is torch's
+    with pytest.raises(TypeError, match="Only Tensors of floating point dtype can require gradients"):
+        fe()
+
+
+def test_creation_requires_grad_semantics():
+    x = E.tensor([1.0, 2.0], requires_grad=True)
+    y = E.tensor(x * 2)  # a copy of a tensor is a new leaf without a graph, as torch.tensor
+    assert not y.requires_grad and y.is_leaf
+    np.testing.assert_array_equal(y.numpy(), [2.0, 4.0])
+    t = E.ones(3)
+    assert E.asarray(t, requires_grad=True) is t and t.requires_grad  # torch.asarray changes t itself
+    d = E.asarray(x * 2, requires_grad=False)
+    assert not d.requires_grad and d.grad_fn is None
+    assert E.asarray(x * 2).grad_fn is not None  # None keeps the graph
+    with pytest.raises(TypeError, match="requires_grad must be a bool"):
+        E.zeros(2, requires_grad=1)
 
 
 # ---- engine behaviour ------------------------------------------------------------------------

@@ -60,7 +60,7 @@ PARAM = {  # most specific key first: Owner.func.param, func.param, param
     "matrix_power.n": "_int",
     "set_num_threads.n": "_int",
     "Tensor.backward.gradient": "_ArrayLike | None", "retain_graph": "_bool | None", "create_graph": "_bool",
-    "hook": "Any", "requires_grad": "_bool",
+    "hook": "Any", "requires_grad": "_bool", "asarray.requires_grad": "_bool | None",
     "save.tensors": "Mapping[str, Tensor | NDArray[Any]]", "save.path": "str | os.PathLike[str]",
     "save.metadata": "Mapping[str, str] | None", "load.path": "str | os.PathLike[str]",
     "Tensor.backward.inputs": "Sequence[Tensor] | Tensor | None",

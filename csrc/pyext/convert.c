@@ -368,12 +368,12 @@ PyObject *empy_tensor_to_numpy(PyObject *self, PyObject *unused) {
 
 /* ---- module functions ---------------------------------------------------- */
 
-static const char *const asarray_kw[] = {"obj", "dtype", "copy", "device", NULL};
+static const char *const asarray_kw[] = {"obj", "dtype", "copy", "device", "requires_grad", NULL};
 
-/* Parses (obj, dtype=None, copy=None, device=None). */
+/* Parses (obj, dtype=None, copy=None, device=None, requires_grad=None). */
 static int parse_asarray(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, const char *fname,
-                         PyObject **obj, int *dt, int *copy) {
-    PyObject *vals[4] = {NULL, Py_None, Py_None, Py_None};
+                         PyObject **obj, int *dt, int *copy, PyObject **rg) {
+    PyObject *vals[5] = {NULL, Py_None, Py_None, Py_None, Py_None};
     Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
     if (nargs < 1 || nargs > 2) {
         PyErr_Format(PyExc_TypeError, "%s() takes 1 positional argument (and dtype)", fname);
@@ -394,19 +394,51 @@ static int parse_asarray(PyObject *const *args, Py_ssize_t nargs, PyObject *kwna
         PyErr_Format(PyExc_ValueError, "%s(): device must be 'cpu' or None, got %R", fname, vals[3]);
         return -1;
     }
+    if (vals[4] != Py_None && !PyBool_Check(vals[4])) {
+        PyErr_Format(PyExc_TypeError, "%s(): requires_grad must be a bool, not %.50s", fname,
+                     Py_TYPE(vals[4])->tp_name);
+        return -1;
+    }
+    *rg = vals[4];
     *obj = vals[0];
     *copy = vals[2] == Py_None ? -1 : PyObject_IsTrue(vals[2]);
     if (*copy == -1 && vals[2] != Py_None) return -1;
     return empy_parse_dtype(vals[1], dt, true);
 }
 
-/* asarray(obj, /, *, dtype=None, copy=None, device=None): shares memory with
- * tensors and NumPy arrays where it can; copy=True always copies,
- * copy=False raises ValueError if a copy would be needed. */
-static PyObject *py_asarray(PyObject *mod, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
-    PyObject *obj;
-    int dt, copy;
-    if (parse_asarray(args, nargs, kwnames, "asarray", &obj, &dt, &copy) < 0) return NULL;
+PyObject *empy_apply_requires_grad(PyObject *res, PyObject *flag, const char *fname) {
+    if (!res || !flag || flag == Py_None) return res;
+    if (!PyBool_Check(flag)) {
+        PyErr_Format(PyExc_TypeError, "%s(): requires_grad must be a bool, not %.50s", fname, Py_TYPE(flag)->tp_name);
+        Py_DECREF(res);
+        return NULL;
+    }
+    em_tensor *t = EmTensor_T(res);
+    if (flag == Py_False) {
+        if (!em_tensor_requires_grad(t)) return res;
+        em_tensor *d = NULL;
+        em_status st = em_tensor_detach(t, &d);
+        Py_DECREF(res);
+        return st ? empy_raise(st) : empy_wrap(d);
+    }
+    if (!em_dtype_is_float(t->dtype)) {
+        PyErr_Format(PyExc_TypeError, "%s(): Only Tensors of floating point dtype can require gradients, got %s",
+                     fname, em_dtype_name(t->dtype));
+        Py_DECREF(res);
+        return NULL;
+    }
+    em_status st = em_tensor_set_requires_grad(t, true);
+    if (st) {
+        Py_DECREF(res);
+        return empy_raise(st);
+    }
+    return res;
+}
+
+/* asarray(obj, /, *, dtype=None, copy=None, device=None, requires_grad=None):
+ * shares memory with tensors and NumPy arrays where it can; copy=True always
+ * copies, copy=False raises ValueError if a copy would be needed. */
+static PyObject *asarray_impl(PyObject *obj, int dt, int copy) {
     em_tensor *t;
     if (copy == 0) {
         if (EmTensor_Check(obj) && (dt < 0 || EmTensor_T(obj)->dtype == (em_dtype)dt)) return Py_NewRef(obj);
@@ -440,17 +472,29 @@ static PyObject *py_asarray(PyObject *mod, PyObject *const *args, Py_ssize_t nar
     return empy_wrap(t);
 }
 
-/* tensor(data, dtype=None): always a new tensor owning a copy of data. */
-static PyObject *py_tensor(PyObject *mod, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
-    PyObject *obj;
+/* requires_grad=True on a tensor returned as is sets it on that tensor (as
+ * torch.asarray does). */
+static PyObject *py_asarray(PyObject *mod, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    PyObject *obj, *rg;
     int dt, copy;
-    if (parse_asarray(args, nargs, kwnames, "tensor", &obj, &dt, &copy) < 0) return NULL;
+    if (parse_asarray(args, nargs, kwnames, "asarray", &obj, &dt, &copy, &rg) < 0) return NULL;
+    return empy_apply_requires_grad(asarray_impl(obj, dt, copy), rg, "asarray");
+}
+
+/* tensor(data, dtype=None, requires_grad=False): always a new leaf tensor
+ * owning a copy of data (a tensor's graph is not copied, as torch.tensor). */
+static PyObject *py_tensor(PyObject *mod, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    PyObject *obj, *rg;
+    int dt, copy;
+    if (parse_asarray(args, nargs, kwnames, "tensor", &obj, &dt, &copy, &rg) < 0) return NULL;
     em_tensor *t = empy_as_tensor(obj, dt, "tensor");
     if (!t) return NULL;
     em_tensor *c;
+    bool prev = em_set_grad_enabled(false);
     em_status st = em_tensor_clone(t, &c);
+    em_set_grad_enabled(prev);
     em_tensor_free(t);
-    return st ? empy_raise(st) : empy_wrap(c);
+    return st ? empy_raise(st) : empy_apply_requires_grad(empy_wrap(c), rg, "tensor");
 }
 
 /* from_numpy(array): a tensor sharing the array's memory (never a copy). */
@@ -464,13 +508,17 @@ static PyObject *py_from_numpy(PyObject *mod, PyObject *arr) {
 
 PyMethodDef empy_convert_methods[] = {
     {"asarray", (PyCFunction)(void (*)(void))py_asarray, METH_FASTCALL | METH_KEYWORDS,
-     "asarray(obj, /, *, dtype=None, copy=None, device=None)\n--\n\n"
+     "asarray(obj, /, *, dtype=None, copy=None, device=None, requires_grad=None)\n--\n\n"
      "Convert obj (tensor, NumPy array, buffer, nested sequence or scalar) to a Tensor.\n"
      "Shares memory with NumPy arrays and tensors when possible; copy=True always copies,\n"
-     "copy=False raises ValueError when a copy would be needed."},
+     "copy=False raises ValueError when a copy would be needed.  requires_grad=True makes the\n"
+     "result require grad (float dtypes only; a tensor returned as is is changed itself, as\n"
+     "torch.asarray), False gives a detached result, None keeps obj's."},
     {"tensor", (PyCFunction)(void (*)(void))py_tensor, METH_FASTCALL | METH_KEYWORDS,
-     "tensor(data, dtype=None)\n--\n\nA new Tensor holding a copy of data (like torch.tensor).\n"
-     "Python floats give float32, ints int64, bools bool."},
+     "tensor(data, dtype=None, *, requires_grad=False)\n--\n\n"
+     "A new Tensor holding a copy of data (like torch.tensor).\n"
+     "Python floats give float32, ints int64, bools bool.  The result is a leaf (a tensor's graph\n"
+     "is not copied); requires_grad=True makes it require grad (float dtypes only)."},
     {"from_numpy", py_from_numpy, METH_O,
      "from_numpy(array, /)\n--\n\nA Tensor sharing array's memory (never copies; raises ValueError\n"
      "for read-only, misaligned, byte-swapped arrays or dtypes ember lacks)."},

@@ -49,11 +49,11 @@ static int fill_dtype(PyObject *v, const char *fname) {
 
 enum { K_EMPTY, K_ZEROS, K_ONES, K_FULL };
 
-/* (shape, [fill_value,] *, dtype=None, device=None) */
+/* (shape, [fill_value,] *, dtype=None, device=None, requires_grad=False) */
 static PyObject *filled(const char *fname, int kind, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
-    static const char *const plain[] = {"shape", "dtype", "device", NULL};
-    static const char *const full[] = {"shape", "fill_value", "dtype", "device", NULL};
-    PyObject *a[4];
+    static const char *const plain[] = {"shape", "dtype", "device", "requires_grad", NULL};
+    static const char *const full[] = {"shape", "fill_value", "dtype", "device", "requires_grad", NULL};
+    PyObject *a[5];
     bool is_full = kind == K_FULL;
     if (empy_parse_args(fname, args, nargs, kwnames, is_full ? full : plain, 0, 1 + is_full, a) < 0) return NULL;
     PyObject *dto = a[1 + is_full], *fill = is_full ? a[1] : NULL;
@@ -77,14 +77,14 @@ static PyObject *filled(const char *fname, int kind, PyObject *const *args, Py_s
         em_tensor_free(t);
         return pyerr ? NULL : empy_raise(st);
     }
-    return empy_wrap(t);
+    return empy_apply_requires_grad(empy_wrap(t), a[3 + is_full], fname);
 }
 
-/* (x, /, [fill_value,] *, dtype=None, device=None): x's shape, x's dtype by default. */
+/* (x, /, [fill_value,] *, dtype=None, device=None, requires_grad=False): x's shape, x's dtype by default. */
 static PyObject *like(const char *fname, int kind, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
-    static const char *const plain[] = {"x", "dtype", "device", NULL};
-    static const char *const full[] = {"x", "fill_value", "dtype", "device", NULL};
-    PyObject *a[4];
+    static const char *const plain[] = {"x", "dtype", "device", "requires_grad", NULL};
+    static const char *const full[] = {"x", "fill_value", "dtype", "device", "requires_grad", NULL};
+    PyObject *a[5];
     bool is_full = kind == K_FULL;
     if (empy_parse_args(fname, args, nargs, kwnames, is_full ? full : plain, 1, 1 + is_full, a) < 0) return NULL;
     int dt;
@@ -101,7 +101,7 @@ static PyObject *like(const char *fname, int kind, PyObject *const *args, Py_ssi
         em_tensor_free(t);
         return pyerr ? NULL : empy_raise(st);
     }
-    return empy_wrap(t);
+    return empy_apply_requires_grad(empy_wrap(t), a[3 + is_full], fname);
 }
 
 #define FILLED_KINDS(X) X(empty, K_EMPTY) X(zeros, K_ZEROS) X(ones, K_ONES) X(full, K_FULL)
@@ -117,7 +117,7 @@ FILLED_KINDS(X)
 static bool is_int_like(PyObject *o) { return PyIndex_Check(o) && !PyFloat_Check(o) && !EmTensor_Check(o); }
 
 DEF(arange) {
-    PARSE("arange", 1, 1, "start", "stop", "step", "dtype", "device");
+    PARSE("arange", 1, 1, "start", "stop", "step", "dtype", "device", "requires_grad");
     PyObject *start = a[0], *stop = a[1] && a[1] != Py_None ? a[1] : NULL, *step = a[2] ? a[2] : NULL;
     int dt;
     if (check_device("arange", a[4]) < 0 || empy_parse_dtype(a[3], &dt, true) < 0) return NULL;
@@ -132,11 +132,11 @@ DEF(arange) {
     }
     em_tensor *out = NULL;
     em_status st = em_tensor_arange(v0, v1, dv, dt >= 0 ? dt : ints ? EM_DEFAULT_INT : EM_DEFAULT_FLOAT, &out);
-    return wrap_or_raise(st, out);
+    return empy_apply_requires_grad(wrap_or_raise(st, out), a[5], "arange");
 }
 
 DEF(linspace) {
-    PARSE("linspace", 2, 3, "start", "stop", "num", "dtype", "device", "endpoint");
+    PARSE("linspace", 2, 3, "start", "stop", "num", "dtype", "device", "endpoint", "requires_grad");
     double v0, v1;
     long long num;
     int dt;
@@ -148,11 +148,11 @@ DEF(linspace) {
         return NULL;
     em_tensor *out = NULL;
     em_status st = em_tensor_linspace(v0, v1, num, endpoint, dt >= 0 ? dt : EM_DEFAULT_FLOAT, &out);
-    return wrap_or_raise(st, out);
+    return empy_apply_requires_grad(wrap_or_raise(st, out), a[6], "linspace");
 }
 
 DEF(eye) {
-    PARSE("eye", 2, 1, "n_rows", "n_cols", "k", "dtype", "device");
+    PARSE("eye", 2, 1, "n_rows", "n_cols", "k", "dtype", "device", "requires_grad");
     long long n, m, k;
     int dt;
     if (empy_opt_long(a[0], 0, &n, "eye", "n_rows") < 0 || empy_opt_long(a[1], -1, &m, "eye", "n_cols") < 0 ||
@@ -165,7 +165,7 @@ DEF(eye) {
     }
     em_tensor *out = NULL;
     em_status st = em_tensor_eye(n, m, k, dt >= 0 ? dt : EM_DEFAULT_FLOAT, &out);
-    return wrap_or_raise(st, out);
+    return empy_apply_requires_grad(wrap_or_raise(st, out), a[5], "eye");
 }
 
 /* ---- meshgrid, tril, triu ------------------------------------------------- */
@@ -256,26 +256,31 @@ DEF(triu) { return triangle("triu", em_triu, args, nargs, kwnames); }
 #define FASTKW METH_FASTCALL | METH_KEYWORDS
 #define M(name, doc) {#name, (PyCFunction)(void (*)(void))py_##name, FASTKW, doc},
 PyMethodDef empy_creation_methods[] = {
-    M(empty, "empty(shape, *, dtype=None, device=None)\n--\n\n"
+    M(empty, "empty(shape, *, dtype=None, device=None, requires_grad=False)\n--\n\n"
              "Uninitialised tensor of shape (an int or a tuple); dtype defaults to float32.")
-    M(zeros, "zeros(shape, *, dtype=None, device=None)\n--\n\nTensor of zeros; dtype defaults to float32.")
-    M(ones, "ones(shape, *, dtype=None, device=None)\n--\n\nTensor of ones; dtype defaults to float32.")
-    M(full, "full(shape, fill_value, *, dtype=None, device=None)\n--\n\n"
+    M(zeros, "zeros(shape, *, dtype=None, device=None, requires_grad=False)\n--\n\n"
+             "Tensor of zeros; dtype defaults to float32.")
+    M(ones, "ones(shape, *, dtype=None, device=None, requires_grad=False)\n--\n\n"
+            "Tensor of ones; dtype defaults to float32.")
+    M(full, "full(shape, fill_value, *, dtype=None, device=None, requires_grad=False)\n--\n\n"
             "Tensor filled with fill_value.  The dtype defaults to that of the value:\n"
             "bool -> bool, int -> int64, float -> float32, tensor -> its dtype.")
-    M(empty_like, "empty_like(x, /, *, dtype=None, device=None)\n--\n\n"
+    M(empty_like, "empty_like(x, /, *, dtype=None, device=None, requires_grad=False)\n--\n\n"
                   "Uninitialised tensor with x's shape and (by default) dtype.")
-    M(zeros_like, "zeros_like(x, /, *, dtype=None, device=None)\n--\n\nZeros with x's shape and (by default) dtype.")
-    M(ones_like, "ones_like(x, /, *, dtype=None, device=None)\n--\n\nOnes with x's shape and (by default) dtype.")
-    M(full_like, "full_like(x, /, fill_value, *, dtype=None, device=None)\n--\n\n"
+    M(zeros_like, "zeros_like(x, /, *, dtype=None, device=None, requires_grad=False)\n--\n\n"
+                  "Zeros with x's shape and (by default) dtype.")
+    M(ones_like, "ones_like(x, /, *, dtype=None, device=None, requires_grad=False)\n--\n\n"
+                 "Ones with x's shape and (by default) dtype.")
+    M(full_like, "full_like(x, /, fill_value, *, dtype=None, device=None, requires_grad=False)\n--\n\n"
                  "fill_value with x's shape and (by default) dtype.")
-    M(arange, "arange(start, /, stop=None, step=1, *, dtype=None, device=None)\n--\n\n"
+    M(arange, "arange(start, /, stop=None, step=1, *, dtype=None, device=None, requires_grad=False)\n--\n\n"
               "Values start, start+step, ... below stop (arange(n): 0 .. n-1).\n"
               "dtype defaults to int64 when every argument is an integer, else float32.")
-    M(linspace, "linspace(start, stop, /, num, *, dtype=None, device=None, endpoint=True)\n--\n\n"
+    M(linspace, "linspace(start, stop, /, num, *, dtype=None, device=None, endpoint=True, requires_grad=False)"
+                "\n--\n\n"
                 "num evenly spaced values from start to stop (stop included iff endpoint);\n"
                 "dtype defaults to float32.")
-    M(eye, "eye(n_rows, n_cols=None, /, *, k=0, dtype=None, device=None)\n--\n\n"
+    M(eye, "eye(n_rows, n_cols=None, /, *, k=0, dtype=None, device=None, requires_grad=False)\n--\n\n"
            "n_rows x n_cols matrix (square if n_cols is None) with ones on diagonal k\n"
            "(k > 0 above the main diagonal); dtype defaults to float32.")
     M(meshgrid, "meshgrid(*arrays, indexing='xy')\n--\n\n"

@@ -46,6 +46,10 @@ PyObject *empy_wrap(em_tensor *t);
  * returns NULL so callers can `return empy_raise(st);`. */
 PyObject *empy_raise(em_status st);
 int empy_raise_int(em_status st); /* same, returns -1 */
+/* requires_grad= of a creation function (convert.c): res (stolen) with
+ * requires_grad set when flag is True (floating dtypes only, as torch), a
+ * detached alias when False and res requires grad; None keeps res. */
+PyObject *empy_apply_requires_grad(PyObject *res, PyObject *flag, const char *fname);
 
 /* Conversion of any tensor-like (Tensor, NumPy array, buffer, list, Python
  * scalar) to a new em_tensor reference.  dt < 0: keep/infer the dtype; else
@@ -121,6 +125,7 @@ extern PyMethodDef empy_random_methods[];      /* py_random.c */
 extern PyMethodDef empy_tree_methods[];        /* py_tree.c: private tree/forest bindings */
 extern PyMethodDef empy_hgb_methods[];         /* py_hgb.c: private gradient-boosting bindings */
 extern PyMethodDef empy_kdtree_methods[];      /* py_kdtree.c: private KD-tree bindings */
+extern PyMethodDef empy_kmeans_methods[];      /* py_kmeans.c: private k-means bindings */
 extern PyMethodDef empy_linear_models_methods[]; /* py_linear_models.c: private linear-model solvers */
 extern PyMethodDef empy_threads_methods[];     /* py_threads.c: set_num_threads, get_num_threads */
 extern PyMethodDef empy_linalg_ml_methods[];  /* py_linalg_ml.c */

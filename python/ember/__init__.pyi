@@ -563,7 +563,7 @@ def all(x: _ArrayLike, /, *, axis: _Axis = None, keepdims: _bool = False) -> Ten
     """Whether every element over axis is nonzero (bool; empty: True)."""
 def any(x: _ArrayLike, /, *, axis: _Axis = None, keepdims: _bool = False) -> Tensor:
     """Whether some element over axis is nonzero (bool; empty: False)."""
-def arange(start: _float, /, stop: _float | None = None, step: _float = 1, *, dtype: _DTypeLike | None = None, device: str | None = None) -> Tensor:
+def arange(start: _float, /, stop: _float | None = None, step: _float = 1, *, dtype: _DTypeLike | None = None, device: str | None = None, requires_grad: _bool = False) -> Tensor:
     """Values start, start+step, ... below stop (arange(n): 0 .. n-1).
     dtype defaults to int64 when every argument is an integer, else float32."""
 def argmax(x: _ArrayLike, /, *, axis: _Axis = None, keepdims: _bool = False) -> Tensor:
@@ -573,10 +573,12 @@ def argmin(x: _ArrayLike, /, *, axis: _Axis = None, keepdims: _bool = False) -> 
     """int64 index of the first minimum; see argmax."""
 def argsort(x: _ArrayLike, /, *, axis: _int = -1, descending: _bool = False, stable: _bool = True) -> Tensor:
     """int64 indices that sort x along axis (always stable; NaN as the largest value)."""
-def asarray(obj: _ArrayLike, /, *, dtype: _DTypeLike | None = None, copy: _bool | None = None, device: str | None = None) -> Tensor:
+def asarray(obj: _ArrayLike, /, *, dtype: _DTypeLike | None = None, copy: _bool | None = None, device: str | None = None, requires_grad: _bool | None = None) -> Tensor:
     """Convert obj (tensor, NumPy array, buffer, nested sequence or scalar) to a Tensor.
     Shares memory with NumPy arrays and tensors when possible; copy=True always copies,
-    copy=False raises ValueError when a copy would be needed."""
+    copy=False raises ValueError when a copy would be needed.  requires_grad=True makes the
+    result require grad (float dtypes only; a tensor returned as is is changed itself, as
+    torch.asarray), False gives a detached result, None keeps obj's."""
 def asin(x: _ArrayLike, /) -> Tensor:
     """Elementwise y = asin x."""
 def asinh(x: _ArrayLike, /) -> Tensor:
@@ -646,9 +648,9 @@ def divide(x1: _ArrayLike, x2: _ArrayLike, /) -> Tensor:
 e: _float
 def elu(x: _ArrayLike, /, alpha: _float = 1.0) -> Tensor:
     """Elementwise y = x if x > 0 else alpha*(e^x - 1) (alpha=1)."""
-def empty(shape: _Shape, *, dtype: _DTypeLike | None = None, device: str | None = None) -> Tensor:
+def empty(shape: _Shape, *, dtype: _DTypeLike | None = None, device: str | None = None, requires_grad: _bool = False) -> Tensor:
     """Uninitialised tensor of shape (an int or a tuple); dtype defaults to float32."""
-def empty_like(x: _ArrayLike, /, *, dtype: _DTypeLike | None = None, device: str | None = None) -> Tensor:
+def empty_like(x: _ArrayLike, /, *, dtype: _DTypeLike | None = None, device: str | None = None, requires_grad: _bool = False) -> Tensor:
     """Uninitialised tensor with x's shape and (by default) dtype."""
 from ember.autograd import enable_grad as enable_grad
 def equal(x1: _ArrayLike, x2: _ArrayLike, /) -> Tensor:
@@ -663,7 +665,7 @@ def expand_dims(x: _ArrayLike, /, *, axis: _int = 0) -> Tensor:
     """View with a size-1 axis inserted at position axis."""
 def expm1(x: _ArrayLike, /) -> Tensor:
     """Elementwise y = e^x - 1."""
-def eye(n_rows: _int, n_cols: _int | None = None, /, *, k: _int = 0, dtype: _DTypeLike | None = None, device: str | None = None) -> Tensor:
+def eye(n_rows: _int, n_cols: _int | None = None, /, *, k: _int = 0, dtype: _DTypeLike | None = None, device: str | None = None, requires_grad: _bool = False) -> Tensor:
     """n_rows x n_cols matrix (square if n_cols is None) with ones on diagonal k
     (k > 0 above the main diagonal); dtype defaults to float32."""
 def flatten(x: _ArrayLike, /, start_dim: _int = 0, end_dim: _int = -1) -> Tensor:
@@ -684,10 +686,10 @@ def from_dlpack(x: _ArrayLike, /, *, device: str | None = None, copy: _bool | No
 def from_numpy(array: NDArray[Any], /) -> Tensor:
     """A Tensor sharing array's memory (never copies; raises ValueError
     for read-only, misaligned, byte-swapped arrays or dtypes ember lacks)."""
-def full(shape: _Shape, fill_value: _Scalar, *, dtype: _DTypeLike | None = None, device: str | None = None) -> Tensor:
+def full(shape: _Shape, fill_value: _Scalar, *, dtype: _DTypeLike | None = None, device: str | None = None, requires_grad: _bool = False) -> Tensor:
     """Tensor filled with fill_value.  The dtype defaults to that of the value:
     bool -> bool, int -> int64, float -> float32, tensor -> its dtype."""
-def full_like(x: _ArrayLike, /, fill_value: _Scalar, *, dtype: _DTypeLike | None = None, device: str | None = None) -> Tensor:
+def full_like(x: _ArrayLike, /, fill_value: _Scalar, *, dtype: _DTypeLike | None = None, device: str | None = None, requires_grad: _bool = False) -> Tensor:
     """fill_value with x's shape and (by default) dtype."""
 def gelu(x: _ArrayLike, /) -> Tensor:
     """Elementwise y = x * Phi(x) = x/2 * (1 + erf(x/sqrt2))."""
@@ -727,7 +729,7 @@ def less(x1: _ArrayLike, x2: _ArrayLike, /) -> Tensor:
     """Elementwise y = a < b (bool), with broadcasting and type promotion."""
 def less_equal(x1: _ArrayLike, x2: _ArrayLike, /) -> Tensor:
     """Elementwise y = a <= b (bool), with broadcasting and type promotion."""
-def linspace(start: _float, stop: _float, /, num: _int, *, dtype: _DTypeLike | None = None, device: str | None = None, endpoint: _bool = True) -> Tensor:
+def linspace(start: _float, stop: _float, /, num: _int, *, dtype: _DTypeLike | None = None, device: str | None = None, endpoint: _bool = True, requires_grad: _bool = False) -> Tensor:
     """num evenly spaced values from start to stop (stop included iff endpoint);
     dtype defaults to float32."""
 from ember.serialization import load as load
@@ -797,9 +799,9 @@ def not_equal(x1: _ArrayLike, x2: _ArrayLike, /) -> Tensor:
 def one_hot(x: _ArrayLike, num_classes: _int = -1) -> Tensor:
     """int64 tensor of shape x.shape + (num_classes,) with a 1 at each index of x
     (num_classes -1: max(x) + 1)."""
-def ones(shape: _Shape, *, dtype: _DTypeLike | None = None, device: str | None = None) -> Tensor:
+def ones(shape: _Shape, *, dtype: _DTypeLike | None = None, device: str | None = None, requires_grad: _bool = False) -> Tensor:
     """Tensor of ones; dtype defaults to float32."""
-def ones_like(x: _ArrayLike, /, *, dtype: _DTypeLike | None = None, device: str | None = None) -> Tensor:
+def ones_like(x: _ArrayLike, /, *, dtype: _DTypeLike | None = None, device: str | None = None, requires_grad: _bool = False) -> Tensor:
     """Ones with x's shape and (by default) dtype."""
 def pad(x: _ArrayLike, pad: Sequence[_int], mode: str = 'constant', value: _Scalar = 0) -> Tensor:
     """x padded like torch.nn.functional.pad: pad is a flat tuple of (before, after)
@@ -904,9 +906,10 @@ def tan(x: _ArrayLike, /) -> Tensor:
     """Elementwise y = tan x."""
 def tanh(x: _ArrayLike, /) -> Tensor:
     """Elementwise y = tanh x."""
-def tensor(data: _ArrayLike, dtype: _DTypeLike | None = None) -> Tensor:
+def tensor(data: _ArrayLike, dtype: _DTypeLike | None = None, *, requires_grad: _bool = False) -> Tensor:
     """A new Tensor holding a copy of data (like torch.tensor).
-    Python floats give float32, ints int64, bools bool."""
+    Python floats give float32, ints int64, bools bool.  The result is a leaf (a tensor's graph
+    is not copied); requires_grad=True makes it require grad (float dtypes only)."""
 def tensordot(x1: _ArrayLike, x2: _ArrayLike, /, *, axes: _int | tuple[Sequence[_int], Sequence[_int]] = 2) -> Tensor:
     """Sum of products over the axes pairs: axes=N contracts the last N axes of
     x1 with the first N of x2; axes=(axes1, axes2) names them.  The result
@@ -948,9 +951,9 @@ def vector_norm(x: _ArrayLike, /, *, axis: _Axis = None, keepdims: _bool = False
 def where(condition: _ArrayLike, x1: _ArrayLike, x2: _ArrayLike, /) -> Tensor:
     """Elements of x1 where condition is true, else of x2 (all three
     broadcast; x1 and x2 promoted, Python scalars weakly typed)."""
-def zeros(shape: _Shape, *, dtype: _DTypeLike | None = None, device: str | None = None) -> Tensor:
+def zeros(shape: _Shape, *, dtype: _DTypeLike | None = None, device: str | None = None, requires_grad: _bool = False) -> Tensor:
     """Tensor of zeros; dtype defaults to float32."""
-def zeros_like(x: _ArrayLike, /, *, dtype: _DTypeLike | None = None, device: str | None = None) -> Tensor:
+def zeros_like(x: _ArrayLike, /, *, dtype: _DTypeLike | None = None, device: str | None = None, requires_grad: _bool = False) -> Tensor:
     """Zeros with x's shape and (by default) dtype."""
 def __array_namespace_info__() -> Any:
     """The array API inspection namespace: devices, default dtypes, capabilities."""

@@ -298,6 +298,9 @@ def _analytical_jacobian(func: Callable[..., Any], inputs: Sequence[Any], k: int
     outs = _outputs(func, inputs)
     jac = []
     for o in outs:
+        if not o.requires_grad:  # not computed from any input that requires grad: a zero Jacobian
+            jac.append(np.zeros((o.size, x.size)))
+            continue
         rows = []
         for i in range(o.size):
             e = np.zeros(o.size, dtype=o.numpy().dtype)
@@ -334,9 +337,11 @@ def gradcheck(func: Callable[..., Any], inputs: Any, *, eps: float = 1e-6, atol:
 
 def gradgradcheck(func: Callable[..., Any], inputs: Any, grad_outputs: Any = None, *, eps: float = 1e-6,
                   atol: float = 1e-5, rtol: float = 1e-3, raise_exception: bool = True) -> bool:
-    """Checks second derivatives: gradcheck of the map inputs -> grad(func(inputs), inputs, grad_outputs).
+    """Checks second derivatives: gradcheck of (inputs, grad_outputs) -> grad(func(inputs), inputs, grad_outputs).
 
-    grad_outputs default to fixed random tensors (seeded), as in torch.autograd.gradgradcheck.
+    grad_outputs default to fixed random tensors (seeded), as in torch.autograd.gradgradcheck; like
+    torch, the check also covers the derivatives with respect to grad_outputs (copies of them are
+    made to require grad).
     """
     ins = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
     outs = _outputs(func, ins)
@@ -344,14 +349,16 @@ def gradgradcheck(func: Callable[..., Any], inputs: Any, grad_outputs: Any = Non
         rng = np.random.default_rng(0)
         gos = [_C.asarray(rng.standard_normal(o.shape).astype(o.numpy().dtype)) for o in outs]
     else:
-        gos = _as_list(grad_outputs)
-    diff = [x for x in ins if isinstance(x, Tensor) and x.requires_grad]
+        gos = [_C.asarray(g) for g in _as_list(grad_outputs)]
+    # contiguous copies that require grad (the caller's tensors are left alone)
+    gos = [_C.asarray(g.numpy().copy()).requires_grad_(g.numpy().dtype.kind == "f") for g in gos]
+    n = len(ins)
 
     def first(*args: Any) -> tuple[Tensor, ...]:
-        o = _outputs(func, args)
-        d = [a for a in args if isinstance(a, Tensor) and a.requires_grad]
-        gs = grad(o, d, gos, create_graph=True, allow_unused=True)
-        return tuple(g for g in gs if g is not None)
+        xs, gs = args[:n], list(args[n:])
+        o = _outputs(func, xs)
+        d = [a for a in xs if isinstance(a, Tensor) and a.requires_grad]
+        res = grad(o, d, gs, create_graph=True, allow_unused=True)
+        return tuple(g for g in res if g is not None)
 
-    del diff
-    return gradcheck(first, ins, eps=eps, atol=atol, rtol=rtol, raise_exception=raise_exception)
+    return gradcheck(first, ins + tuple(gos), eps=eps, atol=atol, rtol=rtol, raise_exception=raise_exception)

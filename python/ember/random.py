@@ -64,14 +64,14 @@ def random(size=None, *, dtype=None, generator=None):
     return _gen(generator).random(size, dtype=dtype)
 
 
-def rand(*size, dtype=None, generator=None):
-    """Uniform floats in [0, 1): rand(2, 3) or rand((2, 3))."""
-    return _gen(generator).random(_shape(size), dtype=dtype)
+def rand(*size, dtype=None, generator=None, requires_grad=False):
+    """Uniform floats in [0, 1): rand(2, 3) or rand((2, 3)); requires_grad=True makes a leaf that requires grad."""
+    return _gen(generator).random(_shape(size), dtype=dtype).requires_grad_(requires_grad)
 
 
-def randn(*size, dtype=None, generator=None):
-    """Standard normal floats: randn(2, 3) or randn((2, 3))."""
-    return _gen(generator).normal(0.0, 1.0, _shape(size), dtype=dtype)
+def randn(*size, dtype=None, generator=None, requires_grad=False):
+    """Standard normal floats: randn(2, 3) or randn((2, 3)); requires_grad=True makes a leaf that requires grad."""
+    return _gen(generator).normal(0.0, 1.0, _shape(size), dtype=dtype).requires_grad_(requires_grad)
 
 
 def randint(low, high=None, size=(), *, dtype=None, generator=None):

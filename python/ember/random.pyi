@@ -18,12 +18,12 @@ def normal(mean: _float = 0.0, std: _float = 1.0, size: _Shape | None = None, *,
     """Normal(mean, std) floats of shape size (None: a 0-d tensor); mean and std are numbers."""
 def permutation(x: _int | _ArrayLike, *, generator: Generator | None = None) -> Tensor:
     """A random permutation of arange(x) for an int x, else a copy of x shuffled along axis 0."""
-def rand(*size: _int | Sequence[_int], dtype: _DTypeLike | None = None, generator: Generator | None = None) -> Tensor:
-    """Uniform floats in [0, 1): rand(2, 3) or rand((2, 3))."""
+def rand(*size: _int | Sequence[_int], dtype: _DTypeLike | None = None, generator: Generator | None = None, requires_grad: _bool = False) -> Tensor:
+    """Uniform floats in [0, 1): rand(2, 3) or rand((2, 3)); requires_grad=True makes a leaf that requires grad."""
 def randint(low: _int, high: _int | Sequence[_int] | None = None, size: _Shape = ..., *, dtype: _DTypeLike | None = None, generator: Generator | None = None) -> Tensor:
     """Uniform integers in [low, high) of shape size; randint(high, size) draws from [0, high)."""
-def randn(*size: _int | Sequence[_int], dtype: _DTypeLike | None = None, generator: Generator | None = None) -> Tensor:
-    """Standard normal floats: randn(2, 3) or randn((2, 3))."""
+def randn(*size: _int | Sequence[_int], dtype: _DTypeLike | None = None, generator: Generator | None = None, requires_grad: _bool = False) -> Tensor:
+    """Standard normal floats: randn(2, 3) or randn((2, 3)); requires_grad=True makes a leaf that requires grad."""
 def random(size: _Shape | None = None, *, dtype: _DTypeLike | None = None, generator: Generator | None = None) -> Tensor:
     """Uniform floats in [0, 1) of shape size (None: a 0-d tensor)."""
 def seed(seed: _int) -> None:

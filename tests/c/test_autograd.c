@@ -316,3 +316,150 @@ TEST(autograd_conv_pool_norm_nodes) {
     em_tensor_free(y), em_tensor_free(s);
     em_tensor_free(x), em_tensor_free(w), em_tensor_free(x2), em_tensor_free(x3);
 }
+
+/* Gradients of the remaps (pad, roll), sort, and cumprod with zeros, whose
+ * second derivative is also checked at the zeros. */
+TEST(autograd_pad_sort_cumprod) {
+    em_tensor *x = leaf(EM_F64, 1, SH(3), V(1, 2, 3)), *wts = tensor_of(EM_F64, 1, SH(5), V(1, 2, 3, 4, 5));
+    em_tensor *y = NULL, *p = NULL, *s = NULL;
+    /* reflect (2, 0): out = [x2, x1, x0, x1, x2] */
+    CHECK_OK(em_pad(x, SH(2, 0), EM_PAD_REFLECT, 0, &y));
+    CHECK(y && strcmp(em_tensor_grad_fn_name(y), "ReflectionPadBackward0") == 0);
+    p = bin(EM_OP_MUL, y, wts), s = sum_all(p);
+    CHECK_OK(em_backward(s, NULL, NULL));
+    CHECK(tensor_values_are(em_tensor_grad(x), 1, SH(3), V(3, 6, 6)));
+    em_tensor_free(y), em_tensor_free(p), em_tensor_free(s);
+    CHECK_OK(em_tensor_set_grad(x, NULL));
+    /* constant (1, 1): the ends get nothing */
+    CHECK_OK(em_pad(x, SH(1, 1), EM_PAD_CONSTANT, 7, &y));
+    p = bin(EM_OP_MUL, y, wts), s = sum_all(p);
+    CHECK_OK(em_backward(s, NULL, NULL));
+    CHECK(tensor_values_are(em_tensor_grad(x), 1, SH(3), V(2, 3, 4)));
+    em_tensor_free(y), em_tensor_free(p), em_tensor_free(s);
+    CHECK_OK(em_tensor_set_grad(x, NULL));
+    /* sort of [3, 1, 2]: values [1, 2, 3] from positions [1, 2, 0] */
+    em_tensor *u = leaf(EM_F64, 1, SH(3), V(3, 1, 2)), *w3 = tensor_of(EM_F64, 1, SH(3), V(1, 2, 3)), *idx = NULL;
+    CHECK_OK(em_sort(u, 0, false, &y, &idx));
+    CHECK(y && strcmp(em_tensor_grad_fn_name(y), "SortBackward0") == 0 && tensor_values_are(idx, 1, SH(3), V(1, 2, 0)));
+    p = bin(EM_OP_MUL, y, w3), s = sum_all(p);
+    CHECK_OK(em_backward(s, NULL, NULL));
+    CHECK(tensor_values_are(em_tensor_grad(u), 1, SH(3), V(3, 1, 2)));
+    em_tensor_free(y), em_tensor_free(p), em_tensor_free(s), em_tensor_free(idx), em_tensor_free(u), em_tensor_free(w3);
+    /* cumprod of [2, 0, 3, 0, 5]: gx_i = sum_{j >= i} prod_{k <= j, k != i} x_k = [1, 8, 0, 0, 0] */
+    em_tensor *c = leaf(EM_F64, 1, SH(5), V(2, 0, 3, 0, 5)), *g = NULL, *h = NULL;
+    em_reduce_options ro = em_reduce_default_options();
+    int ax = 0;
+    ro.axes = &ax;
+    ro.naxes = 1;
+    CHECK_OK(em_reduce(EM_OP_CUMPROD, c, &ro, &y));
+    s = sum_all(y);
+    em_backward_options o = em_backward_default_options();
+    o.create_graph = true;
+    CHECK_OK(em_grad(&s, NULL, 1, &c, 1, &o, &g));
+    CHECK(tensor_values_are(g, 1, SH(5), V(1, 8, 0, 0, 0)));
+    /* d gx_1 / dx with gx_1 = x0 + x0 x2 + x0 x2 x3 + x0 x2 x3 x4: [4, 0, 2, 36, 0] */
+    em_tensor *e1 = tensor_of(EM_F64, 1, SH(5), V(0, 1, 0, 0, 0));
+    CHECK_OK(em_grad(&g, (const em_tensor *const *)&e1, 1, &c, 1, NULL, &h));
+    CHECK(tensor_values_are(h, 1, SH(5), V(4, 0, 2, 36, 0)));
+    em_tensor_free(y), em_tensor_free(s), em_tensor_free(g), em_tensor_free(h), em_tensor_free(e1), em_tensor_free(c);
+    em_tensor_free(x), em_tensor_free(wts);
+}
+
+/* create_graph through a convolution and an average pooling: the gradients
+ * are themselves differentiable. */
+TEST(autograd_conv_pool_second_order) {
+    /* y = conv(x, w) with a 1x1 kernel w = 2: s = sum(y^2), gx = 2 w^2 x */
+    em_tensor *x = leaf(EM_F64, 4, SH(1, 1, 1, 3), V(1, 2, 3)), *w = leaf(EM_F64, 4, SH(1, 1, 1, 1), V(2));
+    em_tensor *y = NULL, *s = NULL, *g[2] = {NULL, NULL}, *sg = NULL, *h[2] = {NULL, NULL};
+    CHECK_OK(em_conv(x, w, NULL, NULL, &y));
+    em_tensor *y2 = bin(EM_OP_MUL, y, y);
+    s = sum_all(y2);
+    em_tensor *ins[2] = {x, w};
+    em_backward_options o = em_backward_default_options();
+    o.create_graph = true;
+    CHECK_OK(em_grad(&s, NULL, 1, ins, 2, &o, g));
+    CHECK(tensor_values_are(g[0], 4, SH(1, 1, 1, 3), V(8, 16, 24)) && em_tensor_requires_grad(g[0]));
+    sg = sum_all(g[0]); /* = 2 w^2 sum(x): d/dx = 2 w^2 = 8, d/dw = 4 w sum(x) = 48 */
+    CHECK_OK(em_grad(&sg, NULL, 1, ins, 2, NULL, h));
+    CHECK(tensor_values_are(h[0], 4, SH(1, 1, 1, 3), V(8, 8, 8)));
+    CHECK(tensor_values_are(h[1], 4, SH(1, 1, 1, 1), V(48)));
+    for (int i = 0; i < 2; i++) em_tensor_free(g[i]), em_tensor_free(h[i]);
+    em_tensor_free(y), em_tensor_free(y2), em_tensor_free(s), em_tensor_free(sg), em_tensor_free(w);
+    /* avg pool (k = 2) of [1, 2, 3, 4], s = sum(y^2): gx_i = y_j(i), sum(gx) = sum(x), d/dx = 1 */
+    em_tensor *a = leaf(EM_F64, 3, SH(1, 1, 4), V(1, 2, 3, 4));
+    em_pool_options po = em_pool_default_options();
+    po.kernel[0] = 2;
+    CHECK_OK(em_avg_pool(a, &po, &y));
+    y2 = bin(EM_OP_MUL, y, y);
+    s = sum_all(y2);
+    CHECK_OK(em_grad(&s, NULL, 1, &a, 1, &o, g));
+    CHECK(tensor_values_are(g[0], 3, SH(1, 1, 4), V(1.5, 1.5, 3.5, 3.5)));
+    CHECK(g[0] && strcmp(em_tensor_grad_fn_name(g[0]), "AvgPoolBackwardBackward0") == 0);
+    sg = sum_all(g[0]);
+    CHECK_OK(em_grad(&sg, NULL, 1, &a, 1, NULL, h));
+    CHECK(tensor_values_are(h[0], 3, SH(1, 1, 4), V(1, 1, 1, 1)));
+    em_tensor_free(g[0]), em_tensor_free(h[0]);
+    em_tensor_free(y), em_tensor_free(y2), em_tensor_free(s), em_tensor_free(sg), em_tensor_free(a), em_tensor_free(x);
+}
+
+/* Norm layers under create_graph: the recorded backward (statistics
+ * recomputed from x) must give the fast kernel's first derivative, and its
+ * Hessian-vector product must match central differences of that gradient. */
+typedef em_status (*norm_fn)(const em_tensor *x, const em_tensor *w, em_tensor **out);
+static em_status ln_fn(const em_tensor *x, const em_tensor *w, em_tensor **out) {
+    return em_layer_norm(x, 1, SH(4), w, NULL, 1e-5, out, NULL, NULL);
+}
+static em_status gn_fn(const em_tensor *x, const em_tensor *w, em_tensor **out) {
+    return em_group_norm(x, 2, w, NULL, 1e-5, out, NULL, NULL);
+}
+static em_status bn_fn(const em_tensor *x, const em_tensor *w, em_tensor **out) {
+    em_batch_norm_options o = em_batch_norm_default_options();
+    return em_batch_norm(x, NULL, NULL, w, NULL, &o, out, NULL, NULL);
+}
+
+/* d/dx sum(norm(x) * c) at x, with create_graph (recorded) or not. */
+static em_tensor *norm_grad(norm_fn fn, em_tensor *x, em_tensor *w, em_tensor *c, bool create) {
+    em_tensor *y = NULL, *g = NULL;
+    CHECK_OK(fn(x, w, &y));
+    em_tensor *p = bin(EM_OP_MUL, y, c), *s = sum_all(p);
+    em_backward_options o = em_backward_default_options();
+    o.create_graph = create;
+    CHECK_OK(em_grad(&s, NULL, 1, &x, 1, &o, &g));
+    em_tensor_free(y), em_tensor_free(p), em_tensor_free(s);
+    return g;
+}
+
+TEST(autograd_norm_second_order) {
+    static const double xv[12] = {0.3, -1.2, 2.0, 0.7, 1.1, -0.4, 0.9, -2.2, 1.6, 0.2, -0.8, 0.5};
+    static const double cv[12] = {1.0, -0.5, 0.25, 2.0, -1.5, 0.75, 0.3, -0.2, 1.2, -0.9, 0.4, 0.6};
+    static const double vv[12] = {0.5, 0.1, -0.3, 0.2, -0.7, 0.4, 0.6, -0.1, 0.3, 0.8, -0.5, 0.2};
+    norm_fn fns[3] = {ln_fn, gn_fn, bn_fn};
+    const int64_t *wshape[3] = {SH(4), SH(4), SH(4)};
+    for (int f = 0; f < 3; f++) {
+        em_tensor *x = leaf(EM_F64, 3, SH(3, 4, 1), (double *)xv), *c = tensor_of(EM_F64, 3, SH(3, 4, 1), (double *)cv);
+        if (f == 0) { /* layer norm over the last axis: use (3, 1, 4) */
+            em_tensor_free(x), em_tensor_free(c);
+            x = leaf(EM_F64, 3, SH(3, 1, 4), (double *)xv), c = tensor_of(EM_F64, 3, SH(3, 1, 4), (double *)cv);
+        }
+        em_tensor *w = leaf(EM_F64, 1, wshape[f], V(1.5, -0.5, 0.8, 1.2));
+        em_tensor *g_fast = norm_grad(fns[f], x, w, c, false), *g_rec = norm_grad(fns[f], x, w, c, true);
+        CHECK(g_rec && em_tensor_requires_grad(g_rec) && !em_tensor_requires_grad(g_fast));
+        for (int64_t k = 0; k < 12; k++) CHECK_NEAR(value_at(g_rec, k), value_at(g_fast, k), 1e-12);
+        /* H v = d/dx <g(x), v> against (g(x + e v) - g(x - e v)) / 2e */
+        em_tensor *v = tensor_of(EM_F64, em_tensor_ndim(x), em_tensor_shape(x), (double *)vv);
+        em_tensor *gv = bin(EM_OP_MUL, g_rec, v), *sgv = sum_all(gv), *hv = NULL;
+        CHECK_OK(em_grad(&sgv, NULL, 1, &x, 1, NULL, &hv));
+        const double e = 1e-6;
+        double xp[12], xm[12];
+        for (int k = 0; k < 12; k++) xp[k] = xv[k] + e * vv[k], xm[k] = xv[k] - e * vv[k];
+        em_tensor *xpt = leaf(EM_F64, em_tensor_ndim(x), em_tensor_shape(x), xp);
+        em_tensor *xmt = leaf(EM_F64, em_tensor_ndim(x), em_tensor_shape(x), xm);
+        em_tensor *gp = norm_grad(fns[f], xpt, w, c, false), *gm = norm_grad(fns[f], xmt, w, c, false);
+        for (int64_t k = 0; hv && gp && gm && k < 12; k++)
+            CHECK_NEAR(value_at(hv, k), (value_at(gp, k) - value_at(gm, k)) / (2 * e), 1e-6);
+        CHECK(hv != NULL);
+        em_tensor_free(gp), em_tensor_free(gm), em_tensor_free(xpt), em_tensor_free(xmt);
+        em_tensor_free(hv), em_tensor_free(sgv), em_tensor_free(gv), em_tensor_free(v);
+        em_tensor_free(g_fast), em_tensor_free(g_rec), em_tensor_free(w), em_tensor_free(x), em_tensor_free(c);
+    }
+}

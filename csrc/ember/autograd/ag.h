@@ -145,6 +145,19 @@ em_status em__ag_view(em__ag_view_kind kind, const char *name, const em_tensor *
                       em_tensor **out);
 em_status em__ag_concat(const char *name, const em_tensor *const *xs, int n, int axis, bool stack, em_tensor **out);
 em_status em__ag_gather(const em_tensor *x, int axis, const em_tensor *index, em_tensor **out);
+/* Records values = x gathered at index along axis under another node name
+ * (sort, topk: the gradient scatters back through the indices); on failure
+ * frees *out. */
+em_status em__ag_take(const char *name, const em_tensor *x, int axis, const em_tensor *index, em_tensor **out);
+/* Records out = remap of x (pad, roll, repeat, tile; shape.c): nd axes,
+ * in_shape the remapped input's shape (x's, with leading 1s for tile),
+ * maps[d] of out_shape[d] entries each (the index along axis d of the
+ * input, -1 for a fill).  Takes ownership of maps (em__alloc) in every case;
+ * on failure frees *out. */
+em_status em__ag_remap(const char *name, const em_tensor *x, int nd, const int64_t *in_shape, const int64_t *out_shape,
+                       int64_t *maps, em_tensor **out);
+/* Records out = tril(x, k) (lower) or triu(x, k). */
+em_status em__ag_triangle(const em_tensor *x, int64_t k, bool lower, em_tensor **out);
 em_status em__ag_index_select(const em_tensor *x, int axis, const em_tensor *index, em_tensor **out);
 em_status em__ag_scatter(const em_tensor *x, int axis, const em_tensor *index, const em_tensor *src, int reduce,
                          em_tensor **out);
@@ -158,15 +171,16 @@ em_status em__ag_conv(const em_tensor *x, const em_tensor *w, const em_tensor *b
 /* Records a pooling node: kind 0 max (indices: the forward's argmax), 1 avg (o), 2 adaptive avg (out_size). */
 em_status em__ag_pool(int kind, const em_tensor *x, const em_pool_options *o, const int64_t *out_size,
                       const em_tensor *indices, em_tensor **out);
-/* Records a norm node: kind 0 layer (p = k, normalized shape), 1 group (p = groups), 2 batch (p = training). */
+/* Records a norm node: kind 0 layer (p = k, normalized shape), 1 group (p = groups), 2 batch (p = training);
+ * eps as in the forward (the recorded backward recomputes the statistics). */
 em_status em__ag_norm(int kind, const em_tensor *x, const em_tensor *w, const em_tensor *b, const em_tensor *mean,
-                      const em_tensor *rstd, const int64_t *p, int np, em_tensor **out);
+                      const em_tensor *rstd, const int64_t *p, int np, double eps, em_tensor **out);
 
 /* ---- formula helpers (formula.c) ------------------------------------------ */
 /* A scope of temporaries for writing formulas as nested calls: every helper
  * returns a tensor owned by the scope (NULL once an error occurred, which
  * later calls propagate), and em__f_end frees them all. */
-#define EM__F_MAX 48
+#define EM__F_MAX 96
 typedef struct {
     em_status st;
     int n;
@@ -184,11 +198,26 @@ em_tensor *em__f_where(em__f *f, em_tensor *c, em_tensor *a, em_tensor *b);
 em_tensor *em__f_reshape(em__f *f, em_tensor *x, int ndim, const int64_t *shape);
 em_tensor *em__f_expand(em__f *f, em_tensor *x, int ndim, const int64_t *shape);
 em_tensor *em__f_zeros(em__f *f, em_dtype dt, int ndim, const int64_t *shape);
+/* Reduction op (sum, mean, cumsum, ...) of x over axes[0..naxes). */
+em_tensor *em__f_reduce(em__f *f, em_op op, em_tensor *x, const int *axes, int naxes, bool keepdims);
+em_tensor *em__f_permute(em__f *f, em_tensor *x, const int *perm);
+em_tensor *em__f_slice(em__f *f, em_tensor *x, int axis, int64_t start, int64_t stop);
+/* Takes over t (a new reference from a call made outside the helpers). */
+em_tensor *em__f_own(em__f *f, em_status st, em_tensor *t);
+/* var = the result of call, which writes it through &var, owned by the
+ * scope; skipped (var NULL) once the scope has failed. */
+#define EM__F_CALL(f, var, call)                          \
+    do {                                                  \
+        (var) = NULL;                                     \
+        if (!(f)->st) {                                   \
+            em_status f_st_ = (call);                     \
+            (var) = em__f_own((f), f_st_, (var));         \
+        }                                                 \
+    } while (0)
 /* Result: a new reference to t (or an error); frees the scope. */
 em_status em__f_end(em__f *f, em_tensor *t, em_tensor **out);
 /* Frees the scope and returns its status (when the results were taken with em__f_take). */
 em_status em__f_done(em__f *f);
-em_tensor *em__f_reduce(em__f *f, em_op op, em_tensor *x, const int *axes, int naxes, bool keepdims);
 em_tensor *em__f_take(em__f *f, em_tensor *t); /* new reference to a scope tensor, or NULL */
 
 #endif

@@ -43,6 +43,79 @@ static em_tensor *cumsum_axis(em__f *f, em_tensor *x, int axis) {
     return em__f_keep(f, st_, r);
 }
 
+/* Reverse cumulative sum along axis: out_i = sum_{j >= i} t_j. */
+static em_tensor *revcumsum(em__f *f, em_tensor *t, int axis) {
+    return flip_axis(f, cumsum_axis(f, flip_axis(f, t, axis), axis), axis);
+}
+
+static em_tensor *cumprod_axis(em__f *f, em_tensor *x, int axis) {
+    return em__f_reduce(f, EM_OP_CUMPROD, x, &axis, 1, false);
+}
+
+/* Gradient of y = cumprod(x) along axis: gx_i = sum_{j >= i} g_j prod_{k <= j, k != i} x_k.
+ * Without zeros that is revcumsum(g y) / x, an identity near x, so it is
+ * also right to differentiate again.  With zeros and grad mode off, an O(n)
+ * form: before the first zero of a row the same; after it every product
+ * holds the zero; at the first zero z it is revcumsum(g y')_z with y' the
+ * cumprod of x with that zero replaced by 1.  With zeros and recording on:
+ * cumprod_grad_poly.  *zeros tells the caller which case it is. */
+static em_tensor *cumprod_grad_fast(em__f *f, em_tensor *g, em_tensor *x, em_tensor *y, int axis, bool *zeros) {
+    *zeros = false;
+    if (f->st || !g || !x || !y) return NULL;
+    em_tensor *xz = em__f_binc(f, EM_OP_EQ, x, 0.0);
+    em_tensor *nz = em__f_reduce(f, EM_OP_ANY, xz, NULL, 0, false); /* is there a zero at all */
+    double any = 0;
+    if (!f->st && nz && em__numel(x->ndim, x->shape) > 0) f->st = em_tensor_item(nz, &any);
+    if (f->st) return NULL;
+    if (!any) return em__f_bin(f, EM_OP_DIV, revcumsum(f, em__f_bin(f, EM_OP_MUL, g, y), axis), x);
+    *zeros = true;
+    if (!em__ag_off) return NULL; /* the caller builds the polynomial form */
+    em_tensor *one = em__f_scalar(f, 1.0, x->dtype);
+    em_tensor *xs = em__f_where(f, xz, one, x);
+    em_tensor *before = em__f_bin(f, EM_OP_DIV, revcumsum(f, em__f_bin(f, EM_OP_MUL, g, y), axis), xs);
+    em_tensor *cnt = cumsum_axis(f, em__f_where(f, xz, one, em__f_scalar(f, 0.0, x->dtype)), axis);
+    em_tensor *first = em__f_bin(f, EM_OP_LOGICAL_AND, xz, em__f_binc(f, EM_OP_EQ, cnt, 1.0));
+    em_tensor *y1 = cumprod_axis(f, em__f_where(f, first, one, x), axis);
+    em_tensor *at = revcumsum(f, em__f_bin(f, EM_OP_MUL, g, y1), axis);
+    return em__f_where(f, first, at, before);
+}
+
+/* The same gradient as a polynomial in x built from recorded ops, for
+ * create_graph when x has zeros (the O(n) form has the wrong second
+ * derivatives there).  With x moved to (M, n):
+ * P[m, i, j] = prod_{k <= j, k != i} x[m, k] (a cumprod of x with x_i set
+ * to 1) and gx[m, i] = sum_{j >= i} g[m, j] P[m, i, j].  O(n^2) memory per
+ * row, so only used when a zero makes it necessary. */
+static em_tensor *cumprod_grad_poly(em__f *f, em_tensor *g, em_tensor *x, int axis) {
+    if (f->st || !g || !x) return NULL;
+    int nd = x->ndim, perm[EM_MAX_DIMS], inv[EM_MAX_DIMS];
+    int64_t ps[EM_MAX_DIMS];
+    for (int i = 0, k = 0; i < nd; i++)
+        if (i != axis) perm[k++] = i;
+    perm[nd - 1] = axis;
+    for (int i = 0; i < nd; i++) {
+        inv[perm[i]] = i;
+        ps[i] = x->shape[perm[i]];
+    }
+    int64_t n = x->shape[axis], m = n ? em__numel(nd, x->shape) / n : 0;
+    int64_t s2[2] = {m, n}, s3a[3] = {m, 1, n}, s3[3] = {m, n, n}, sn[2] = {n, n};
+    em_tensor *xm = em__f_reshape(f, em__f_permute(f, x, perm), 3, s3a);
+    em_tensor *gm = em__f_reshape(f, em__f_permute(f, g, perm), 3, s3a);
+    em_tensor *eye, *ones, *upper;
+    EM__F_CALL(f, eye, em_tensor_eye(n, n, 0, x->dtype, &eye));
+    EM__F_CALL(f, ones, em_tensor_ones(x->dtype, 2, sn, &ones));
+    EM__F_CALL(f, upper, em_triu(ones, 0, &upper)); /* j >= i */
+    /* X'[m, i, k] = x[m, k] off the diagonal, 1 on it */
+    em_tensor *xp = em__f_bin(f, EM_OP_ADD, em__f_bin(f, EM_OP_MUL, em__f_expand(f, xm, 3, s3),
+                                                      em__f_cbin(f, EM_OP_SUB, 1.0, eye)), eye);
+    em_tensor *p = cumprod_axis(f, xp, 2);
+    int last = 2;
+    em_tensor *r = em__f_reduce(f, EM_OP_SUM, em__f_bin(f, EM_OP_MUL, em__f_bin(f, EM_OP_MUL, p, gm), upper), &last,
+                                1, false);
+    r = em__f_reshape(f, r, 2, s2);
+    return em__f_permute(f, em__f_reshape(f, r, nd, ps), inv);
+}
+
 static em_status reduce_bw(em__ag_node *n, em_tensor *g, const bool *need, em_tensor **gin) {
     em__f f = {0};
     em_op op = (em_op)n->op;
@@ -51,12 +124,15 @@ static em_status reduce_bw(em__ag_node *n, em_tensor *g, const bool *need, em_te
     if (op == EM_OP_CUMSUM || op == EM_OP_CUMPROD) {
         int axis = (int)n->i[0];
         bool flat = n->i[2];
-        em_tensor *gx = op == EM_OP_CUMPROD ? B(MUL, g, SAVED(1)) : g;
-        r = flip_axis(&f, cumsum_axis(&f, flip_axis(&f, gx, axis), axis), axis);
-        if (op == EM_OP_CUMPROD) {
+        if (op == EM_OP_CUMSUM) {
+            r = revcumsum(&f, g, axis);
+        } else {
             int64_t numel = em__numel(e->ndim, e->shape);
             em_tensor *x = SAVED(0);
-            r = B(DIV, r, flat ? em__f_reshape(&f, x, 1, &numel) : x);
+            if (flat) x = em__f_reshape(&f, x, 1, &numel);
+            bool zeros;
+            r = cumprod_grad_fast(&f, g, x, SAVED(1), axis, &zeros);
+            if (zeros && !em__ag_off) r = cumprod_grad_poly(&f, g, x, axis);
         }
         if (flat) r = em__f_reshape(&f, r, e->ndim, e->shape);
         gin[0] = em__f_take(&f, r);

@@ -117,19 +117,29 @@ static em_status gather_bw(em__ag_node *n, em_tensor *g, const bool *need, em_te
     return em__f_done(&f);
 }
 
-em_status em__ag_gather(const em_tensor *x, int axis, const em_tensor *index, em_tensor **out) {
+em_status em__ag_take(const char *name, const em_tensor *x, int axis, const em_tensor *index, em_tensor **out) {
     if (!em_dtype_is_float((*out)->dtype)) return EM_OK;
+    if (x->ndim == 0) return em__ag_view(EM__AG_IDENTITY, name, x, NULL, 0, out); /* one element, index 0 */
     int a = 0;
-    EM_TRY(em__axis("gather", axis, x->ndim, &a));
+    em_status st = em__axis(name, axis, x->ndim, &a);
+    if (st) { /* the forward checked the axis already; keep the "frees *out on failure" contract anyway */
+        em_tensor_free(*out);
+        *out = NULL;
+        return st;
+    }
     em__ag_node *n;
-    EM_TRY(em__ag_record("GatherBackward0", gather_bw, out, 1, &x, &n));
+    EM_TRY(em__ag_record(name, gather_bw, out, 1, &x, &n));
     n->i[0] = a;
-    em_status st = em__ag_save(n, 0, index, false);
+    st = em__ag_save(n, 0, index, false);
     if (st) {
         em_tensor_free(*out);
         *out = NULL;
     }
     return st;
+}
+
+em_status em__ag_gather(const em_tensor *x, int axis, const em_tensor *index, em_tensor **out) {
+    return em__ag_take("GatherBackward0", x, axis, index, out);
 }
 
 static em_status index_select_bw(em__ag_node *n, em_tensor *g, const bool *need, em_tensor **gin) {
@@ -304,5 +314,93 @@ em_status em__ag_view_of(const em_tensor *x, em_tensor **out) {
     n->params[0] = hi - lo + 1 > 0 ? hi - lo + 1 : 0;
     geo_of(x, lo, n->params + 1);
     geo_of(*out, lo, n->params + 1 + GEO);
+    return EM_OK;
+}
+
+/* ---- remaps: pad, roll, repeat, tile --------------------------------------
+ * out[i0, .., i_{n-1}] = x[map_0[i0], .., map_{n-1}[i_{n-1}]] (or the fill
+ * value where an entry is -1, only at the ends of an axis: constant pad).
+ * params: nd, the remapped input's shape (nd), the output's shape (nd), then
+ * the maps.  The gradient is the adjoint axis by axis (the maps act on
+ * separate axes, so the order does not matter): drop the filled ends with a
+ * slice, then scatter-add along the axis through the map.  Both are
+ * recorded ops, so the gradient is differentiable again. */
+static em_status remap_bw(em__ag_node *n, em_tensor *g, const bool *need, em_tensor **gin) {
+    (void)need;
+    em__f f = {0};
+    const int64_t *p = n->params;
+    int nd = (int)p[0];
+    const int64_t *in = p + 1, *outs = p + 1 + nd, *map = p + 1 + 2 * nd;
+    em_tensor *cur = g;
+    int64_t cs[EM_MAX_DIMS];
+    memcpy(cs, outs, sizeof(int64_t) * (size_t)nd);
+    for (int d = 0; d < nd && !f.st; map += outs[d], d++) {
+        int64_t L = outs[d], lo = 0, hi = L;
+        while (lo < L && map[lo] < 0) lo++;
+        while (hi > lo && map[hi - 1] < 0) hi--;
+        for (int64_t i = lo; i < hi; i++)
+            if (map[i] < 0) f.st = em__error(EM_ERR_INTERNAL, "backward: %s has a fill inside an axis", n->name);
+        if (f.st) break;
+        if (lo > 0 || hi < L) {
+            cur = em__f_slice(&f, cur, d, lo, hi);
+            cs[d] = hi - lo;
+        }
+        bool ident = hi - lo == in[d];
+        for (int64_t i = lo; i < hi && ident; i++) ident = map[i] == i - lo;
+        if (ident) continue;
+        int64_t is[EM_MAX_DIMS];
+        for (int k = 0; k < nd; k++) is[k] = k == d ? hi - lo : 1;
+        em_tensor *idx = NULL;
+        EM__F_CALL(&f, idx, em_tensor_empty(EM_I64, nd, is, &idx));
+        if (f.st) break;
+        memcpy(em__ptr(idx), map + lo, sizeof(int64_t) * (size_t)(hi - lo));
+        em_tensor *ib = em__f_expand(&f, idx, nd, cs);
+        cs[d] = in[d];
+        em_tensor *z = em__f_zeros(&f, g->dtype, nd, cs), *r = NULL;
+        if (cur && ib && z) EM__F_CALL(&f, r, em_scatter(z, d, ib, cur, EM_SCATTER_ADD, &r));
+        cur = r;
+    }
+    gin[0] = em__f_take(&f, cur);
+    return em__f_done(&f);
+}
+
+em_status em__ag_remap(const char *name, const em_tensor *x, int nd, const int64_t *in_shape, const int64_t *out_shape,
+                       int64_t *maps, em_tensor **out) {
+    int64_t total = 0;
+    for (int d = 0; d < nd; d++) total += out_shape[d];
+    int64_t *p = em__alloc(sizeof(int64_t) * (size_t)(1 + 2 * nd + total));
+    if (!p) {
+        em__free(maps);
+        em_tensor_free(*out);
+        *out = NULL;
+        return em__error(EM_ERR_NOMEM, "%s: out of memory recording the autograd graph", name);
+    }
+    p[0] = nd;
+    memcpy(p + 1, in_shape, sizeof(int64_t) * (size_t)nd);
+    memcpy(p + 1 + nd, out_shape, sizeof(int64_t) * (size_t)nd);
+    if (total) memcpy(p + 1 + 2 * nd, maps, sizeof(int64_t) * (size_t)total);
+    em__free(maps);
+    em__ag_node *n;
+    em_status st = em__ag_record(name, remap_bw, out, 1, &x, &n);
+    if (st) {
+        em__free(p);
+        return st;
+    }
+    n->params = p;
+    return EM_OK;
+}
+
+/* ---- tril / triu: the gradient is the same triangle of g ---------------- */
+static em_status triangle_bw(em__ag_node *n, em_tensor *g, const bool *need, em_tensor **gin) {
+    (void)need;
+    return n->i[1] ? em_tril(g, n->i[0], &gin[0]) : em_triu(g, n->i[0], &gin[0]);
+}
+
+em_status em__ag_triangle(const em_tensor *x, int64_t k, bool lower, em_tensor **out) {
+    if (!em_dtype_is_float(x->dtype)) return EM_OK;
+    em__ag_node *n;
+    EM_TRY(em__ag_record(lower ? "TrilBackward0" : "TriuBackward0", triangle_bw, out, 1, &x, &n));
+    n->i[0] = k;
+    n->i[1] = lower;
     return EM_OK;
 }

@@ -93,6 +93,39 @@ em_tensor *em__f_zeros(em__f *f, em_dtype dt, int ndim, const int64_t *shape) {
     return em__f_keep(f, st, r);
 }
 
+em_tensor *em__f_reduce(em__f *f, em_op op, em_tensor *x, const int *axes, int naxes, bool keepdims) {
+    GUARD(x);
+    em_reduce_options o = em_reduce_default_options();
+    o.axes = axes;
+    o.naxes = naxes;
+    o.keepdims = keepdims;
+    em_tensor *r = NULL;
+    em_status st = em_reduce(op, x, &o, &r);
+    return em__f_keep(f, st, r);
+}
+
+em_tensor *em__f_permute(em__f *f, em_tensor *x, const int *perm) {
+    GUARD(x);
+    em_tensor *r = NULL;
+    em_status st = em_tensor_permute(x, perm, &r);
+    return em__f_keep(f, st, r);
+}
+
+em_tensor *em__f_slice(em__f *f, em_tensor *x, int axis, int64_t start, int64_t stop) {
+    GUARD(x);
+    em_tensor *r = NULL;
+    em_status st = em_tensor_slice(x, axis, start, stop, 1, &r);
+    return em__f_keep(f, st, r);
+}
+
+em_tensor *em__f_own(em__f *f, em_status st, em_tensor *t) {
+    if (f->st) { /* an earlier error: the call should not have run, but free what it made */
+        em_tensor_free(t);
+        return NULL;
+    }
+    return em__f_keep(f, st, st ? NULL : t);
+}
+
 em_tensor *em__f_take(em__f *f, em_tensor *t) {
     if (!f->st && !t) f->st = em__error(EM_ERR_INTERNAL, "autograd: a formula lost its operand");
     return f->st ? NULL : em_tensor_retain(t);
@@ -108,15 +141,4 @@ em_status em__f_end(em__f *f, em_tensor *t, em_tensor **out) {
     if (!f->st && !t) f->st = em__error(EM_ERR_INTERNAL, "autograd: formula gave no result");
     if (!f->st) *out = em_tensor_retain(t);
     return em__f_done(f);
-}
-
-em_tensor *em__f_reduce(em__f *f, em_op op, em_tensor *x, const int *axes, int naxes, bool keepdims) {
-    GUARD(x);
-    em_reduce_options o = em_reduce_default_options();
-    o.axes = axes;
-    o.naxes = naxes;
-    o.keepdims = keepdims;
-    em_tensor *r = NULL;
-    em_status st = em_reduce(op, x, &o, &r);
-    return em__f_keep(f, st, r);
 }

@@ -124,7 +124,8 @@ em_status em_tensor_set_requires_grad(em_tensor *t, bool requires_grad) {
     }
     if (requires_grad && !em_dtype_is_float(t->dtype)) {
         char b[EM_DESC_LEN];
-        return em__error(EM_ERR_DTYPE, "set_requires_grad: only floating-point tensors can require grad, not %s",
+        return em__error(EM_ERR_DTYPE,
+                         "set_requires_grad: Only Tensors of floating point dtype can require gradients, not %s",
                          em__desc(t, b));
     }
     if (!m && !requires_grad) return EM_OK;

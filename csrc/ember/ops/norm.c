@@ -689,7 +689,7 @@ em_status em_layer_norm(const em_tensor *x, int k, const int64_t *normalized_sha
     EM_TRY(em_layer_norm_raw(x, k, normalized_shape, weight, bias, eps, out, &m, &r));
     int64_t p[7] = {k};
     memcpy(p + 1, normalized_shape, (size_t)k * sizeof *p);
-    return hand_back(em__ag_norm(0, x, weight, bias, m, r, p, 1 + k, out), m, r, mean, rstd);
+    return hand_back(em__ag_norm(0, x, weight, bias, m, r, p, 1 + k, eps, out), m, r, mean, rstd);
 }
 
 em_status em_group_norm(const em_tensor *x, int64_t num_groups, const em_tensor *weight, const em_tensor *bias,
@@ -697,7 +697,7 @@ em_status em_group_norm(const em_tensor *x, int64_t num_groups, const em_tensor 
     if (!x || !norm_rec(x, weight, bias)) return em_group_norm_raw(x, num_groups, weight, bias, eps, out, mean, rstd);
     em_tensor *m = NULL, *r = NULL;
     EM_TRY(em_group_norm_raw(x, num_groups, weight, bias, eps, out, &m, &r));
-    return hand_back(em__ag_norm(1, x, weight, bias, m, r, &num_groups, 1, out), m, r, mean, rstd);
+    return hand_back(em__ag_norm(1, x, weight, bias, m, r, &num_groups, 1, eps, out), m, r, mean, rstd);
 }
 
 em_status em_batch_norm(const em_tensor *x, em_tensor *running_mean, em_tensor *running_var, const em_tensor *weight,
@@ -708,6 +708,7 @@ em_status em_batch_norm(const em_tensor *x, em_tensor *running_mean, em_tensor *
     em_tensor *m = NULL, *r = NULL;
     EM_TRY(em_batch_norm_raw(x, running_mean, running_var, weight, bias, opt, out, &m, &r));
     em_batch_norm_options d = em_batch_norm_default_options();
-    int64_t training = (opt ? opt : &d)->training;
-    return hand_back(em__ag_norm(2, x, weight, bias, m, r, &training, 1, out), m, r, save_mean, save_rstd);
+    if (!opt) opt = &d;
+    int64_t training = opt->training;
+    return hand_back(em__ag_norm(2, x, weight, bias, m, r, &training, 1, opt->eps, out), m, r, save_mean, save_rstd);
 }

@@ -82,6 +82,31 @@ static em_status remap(const em_tensor *x, const int64_t *shape, maps *m, const 
     return EM_OK;
 }
 
+/* remap(src, ...) that, when x requires grad, records the remap for
+ * autograd (backward_shape.c) with a copy of the maps taken before remap()
+ * turns them into byte offsets.  src is x, or (tile) a view of x with
+ * leading size-1 axes. */
+static em_status remap_rec(const char *name, const em_tensor *x, const em_tensor *src, const int64_t *shape, maps *m,
+                           const void *fill, em_tensor **out) {
+    int64_t *copy = NULL;
+    if (em__ag_want1(x) && em_dtype_is_float(x->dtype)) {
+        int64_t total = 0;
+        for (int d = 0; d < src->ndim; d++) total += shape[d];
+        if (!(copy = em__alloc(sizeof(int64_t) * (size_t)(total ? total : 1)))) {
+            em__free(m->block);
+            return em__error(EM_ERR_NOMEM, "%s: out of memory recording the autograd graph", name);
+        }
+        if (total) memcpy(copy, m->block, sizeof(int64_t) * (size_t)total);
+    }
+    em_status st = remap(src, shape, m, fill, out);
+    if (!copy) return st;
+    if (st) {
+        em__free(copy);
+        return st;
+    }
+    return em__ag_remap(name, x, src->ndim, src->shape, shape, copy, out);
+}
+
 /* Identity maps on every axis (callers then overwrite the axes they change). */
 static void maps_identity(int nd, const int64_t *shape, maps *m) {
     for (int d = 0; d < nd; d++)
@@ -270,7 +295,9 @@ em_status em_pad(const em_tensor *x, const int64_t *pads, em_pad_mode mode, doub
     }
     char fill[8];
     em__store(x->dtype, fill, value);
-    return remap(x, shape, &m, fill, out);
+    static const char *const nodes[] = {"ConstantPadNdBackward0", "ReflectionPadBackward0", "ReplicationPadBackward0",
+                                        "CircularPadBackward0"};
+    return remap_rec(nodes[mode], x, x, shape, &m, fill, out);
 }
 
 em_status em_roll(const em_tensor *x, const int64_t *shifts, const int *axes, int naxes, em_tensor **out) {
@@ -299,7 +326,7 @@ em_status em_roll(const em_tensor *x, const int64_t *shifts, const int *axes, in
     EM_TRY(maps_alloc("roll", x->ndim, x->shape, &m));
     for (int d = 0; d < x->ndim; d++)
         for (int64_t i = 0; i < x->shape[d]; i++) m.map[d][i] = mod(i - shift[d], x->shape[d]);
-    return remap(x, x->shape, &m, NULL, out);
+    return remap_rec("RollBackward0", x, x, x->shape, &m, NULL, out);
 }
 
 em_status em_repeat(const em_tensor *x, const int64_t *repeats, int64_t nrep, int axis, em_tensor **out) {
@@ -334,7 +361,7 @@ em_status em_repeat(const em_tensor *x, const int64_t *repeats, int64_t nrep, in
     maps_identity(x->ndim, shape, &m);
     for (int64_t j = 0, i = 0; j < n; j++)
         for (int64_t r = repeats[nrep == 1 ? 0 : j]; r > 0; r--) m.map[a][i++] = j;
-    return remap(x, shape, &m, NULL, out);
+    return remap_rec("RepeatInterleaveBackward0", x, x, shape, &m, NULL, out);
 }
 
 em_status em_tile(const em_tensor *x, const int64_t *reps, int nreps, em_tensor **out) {
@@ -363,7 +390,7 @@ em_status em_tile(const em_tensor *x, const int64_t *reps, int nreps, em_tensor 
     if (!s) {
         for (int d = 0; d < nd; d++)
             for (int64_t i = 0; i < shape[d]; i++) m.map[d][i] = i % xs[d];
-        s = remap(xv, shape, &m, NULL, out);
+        s = remap_rec("RepeatBackward0", x, xv, shape, &m, NULL, out);
     }
     em_tensor_free(xv);
     return s;
@@ -398,8 +425,19 @@ static em_status triangle(const char *op, const em_tensor *x, int64_t k, bool lo
     return EM_OK;
 }
 
-em_status em_tril(const em_tensor *x, int64_t k, em_tensor **out) { return triangle("tril", x, k, true, out); }
-em_status em_triu(const em_tensor *x, int64_t k, em_tensor **out) { return triangle("triu", x, k, false, out); }
+/* Recorded for autograd (the gradient is the same triangle of g). */
+em_status em_tril(const em_tensor *x, int64_t k, em_tensor **out) {
+    if (!em__ag_want1(x)) return triangle("tril", x, k, true, out);
+    em_status st;
+    EM__AG_NOREC(st, triangle("tril", x, k, true, out)); /* its clone must not record a node of its own */
+    return st ? st : em__ag_triangle(x, k, true, out);
+}
+em_status em_triu(const em_tensor *x, int64_t k, em_tensor **out) {
+    if (!em__ag_want1(x)) return triangle("triu", x, k, false, out);
+    em_status st;
+    EM__AG_NOREC(st, triangle("triu", x, k, false, out)); /* its clone must not record a node of its own */
+    return st ? st : em__ag_triangle(x, k, false, out);
+}
 
 /* ---- public entry points of concat/stack/split with their autograd records */
 static bool any_req(const em_tensor *const *xs, int n) {

@@ -5,6 +5,7 @@
  * equal elements keep their original order either way, so topk breaks ties
  * by the lower index. */
 #include "../internal.h"
+#include "../autograd/ag.h"
 
 /* a < b with NaN after every number; x != x is false for integers, so the
  * one definition serves every dtype. */
@@ -185,10 +186,26 @@ static em_status check_args(const char *op, const em_tensor *x, int axis, em_ten
     return EM_OK;
 }
 
+/* sort_impl, then (values requiring grad) the values recorded as x
+ * gathered at the indices, which the gradient scatters back through. */
+static em_status sort_rec(const char *op, const char *node, const em_tensor *x, int axis, bool desc, int64_t k,
+                          em_tensor **values, em_tensor **indices) {
+    if (!values || !em__ag_want1(x) || !em_dtype_is_float(x->dtype))
+        return sort_impl(op, x, axis, desc, k, values, indices);
+    em_tensor *v = NULL, *i = NULL;
+    EM_TRY(sort_impl(op, x, axis, desc, k, &v, &i));
+    em_status st = em__ag_take(node, x, axis, i, &v);
+    if (st || !indices) em_tensor_free(i);
+    if (st) return st;
+    *values = v;
+    if (indices) *indices = i;
+    return EM_OK;
+}
+
 em_status em_sort(const em_tensor *x, int axis, bool descending, em_tensor **values, em_tensor **indices) {
     int64_t n = 0;
     EM_TRY(check_args("sort", x, axis, values, indices, &n));
-    return sort_impl("sort", x, axis, descending, n, values, indices);
+    return sort_rec("sort", "SortBackward0", x, axis, descending, n, values, indices);
 }
 
 em_status em_topk(const em_tensor *x, int64_t k, int axis, bool largest, em_tensor **values, em_tensor **indices) {
@@ -199,7 +216,7 @@ em_status em_topk(const em_tensor *x, int64_t k, int axis, bool largest, em_tens
         return em__error(EM_ERR_INDEX, "topk: k = %lld is out of range [0, %lld] for axis %d of %s", (long long)k,
                          (long long)n, axis, em__desc(x, b));
     }
-    return sort_impl("topk", x, axis, largest, k, values, indices);
+    return sort_rec("topk", "TopkBackward0", x, axis, largest, k, values, indices);
 }
 
 /* Binary search of each value in a contiguous copy of sorted, in the
