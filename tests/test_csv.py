@@ -180,3 +180,127 @@ def test_roundtrip_python_csv(rows):
         # an empty field is always missing (None here)
         want = [r[j] for r in rows]
         assert [v if v is not None else "" for v in out[f"h{j}"].tolist()] == want
+
+
+def _decimal_strings(rng, n):
+    """Random decimal texts of every shape the number parser distinguishes:
+    1-25 digits, a point anywhere (or none), leading zeros, signs, exponents
+    from subnormal to overflow."""
+    out = []
+    for _ in range(n):
+        nd = int(rng.integers(1, 26))
+        digits = "".join(rng.choice(list("0123456789"), nd))
+        if rng.random() < 0.2:
+            digits = "0" * int(rng.integers(1, 6)) + digits
+        k = int(rng.integers(0, len(digits) + 1))
+        r = rng.random()
+        text = digits if r < 0.2 else digits[:k] + "." + digits[k:]
+        if text == ".":
+            text = "0."
+        if rng.random() < 0.4:
+            text += "eE"[int(rng.integers(0, 2))] + rng.choice(["", "+", "-"]) + str(int(rng.integers(0, 330)))
+        out.append(rng.choice(["", "-", "+"], p=[0.6, 0.3, 0.1]) + text)
+    return out
+
+
+def _halfway_strings(rng, n):
+    """Texts at and next to the exact midpoint between two adjacent doubles,
+    where round-half-even decides (and where a fast parser is most likely to
+    round the wrong way)."""
+    from decimal import Decimal, getcontext
+    getcontext().prec = 1200
+    out = []
+    for _ in range(n):
+        kind = rng.random()
+        if kind < 0.3:  # odd 54-bit integers scaled by 2^-k: midpoints with few digits
+            m = (1 << 53) + 2 * int(rng.integers(0, 1 << 52)) + 1
+            mid = Decimal(m) / (Decimal(2) ** int(rng.integers(0, 5)))
+        else:  # the midpoint above a random double, any exponent (subnormals included)
+            x = abs(float(np.frombuffer(rng.bytes(8), dtype=np.float64)[0]))
+            if not math.isfinite(x) or x == 0.0:
+                continue
+            mid = (Decimal(x) + Decimal(math.nextafter(x, math.inf))) / 2
+        s = format(mid, "f") if rng.random() < 0.5 else format(mid, "e")
+        out.append(s)
+        sig = int(rng.integers(15, 21))  # near-halfway: the midpoint cut to 15-20 digits, +-1 in the last
+        cut = format(mid, f".{sig - 1}e")
+        mant, ex = cut.split("e")
+        last = Decimal(mant) + Decimal(1).scaleb(-(sig - 1)) * int(rng.choice([-1, 1]))
+        out.append(f"{last:.{sig - 1}f}e{ex}")
+        out.append(cut)
+    return out
+
+
+EDGE = ["4.9406564584124654e-324", "2.4703282292062327e-324", "2.4703282292062328e-324",
+        "2.2250738585072009e-308", "2.2250738585072014e-308", "2.225073858507201136057409796709131975934819546351645"
+        "6484e-308", "1.7976931348623157e308", "1.7976931348623158e308", "1.7976931348623159e308",
+        "9007199254740993", "9007199254740992.5", "4503599627370496.5", "4503599627370497.5",
+        "18446744073709551615", "18446744073709551616", "9223372036854775807", "9223372036854775808",
+        "-9223372036854775808", "-9223372036854775809", "0.000000000000000000000000000001", "1e-400", "1e400",
+        "00000000000000000000000000000001.5", "1.00000000000000011102230246251565404236316680908203125",
+        "1.00000000000000011102230246251565404236316680908203124", "7.2057594037927933e16", "1e23", "8.5e-1",
+        "123456789012345678", "1234567890123456789", "12345678901234567890", ".1", "1.", "-.5e-3", "+0.0e0"]
+
+
+def test_decimal_strings_bit_identical_to_float():
+    rng = np.random.default_rng(2024)
+    texts = EDGE + _decimal_strings(rng, 40000) + _halfway_strings(rng, 4000)
+    rng.shuffle(texts)
+    want = np.array([float(t) for t in texts])
+    # three columns, so that fields sit at every distance from the start of
+    # the text and from each other (the vector parser reads around a field)
+    cols = [texts, texts[1:] + texts[:1], [str(i) for i in range(len(texts))]]
+    body = "a,b,i\n" + "\n".join(f"{a},{b},{i}" for a, b, i in zip(*cols)) + "\n"
+    for nthreads in (1, 2):
+        got = read_csv(body.encode(), nthreads=nthreads)
+        a = np.asarray(got["a"])
+        assert a.dtype == np.float64
+        bad = np.flatnonzero(a.view(np.uint64) != want.view(np.uint64))
+        assert not len(bad), [(texts[k], a[k], want[k]) for k in bad[:5]]
+        assert np.array_equal(np.asarray(got["b"]).view(np.uint64), np.roll(want, -1).view(np.uint64))
+        assert np.array_equal(np.asarray(got["i"]), np.arange(len(texts)))
+    # the same texts one per line, explicitly float64, and quoted (the general path)
+    got = read_csv(("x\n" + "\n".join(texts) + "\n").encode(), dtype=float)["x"]
+    assert np.array_equal(np.asarray(got).view(np.uint64), want.view(np.uint64))
+    got = read_csv(("x\n" + "\n".join(f'"{t}"' for t in texts) + "\n").encode(), dtype=float)["x"]
+    assert np.array_equal(np.asarray(got).view(np.uint64), want.view(np.uint64))
+
+
+def test_integers_exact_and_out_of_range():
+    rng = np.random.default_rng(7)
+    vals = [int(v) for v in rng.integers(-2**63, 2**63 - 1, 3000, dtype=np.int64)]
+    vals += [2**63 - 1, -2**63, 0, -1, 1] + [int(v) for v in rng.integers(-1000, 1000, 500)]
+    texts = [str(v) for v in vals]
+    texts += ["+" + t for t in texts[:50] if t[0] != "-"] + ["000" + t for t in texts[:50] if t[0] != "-"]
+    ints = [int(t) for t in texts]
+    got = read_csv(("k,v\n" + "\n".join(f"{i},{t}" for i, t in enumerate(texts)) + "\n").encode())
+    assert np.asarray(got["v"]).dtype == np.int64 and np.asarray(got["v"]).tolist() == ints
+    # one value past the int64 range makes the column float64, every value as float(text)
+    texts2 = texts + ["9223372036854775808"]
+    got = read_csv(("v\n" + "\n".join(texts2) + "\n").encode())["v"]
+    assert np.asarray(got).dtype == np.float64
+    assert np.array_equal(np.asarray(got), np.array([float(t) for t in texts2]))
+    with pytest.raises(ValueError, match=r"line 3, column 1 \('v'\): '-9223372036854775809' is outside"):
+        read_csv(b"v\n1\n-9223372036854775809\n", dtype={"v": int})
+
+
+def test_fast_paths_fall_back_like_the_general_path():
+    # values the vector/fast scanners must hand back to the general path:
+    # spaces, NA texts, a column that turns from int to float to text mid-file
+    rows = [f"{i},{i}.5,{i}" for i in range(3000)]
+    rows[1500] = " 7 , 1e5 ,NA"
+    rows[2000] = "8,nan,x"
+    rows[2500] = "9,-inf,"
+    got = read_csv(("a,b,c\n" + "\n".join(rows) + "\n").encode(), nthreads=2)
+    want_a = list(range(3000))
+    want_a[1500:2501:500] = [7, 8, 9]
+    assert np.asarray(got["a"]).dtype == np.int64 and np.asarray(got["a"]).tolist() == want_a
+    b = np.asarray(got["b"])
+    assert b[1500] == 1e5 and np.isnan(b[2000]) and b[2500] == -np.inf and b[3] == 3.5
+    assert got["c"].dtype.kind == "U" and got["c"][1500] == "" and got["c"][2000] == "x"
+    assert got["c"][2999] == "2999" and got["c"][2500] == ""
+    obj = read_csv(("a,b,c\n" + "\n".join(rows) + "\n").encode(), usecols=["c"], strings="object")["c"]
+    assert obj[1500] is None and obj[2500] is None and obj[2000] == "x" and obj[10] == "10"
+    # a delimiter that can be part of a number keeps the fast scanners off
+    assert read_csv(b"a.b\n1.2\n", delimiter=".")["b"].tolist() == [2]
+    assert read_csv(b"aeb\n1e2\n", delimiter="e")["b"].tolist() == [2]

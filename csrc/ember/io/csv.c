@@ -1,23 +1,32 @@
 /* CSV reader: RFC 4180 text -> typed columns (see ember/io.h, docs/csv.md).
  *
- * Three passes, so that rows can be parsed in parallel with results that do
- * not depend on the thread count:
+ * Passes, so that rows can be parsed in parallel with results that do not
+ * depend on the thread count:
  *  1. scan (serial): find where each data record starts, honouring quotes
  *     (a quote opens a quoted field only at the start of a field, so the scan
- *     tracks fields only on lines that contain a quote; other lines are found
- *     with memchr).  The header, blank and comment lines are left out here.
- *  2. parse (parallel over fixed chunks of records): tokenise each record and
- *     convert the selected fields straight into the output columns.  An
- *     inferred column keeps a per-chunk state (empty, bool, int, float, ...);
- *     on promotion the chunk's earlier values are converted in place.
+ *     walks fields only on lines that contain a quote).  One SIMD search per
+ *     line finds its newline, any quote and any NUL byte (an error), so the
+ *     text is read once here.  The header, blank and comment lines are left
+ *     out of the record list.
+ *  2. parse (parallel over fixed chunks of records): a record without quotes
+ *     is split at its delimiters by 16-byte compares (bit masks), then each
+ *     selected field is converted straight into its output column: numbers
+ *     by the whole-field vector parser of csv_field.h, text appended to the
+ *     chunk's string buffer.  Records with quotes (or the wrong number of
+ *     fields, to report it) go field by field.  An inferred column keeps a
+ *     per-chunk state (empty, bool, int, float, ..., string); on promotion
+ *     the chunk's earlier values are converted in place, and a column that
+ *     meets text collects the text of the chunk's earlier rows at once.
  *  3. merge: the final type of an inferred column is the join of its chunk
  *     states; chunks parsed as int are converted to float exactly (int64 ->
- *     double rounds as parsing the text would), and columns that turned out
- *     to be strings are parsed again, as strings, by a second parallel pass.
+ *     double rounds as parsing the text would).  A column that is text in
+ *     some chunk and numbers in others is read again as text by a second
+ *     parallel pass over only the chunks that lack its text.
  * Errors are recorded per chunk and the first chunk's (the earliest line) is
  * reported, so the message does not depend on the thread count either.
  */
 #include "csv_internal.h"
+#include "csv_field.h"
 #include "../base/threadpool.h"
 
 #include <errno.h>
@@ -141,10 +150,21 @@ static bool bytes_reserve(bytes *b, size_t extra) {
  * FBOOL is a bool column that met a missing value (stored as 0.0/1.0/NaN). */
 enum { ST_EMPTY, ST_BOOL, ST_INT, ST_FLOAT, ST_FBOOL, ST_STRING };
 
+/* How parse_chunk reads a field of one file column, from the column's mode
+ * and (for inferred columns) the chunk's state: the fast kinds parse the
+ * value straight from the file bytes and accept it when a delimiter or line
+ * end follows; anything else (quotes, NA texts, spaces, a value of another
+ * type) falls back to the general path (tokenise, NA check, trim, convert). */
+enum { K_SKIP, K_F64, K_I64, K_BOOL, K_STR, K_GEN };
+
 typedef struct {
     int state;
     bool has_missing;
-    bytes str;               /* string bytes of this chunk's rows */
+    /* string columns: this chunk's text, end offsets relative to it
+     * (offs[0] = 0, offs[i + 1] after row r0 + i) and missing flags */
+    bytes str;
+    int64_t *offs;
+    uint8_t *miss;
 } colstate;
 
 typedef struct {
@@ -172,17 +192,20 @@ typedef struct {
     int64_t *sel_file;       /* selected index -> file column */
     em_csv_type *want;       /* requested type per selected column */
     int *mode;               /* this pass: EM_CSV_* per selected column, -1 = skip */
+    int pass;                /* 1, or 2: text of columns found to be strings after pass 1 */
+    size_t nul;              /* offset of the first NUL byte, SIZE_MAX if none */
     /* NA strings */
     const char *const *na;
     int64_t nna;
     size_t na_maxlen;
     uint8_t na_first[256];   /* first bytes of non-empty NA strings */
-    bool fast_num;           /* no NA string reads as a number: fields that parse as one are not missing */
+    /* fast paths allowed: no NA string reads as a number (resp. a bool), so a
+     * field that parses as one is not missing, and the delimiter cannot be
+     * part of a number or a bool word */
+    bool fast_num, fast_bool;
     /* output */
     uint64_t **slots;        /* numeric: 8 bytes per row (double or int64 bits) */
     em_tensor **slot_t;      /* the f64 tensors owning slots */
-    int64_t **soffs;         /* string: offsets (chunk-relative until merged) */
-    uint8_t **smiss;
     chunk *chunks;
     int64_t nchunks;
 } reader;
@@ -239,46 +262,46 @@ typedef struct {
     size_t next;
 } field;
 
-/* Reads the field at offset `at`.  Returns 0, or 1 for an unterminated
- * quote, 2 for a stray byte after a closing quote (at *bad). */
-static int next_field(const reader *R, size_t at, field *f, size_t *bad) {
-    const char *buf = R->buf, *end = buf + R->n, *p = buf + at;
-    const char d = R->delim, q = R->quote;
-    f->quoted = f->esc = false;
-    if (q && p < end && *p == q) {
-        f->quoted = true;
-        f->s = ++p;
-        for (;;) {
-            const char *z = memchr(p, q, (size_t)(end - p));
-            if (!z) return 1;
-            if (z + 1 < end && z[1] == q) {
-                f->esc = true;
-                p = z + 2;
-                continue;
-            }
-            f->e = z;
-            p = z + 1;
-            break;
-        }
-        if (p == end) {
-            f->last = true;
-            f->next = R->n;
-        } else if (*p == d) {
-            f->last = false;
-            f->next = (size_t)(p + 1 - buf);
-        } else if (*p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n') || (*p == '\r' && p + 1 == end)) {
-            f->last = true;
-            f->next = (size_t)(p - buf) + (*p == '\r' ? 2 : 1);
-            if (f->next > R->n) f->next = R->n;
-        } else {
-            *bad = (size_t)(p - buf);
-            return 2;
-        }
-        return 0;
+/* The first delimiter or '\n' in [p, end), or end.  16 bytes per step with
+ * SSE2 (part of x86-64 itself, so no run-time dispatch is needed), else 8 per
+ * step with the classic "has a zero byte" trick: (y - 0x01..) & ~y & 0x80..
+ * flags every zero byte of y, plus bytes after one (borrows only run
+ * upwards), so the lowest flag is the first match. */
+static inline const char *find_end(const char *p, const char *end, char d) {
+#ifdef EM_CSV_SSE2
+    const __m128i vd = _mm_set1_epi8(d), vn = _mm_set1_epi8('\n');
+    while (end - p >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(x, vd), _mm_cmpeq_epi8(x, vn)));
+        if (m) return p + __builtin_ctz(m);
+        p += 16;
     }
-    f->s = p;
+#else
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+    const uint64_t bd = ones * (unsigned char)d, bn = ones * (unsigned char)'\n';
+    while (end - p >= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        v = __builtin_bswap64(v);
+#endif
+        uint64_t a = v ^ bd, b = v ^ bn;
+        uint64_t m = (((a - ones) & ~a) | ((b - ones) & ~b)) & high;
+        if (m) return p + (__builtin_ctzll(m) >> 3);
+        p += 8;
+    }
+#endif
     while (p < end && *p != d && *p != '\n') p++;
-    if (p < end && *p == d) {
+    return p;
+}
+
+/* The unquoted field starting at p. */
+static inline void unquoted_field(const reader *R, const char *p, field *f) {
+    const char *buf = R->buf, *end = buf + R->n;
+    f->quoted = f->esc = false;
+    f->s = p;
+    p = find_end(p, end, R->delim);
+    if (p < end && *p == R->delim) {
         f->e = p;
         f->last = false;
         f->next = (size_t)(p + 1 - buf);
@@ -287,7 +310,62 @@ static int next_field(const reader *R, size_t at, field *f, size_t *bad) {
         f->last = true;
         f->next = p < end ? (size_t)(p + 1 - buf) : R->n;
     }
+}
+
+/* Reads the field at offset `at`.  Returns 0, or 1 for an unterminated
+ * quote, 2 for a stray byte after a closing quote (at *bad). */
+static int next_field(const reader *R, size_t at, field *f, size_t *bad) {
+    const char *buf = R->buf, *end = buf + R->n, *p = buf + at;
+    const char d = R->delim, q = R->quote;
+    if (!q || p == end || *p != q) {
+        unquoted_field(R, p, f);
+        return 0;
+    }
+    f->quoted = true;
+    f->esc = false;
+    f->s = ++p;
+    for (;;) {
+        const char *z = memchr(p, q, (size_t)(end - p));
+        if (!z) return 1;
+        if (z + 1 < end && z[1] == q) {
+            f->esc = true;
+            p = z + 2;
+            continue;
+        }
+        f->e = z;
+        p = z + 1;
+        break;
+    }
+    if (p == end) {
+        f->last = true;
+        f->next = R->n;
+    } else if (*p == d) {
+        f->last = false;
+        f->next = (size_t)(p + 1 - buf);
+    } else if (*p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n') || (*p == '\r' && p + 1 == end)) {
+        f->last = true;
+        f->next = (size_t)(p - buf) + (*p == '\r' ? 2 : 1);
+        if (f->next > R->n) f->next = R->n;
+    } else {
+        *bad = (size_t)(p - buf);
+        return 2;
+    }
     return 0;
+}
+
+/* A bool word (true/True/TRUE/false/False/FALSE) at the start of [p, end):
+ * its end and value, or NULL. */
+static inline const char *scan_bool(const char *p, const char *end, int *b) {
+    size_t n = (size_t)(end - p);
+    if (n >= 4 && (!memcmp(p, "true", 4) || !memcmp(p, "True", 4) || !memcmp(p, "TRUE", 4))) {
+        *b = 1;
+        return p + 4;
+    }
+    if (n >= 5 && (!memcmp(p, "false", 5) || !memcmp(p, "False", 5) || !memcmp(p, "FALSE", 5))) {
+        *b = 0;
+        return p + 5;
+    }
+    return NULL;
 }
 
 /* Copies the field text with "" -> " into b (appending); false on OOM. */
@@ -331,27 +409,76 @@ static void to_double(uint64_t *v, int64_t a, int64_t b) {
 }
 static inline void put_f64(uint64_t *v, int64_t i, double d) { memcpy(&v[i], &d, sizeof d); }
 
+/* The unescaped text of f: f's own bytes, or (with doubled quotes) a copy in
+ * scratch.  False on OOM. */
+static bool field_text(const reader *R, const field *f, bytes *scratch, const char **s, const char **e) {
+    if (!f->esc) {
+        *s = f->s;
+        *e = f->e;
+        return true;
+    }
+    scratch->len = 0;
+    if (!append_text(R, scratch, f)) return false;
+    *s = scratch->p;
+    *e = scratch->p + scratch->len;
+    return true;
+}
+
+/* Appends field f as row `row` of selected string column j in chunk c (its
+ * storage is made on first use). */
+static em_status put_string(const reader *R, chunk *c, int64_t j, int64_t row, const field *f, bytes *scratch) {
+    colstate *cs = &c->cols[j];
+    size_t off = (size_t)(f->s - R->buf);
+    if (!cs->offs) {
+        size_t n = (size_t)(c->r1 - c->r0);
+        cs->offs = em__alloc((n + 1) * sizeof *cs->offs);
+        cs->miss = em__alloc(n + 1);
+        if (!cs->offs || !cs->miss)
+            return chunk_fail(R, c, EM_ERR_NOMEM, off, R->sel_file[j], "out of memory for strings%s", "");
+        cs->offs[0] = 0;
+        cs->str.len = 0;
+    }
+    const char *s, *e;
+    if (!field_text(R, f, scratch, &s, &e))
+        return chunk_fail(R, c, EM_ERR_NOMEM, off, R->sel_file[j], "out of memory%s", "");
+    int64_t i = row - c->r0;
+    bool miss = is_na(R, s, e);
+    cs->miss[i] = miss;
+    if (!miss && !append_text(R, &cs->str, f))
+        return chunk_fail(R, c, EM_ERR_NOMEM, off, R->sel_file[j], "out of memory for strings%s", "");
+    cs->offs[i + 1] = (int64_t)cs->str.len;
+    return EM_OK;
+}
+
+/* Inferred column j turned out to hold text at `row`: collect the text of
+ * the chunk's earlier rows (already tokenised once without error), so that
+ * the chunk goes on in string mode and needs no second pass. */
+static em_status begin_strings(const reader *R, chunk *c, int64_t j, int64_t row, bytes *scratch) {
+    const int64_t fcol = R->sel_file[j];
+    for (int64_t r = c->r0; r < row; r++) {
+        size_t at = (size_t)R->rec[r], bad = 0;
+        field f;
+        for (int64_t k = 0;; k++) {
+            if (next_field(R, at, &f, &bad) || (k < fcol && f.last))
+                return chunk_fail(R, c, EM_ERR_INTERNAL, at, fcol, "record changed between reads%s", "");
+            if (k == fcol) break;
+            at = f.next;
+        }
+        EM_TRY(put_string(R, c, j, r, &f, scratch));
+    }
+    return EM_OK;
+}
+
 /* Converts one selected field of record `row` (in chunk c) per R->mode[j]. */
 static em_status convert(reader *R, chunk *c, int64_t j, int64_t row, const field *f, bytes *scratch) {
     int mode = R->mode[j];
     colstate *cs = &c->cols[j];
     int64_t fcol = R->sel_file[j];
-    const char *s = f->s, *e = f->e;
-    if (f->esc) { /* rare: a quoted field with "" -- compare the unescaped text */
-        scratch->len = 0;
-        if (!append_text(R, scratch, f))
-            return chunk_fail(R, c, EM_ERR_NOMEM, (size_t)(f->s - R->buf), fcol, "out of memory%s", "");
-        s = scratch->p;
-        e = s + scratch->len;
-    }
-    if (mode == EM_CSV_STRING) {
-        bool miss = is_na(R, s, e);
-        R->smiss[j][row] = miss;
-        if (!miss && !append_text(R, &cs->str, f))
-            return chunk_fail(R, c, EM_ERR_NOMEM, (size_t)(f->s - R->buf), fcol, "out of memory%s", "");
-        R->soffs[j][row + 1] = (int64_t)cs->str.len;
-        return EM_OK;
-    }
+    if (mode == EM_CSV_STRING || (mode == EM_CSV_AUTO && cs->state == ST_STRING))
+        return put_string(R, c, j, row, f, scratch);
+    const char *s, *e;
+    if (!field_text(R, f, scratch, &s, &e)) /* rare: a quoted field with "" */
+        return chunk_fail(R, c, EM_ERR_NOMEM, (size_t)(f->s - R->buf), fcol, "out of memory%s", "");
     uint64_t *v = R->slots[j];
     bool miss = is_na(R, s, e);
     if (!miss) {
@@ -395,7 +522,6 @@ static em_status convert(reader *R, chunk *c, int64_t j, int64_t row, const fiel
     default: break;
     }
     /* EM_CSV_AUTO: move up the type order as the values require */
-    if (cs->state == ST_STRING) return EM_OK;
     if (miss) {
         if (cs->state == ST_INT || cs->state == ST_BOOL) {
             to_double(v, c->r0, row);
@@ -455,82 +581,188 @@ static em_status convert(reader *R, chunk *c, int64_t j, int64_t row, const fiel
         }
         break;
     }
-    cs->state = ST_STRING; /* parsed again as strings after the merge */
-    return EM_OK;
+    /* text: this chunk collects the column's strings from here on (the
+     * numbers it stored are dropped when the column is merged as text) */
+    EM_TRY(begin_strings(R, c, j, row, scratch));
+    cs->state = ST_STRING;
+    return put_string(R, c, j, row, f, scratch);
 }
 
-/* Fused fast path for a float field: parse the number straight from the
- * record and accept it when a delimiter or line end follows; else 0 and the
- * general path (tokenise, NA check, trim, parse) takes the field. */
-static inline int fast_float(const reader *R, size_t at, double *d, field *f) {
-    const char *p = R->buf + at, *end = R->buf + R->n;
-    if (p == end || *p == R->quote) return 0;
-    const char *z = em__csv_scan_f64(p, end, d);
-    if (!z || z == p) return 0;
-    if (z == end) {
-        f->last = true;
-        f->next = R->n;
-    } else if (*z == R->delim) {
-        f->last = false;
-        f->next = (size_t)(z + 1 - R->buf);
-    } else if (*z == '\n') {
-        f->last = true;
-        f->next = (size_t)(z + 1 - R->buf);
-    } else if (*z == '\r' && (z + 1 == end || z[1] == '\n')) {
-        f->last = true;
-        f->next = (size_t)(z + 2 - R->buf) < R->n ? (size_t)(z + 2 - R->buf) : R->n;
-    } else {
-        return 0;
+/* The kind (K_*) of selected column j (or -1: not selected) in chunk c. */
+static int kind_of(const reader *R, const chunk *c, int64_t j) {
+    if (j < 0 || R->mode[j] < 0) return K_SKIP;
+    const colstate *cs = &c->cols[j];
+    int mode = R->mode[j];
+    if (R->pass == 2) return cs->offs ? K_SKIP : K_STR; /* pass 2 reads only strings; skip chunks that have them */
+    if (mode == EM_CSV_STRING) return K_STR;
+    if (mode == EM_CSV_AUTO) {
+        switch (cs->state) {
+        case ST_STRING: return K_STR;
+        case ST_FLOAT: mode = EM_CSV_FLOAT64; break;
+        case ST_INT: mode = EM_CSV_INT64; break;
+        case ST_BOOL: mode = EM_CSV_BOOL; break;
+        default: return K_GEN;
+        }
     }
-    return 1;
+    if (mode == EM_CSV_FLOAT64) return R->fast_num ? K_F64 : K_GEN;
+    if (mode == EM_CSV_INT64) return R->fast_num ? K_I64 : K_GEN;
+    return R->fast_bool ? K_BOOL : K_GEN;
+}
+
+/* Where the fields of the record at `at` end, when it holds no quote and
+ * exactly nf fields: ends[k] is the offset of the delimiter after field k,
+ * ends[nf - 1] that of the line end (or R->n).  False otherwise: the general
+ * path then reads the record and reports what is wrong with it.  One pass of
+ * 16-byte compares (SSE2) gives bit masks of delimiters, newlines and quotes,
+ * so fields are found without a branch per byte. */
+static bool row_fields(const reader *R, size_t at, int64_t nf, size_t *ends) {
+    const char *const buf = R->buf, *const end = buf + R->n;
+    const char *p = buf + at;
+    const char d = R->delim, q = R->quote;
+    int64_t k = 0;
+#ifdef EM_CSV_SSE2
+    const __m128i vd = _mm_set1_epi8(d), vn = _mm_set1_epi8('\n'), vq = _mm_set1_epi8(q);
+    while (end - p >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+        unsigned md = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, vd));
+        unsigned mn = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, vn));
+        unsigned mq = q ? (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, vq)) : 0;
+        unsigned before = mn ? (mn & (0u - mn)) - 1 : 0xFFFFu; /* the bytes before the line end */
+        if (mq & before) return false;
+        for (md &= before; md; md &= md - 1) {
+            if (k == nf - 1) return false; /* more fields than the header */
+            ends[k++] = (size_t)(p - buf) + (size_t)__builtin_ctz(md);
+        }
+        if (mn) {
+            ends[k] = (size_t)(p - buf) + (size_t)__builtin_ctz(mn);
+            return k == nf - 1;
+        }
+        p += 16;
+    }
+#endif
+    for (; p < end && *p != '\n'; p++) {
+        if (q && *p == q) return false;
+        if (*p == d) {
+            if (k == nf - 1) return false;
+            ends[k++] = (size_t)(p - buf);
+        }
+    }
+    ends[k] = (size_t)(p - buf);
+    return k == nf - 1;
+}
+
+/* Stores field f of file column k (selected, kind[k] != K_SKIP) as row r:
+ * an unquoted number or bool goes straight into its slot when it parses as
+ * the column's type; anything else takes the general path (convert), after
+ * which the column's kind is looked up again, as its state may have moved. */
+static inline em_status put_field(reader *R, chunk *c, int64_t k, uint8_t *kind, int64_t r, const field *f,
+                                  bytes *scratch) {
+    const int kd = kind[k];
+    const int64_t j = R->sel[k];
+    if (kd == K_STR) return put_string(R, c, j, r, f, scratch);
+    if (!f->quoted && f->e > f->s) {
+        if (kd == K_F64) {
+            double d;
+            if (csv_field_f64(f->s, f->e, R->buf, &d)) {
+                put_f64(R->slots[j], r, d);
+                return EM_OK;
+            }
+        } else if (kd == K_I64) {
+            int64_t x;
+            if (csv_field_i64(f->s, f->e, R->buf, &x)) {
+                R->slots[j][r] = (uint64_t)x;
+                return EM_OK;
+            }
+        } else if (kd == K_BOOL) {
+            int b = 0;
+            if (scan_bool(f->s, f->e, &b) == f->e) {
+                R->slots[j][r] = (uint64_t)b;
+                return EM_OK;
+            }
+        }
+    }
+    EM_TRY(convert(R, c, j, r, f, scratch));
+    kind[k] = (uint8_t)kind_of(R, c, j);
+    return EM_OK;
 }
 
 /* Tokenises and converts records [c->r0, c->r1). */
 static em_status parse_chunk(reader *R, chunk *c) {
+    const int64_t nf = R->nfile;
+    const char *const buf = R->buf;
     bytes scratch = {0};
     em_status st = EM_OK;
+    uint8_t *kind = em__alloc((size_t)nf + 1);
+    size_t *ends = em__alloc(((size_t)nf + 1) * sizeof *ends);
+    if (!kind || !ends) {
+        em__free(kind);
+        em__free(ends);
+        return chunk_fail(R, c, EM_ERR_NOMEM, c->r0 < c->r1 ? (size_t)R->rec[c->r0] : 0, -1, "out of memory%s", "");
+    }
+    bool any = false;
+    for (int64_t k = 0; k < nf; k++) {
+        kind[k] = (uint8_t)kind_of(R, c, R->sel[k]);
+        any |= kind[k] != K_SKIP;
+    }
+    if (R->pass == 2 && !any) { /* nothing to collect in this chunk */
+        em__free(kind);
+        em__free(ends);
+        return EM_OK;
+    }
     for (int64_t r = c->r0; r < c->r1 && !st; r++) {
         size_t at = (size_t)R->rec[r];
+        if (row_fields(R, at, nf, ends)) {
+            /* the common record: no quotes, the right number of fields */
+            size_t from = at, last_end = ends[nf - 1];
+            if (last_end > (nf > 1 ? ends[nf - 2] + 1 : at) && buf[last_end - 1] == '\r') last_end--; /* CRLF */
+            for (int64_t k = 0; k < nf; from = ends[k] + 1, k++) {
+                if (kind[k] == K_SKIP) continue;
+                const char *s = buf + from, *e = buf + (k == nf - 1 ? last_end : ends[k]);
+                double d;
+                if (kind[k] == K_F64 && e > s && csv_field_f64(s, e, buf, &d)) { /* the hot case, inline */
+                    put_f64(R->slots[R->sel[k]], r, d);
+                    continue;
+                }
+                field f = {s, e, false, false, k == nf - 1, ends[k] + 1};
+                if ((st = put_field(R, c, k, kind, r, &f, &scratch))) break;
+            }
+            continue;
+        }
+        /* quotes, or a record of the wrong length: field by field */
         for (int64_t k = 0;; k++) {
             field f;
-            int64_t j = k < R->nfile ? R->sel[k] : -1;
-            int mode = j >= 0 ? R->mode[j] : -1;
-            double d;
-            if (R->fast_num && (mode == EM_CSV_FLOAT64 || (mode == EM_CSV_AUTO && c->cols[j].state == ST_FLOAT)) &&
-                fast_float(R, at, &d, &f)) {
-                put_f64(R->slots[j], r, d);
-            } else {
-                size_t bad = 0;
-                int t = next_field(R, at, &f, &bad);
-                if (t == 1) {
-                    st = chunk_fail(R, c, EM_ERR_PARSE, at, k < R->nfile ? k : -1, "unterminated quoted field%s", "");
-                    break;
-                }
-                if (t == 2) {
-                    char ch[2] = {R->buf[bad] >= 32 && R->buf[bad] < 127 ? R->buf[bad] : '?', 0};
-                    st = chunk_fail(R, c, EM_ERR_PARSE, bad, k < R->nfile ? k : -1,
-                                    "unexpected character '%s' after a closing quote", ch);
-                    break;
-                }
-                if (k >= R->nfile) {
-                    char msg[64];
-                    snprintf(msg, sizeof msg, "%lld", (long long)R->nfile);
-                    st = chunk_fail(R, c, EM_ERR_PARSE, at, k, "expected %s fields, found more", msg);
-                    break;
-                }
-                if (mode >= 0 && (st = convert(R, c, j, r, &f, &scratch))) break;
+            size_t bad = 0;
+            int t = next_field(R, at, &f, &bad);
+            if (t == 1) {
+                st = chunk_fail(R, c, EM_ERR_PARSE, at, k < nf ? k : -1, "unterminated quoted field%s", "");
+                break;
             }
+            if (t == 2) {
+                char ch[2] = {buf[bad] >= 32 && buf[bad] < 127 ? buf[bad] : '?', 0};
+                st = chunk_fail(R, c, EM_ERR_PARSE, bad, k < nf ? k : -1,
+                                "unexpected character '%s' after a closing quote", ch);
+                break;
+            }
+            if (k >= nf) {
+                char msg[64];
+                snprintf(msg, sizeof msg, "%lld", (long long)nf);
+                st = chunk_fail(R, c, EM_ERR_PARSE, at, k, "expected %s fields, found more", msg);
+                break;
+            }
+            if (kind[k] != K_SKIP && (st = put_field(R, c, k, kind, r, &f, &scratch))) break;
             at = f.next;
             if (f.last) {
-                if (k + 1 < R->nfile) {
+                if (k + 1 < nf) {
                     char msg[64];
-                    snprintf(msg, sizeof msg, "%lld fields, found %lld", (long long)R->nfile, (long long)k + 1);
+                    snprintf(msg, sizeof msg, "%lld fields, found %lld", (long long)nf, (long long)k + 1);
                     st = chunk_fail(R, c, EM_ERR_PARSE, (size_t)R->rec[r], k + 1, "expected %s", msg);
                 }
                 break;
             }
         }
     }
+    em__free(kind);
+    em__free(ends);
     em__free(scratch.p);
     return st;
 }
@@ -557,41 +789,88 @@ static em_status push_rec(reader *R, size_t off) {
     return EM_OK;
 }
 
-/* Offset after the record starting at `at` (quotes honoured; an unterminated
- * quote runs to the end, and the parse reports it). */
-static size_t record_end(const reader *R, size_t at) {
+/* The first '\n', quote (when q != 0) or NUL byte in [p, end), or end.
+ * The record scan looks for all three in one pass: a line without a quote
+ * ends at its newline, and a NUL anywhere is an error. */
+static inline const char *find_special(const char *p, const char *end, char q) {
+#ifdef EM_CSV_SSE2
+    const __m128i vn = _mm_set1_epi8('\n'), vq = _mm_set1_epi8(q), v0 = _mm_setzero_si128();
+    while (end - p >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, vn), _mm_cmpeq_epi8(x, vq)), _mm_cmpeq_epi8(x, v0));
+        unsigned bits = (unsigned)_mm_movemask_epi8(m);
+        if (bits) return p + __builtin_ctz(bits);
+        p += 16;
+    }
+#endif
+    while (p < end && *p != '\n' && *p && *p != q) p++;
+    return p;
+}
+
+/* Offset after the line starting at `at`, ignoring quotes (skipped, blank and
+ * comment lines); notes the first NUL in R->nul. */
+static size_t line_end(reader *R, size_t at) {
     const char *buf = R->buf, *end = buf + R->n, *p = buf + at;
-    const char *nl = memchr(p, '\n', (size_t)(end - p));
-    const char *lim = nl ? nl : end;
-    if (!R->quote || !memchr(p, R->quote, (size_t)(lim - p))) return nl ? (size_t)(nl + 1 - buf) : R->n;
+    for (;;) {
+        p = find_special(p, end, 0);
+        if (p == end) return R->n;
+        if (*p == '\n') return (size_t)(p + 1 - buf);
+        if (R->nul == SIZE_MAX) R->nul = (size_t)(p - buf);
+        p++;
+    }
+}
+
+/* Offset after the record starting at `at` (quotes honoured; an unterminated
+ * quote runs to the end, and the parse reports it); notes the first NUL. */
+static size_t record_end(reader *R, size_t at) {
+    const char *buf = R->buf, *end = buf + R->n, *p = buf + at;
+    const char q = R->quote;
+    for (;;) {
+        p = find_special(p, end, q);
+        if (p == end) return R->n;
+        if (*p == '\n') return (size_t)(p + 1 - buf);
+        if (*p == 0) {
+            if (R->nul == SIZE_MAX) R->nul = (size_t)(p - buf);
+            p++;
+            continue;
+        }
+        break; /* a quote: walk the record field by field */
+    }
+    size_t next = R->n;
     for (;;) {
         field f;
         size_t bad;
         int t = next_field(R, at, &f, &bad);
-        if (t == 1) return R->n;
+        if (t == 1) break;
         if (t == 2) { /* the parse reports it; resume after the line */
             const char *z = memchr(buf + bad, '\n', (size_t)(end - buf - bad));
-            return z ? (size_t)(z + 1 - buf) : R->n;
+            next = z ? (size_t)(z + 1 - buf) : R->n;
+            break;
         }
         at = f.next;
-        if (f.last) return at;
+        if (f.last) {
+            next = at;
+            break;
+        }
     }
+    if (R->nul == SIZE_MAX) { /* quoted fields may hold any byte */
+        const char *z = memchr(p, 0, next - (size_t)(p - buf));
+        if (z) R->nul = (size_t)(z - buf);
+    }
+    return next;
 }
 
 static em_status scan_records(reader *R, const em_csv_options *o) {
     size_t at = 0;
     const char *buf = R->buf;
-    for (int64_t i = 0; i < o->skip_rows && at < R->n; i++) {
-        const char *z = memchr(buf + at, '\n', R->n - at);
-        at = z ? (size_t)(z + 1 - buf) : R->n;
-    }
+    R->nul = SIZE_MAX;
+    for (int64_t i = 0; i < o->skip_rows && at < R->n; i++) at = line_end(R, at);
     bool need_header = o->header;
     int64_t left = o->max_rows < 0 ? INT64_MAX : o->max_rows;
     while (at < R->n && (need_header || left > 0)) {
         char c = buf[at];
         if (c == '\n' || (c == '\r' && (at + 1 == R->n || buf[at + 1] == '\n')) || (o->comment && c == o->comment)) {
-            const char *z = memchr(buf + at, '\n', R->n - at); /* blank or comment line */
-            at = z ? (size_t)(z + 1 - buf) : R->n;
+            at = line_end(R, at); /* blank or comment line */
             continue;
         }
         size_t next = record_end(R, at);
@@ -604,6 +883,10 @@ static em_status scan_records(reader *R, const em_csv_options *o) {
             left--;
         }
         at = next;
+    }
+    if (R->nul == SIZE_MAX && at < R->n) { /* the rest (after max_rows) is not read, but checked */
+        const char *z = memchr(buf + at, 0, R->n - at);
+        if (z) R->nul = (size_t)(z - buf);
     }
     return EM_OK;
 }
@@ -762,16 +1045,18 @@ static void free_reader(reader *R) {
     if (R->chunks) {
         for (int64_t i = 0; i < R->nchunks; i++) {
             if (!R->chunks[i].cols) continue;
-            for (int64_t j = 0; j < R->nsel; j++) em__free(R->chunks[i].cols[j].str.p);
+            for (int64_t j = 0; j < R->nsel; j++) {
+                colstate *cs = &R->chunks[i].cols[j];
+                em__free(cs->str.p);
+                em__free(cs->offs);
+                em__free(cs->miss);
+            }
             em__free(R->chunks[i].cols);
         }
         em__free(R->chunks);
     }
-    for (int64_t j = 0; j < R->nsel; j++) {
+    for (int64_t j = 0; j < R->nsel; j++)
         if (R->slot_t) em_tensor_free(R->slot_t[j]);
-        if (R->soffs) em__free(R->soffs[j]);
-        if (R->smiss) em__free(R->smiss[j]);
-    }
     if (R->file_names)
         for (int64_t i = 0; i < R->nfile; i++) em__free(R->file_names[i]);
     em__free(R->file_names);
@@ -782,20 +1067,9 @@ static void free_reader(reader *R) {
     em__free(R->mode);
     em__free(R->slots);
     em__free(R->slot_t);
-    em__free(R->soffs);
-    em__free(R->smiss);
 }
 
-static em_status alloc_strings(reader *R, int64_t j) {
-    size_t n = (size_t)R->nrec;
-    if (!R->soffs[j] && !(R->soffs[j] = em__alloc((n + 1) * sizeof(int64_t))))
-        return em__error(EM_ERR_NOMEM, OP ": out of memory for %lld string offsets", (long long)n);
-    if (!R->smiss[j] && !(R->smiss[j] = em__alloc(n + 1)))
-        return em__error(EM_ERR_NOMEM, OP ": out of memory for %lld missing flags", (long long)n);
-    return EM_OK;
-}
-
-/* Runs the parse pass over all chunks and reports the first chunk's error. */
+/* Runs a parse pass over all chunks and reports the first chunk's error. */
 static em_status run_pass(reader *R, int nthreads) {
     for (int64_t i = 0; i < R->nchunks; i++) R->chunks[i].st = EM_OK;
     if (R->nchunks > 1 && nthreads > 1)
@@ -804,6 +1078,39 @@ static em_status run_pass(reader *R, int nthreads) {
         parse_range(R, 0, R->nchunks, 0);
     for (int64_t i = 0; i < R->nchunks; i++)
         if (R->chunks[i].st) return em__error(R->chunks[i].st, "%s", R->chunks[i].msg);
+    return EM_OK;
+}
+
+/* Joins the chunks' strings of selected column j into result column j: one
+ * byte buffer, absolute offsets, missing flags. */
+static em_status gather_strings(const reader *R, int64_t j, em_csv_result *res) {
+    const int64_t nr = R->nrec;
+    size_t total = 0;
+    for (int64_t i = 0; i < R->nchunks; i++) total += R->chunks[i].cols[j].str.len;
+    char *d = em__alloc(total + 1);
+    int64_t *offs = em__alloc(((size_t)nr + 1) * sizeof *offs);
+    uint8_t *miss = em__alloc((size_t)nr + 1);
+    if (!d || !offs || !miss) {
+        em__free(d);
+        em__free(offs);
+        em__free(miss);
+        return em__error(EM_ERR_NOMEM, OP ": out of memory for %zu bytes of strings", total);
+    }
+    int64_t base = 0;
+    offs[0] = 0;
+    for (int64_t i = 0; i < R->nchunks; i++) {
+        const chunk *c = &R->chunks[i];
+        const colstate *cs = &c->cols[j];
+        int64_t n = c->r1 - c->r0;
+        if (cs->str.len) memcpy(d + base, cs->str.p, cs->str.len);
+        for (int64_t r = 0; r < n; r++) offs[c->r0 + r + 1] = base + cs->offs[r + 1];
+        memcpy(miss + c->r0, cs->miss, (size_t)n);
+        base += (int64_t)cs->str.len;
+    }
+    d[total] = 0;
+    res->sdata[j] = d;
+    res->soffs[j] = offs;
+    res->smiss[j] = miss;
     return EM_OK;
 }
 
@@ -817,9 +1124,7 @@ static em_status build(reader *R, const em_csv_options *o, em_csv_result **out) 
     R->chunks = em__calloc((size_t)R->nchunks * sizeof(chunk) + 1);
     R->slots = em__calloc((size_t)ns * sizeof *R->slots + 1);
     R->slot_t = em__calloc((size_t)ns * sizeof *R->slot_t + 1);
-    R->soffs = em__calloc((size_t)ns * sizeof *R->soffs + 1);
-    R->smiss = em__calloc((size_t)ns * sizeof *R->smiss + 1);
-    if (!R->chunks || !R->slots || !R->slot_t || !R->soffs || !R->smiss)
+    if (!R->chunks || !R->slots || !R->slot_t)
         return em__error(EM_ERR_NOMEM, OP ": out of memory for %lld columns", (long long)ns);
     for (int64_t i = 0; i < R->nchunks; i++) {
         chunk *c = &R->chunks[i];
@@ -830,13 +1135,12 @@ static em_status build(reader *R, const em_csv_options *o, em_csv_result **out) 
     }
     for (int64_t j = 0; j < ns; j++) {
         R->mode[j] = R->want[j];
-        if (R->want[j] == EM_CSV_STRING) {
-            EM_TRY(alloc_strings(R, j));
-        } else {
+        if (R->want[j] != EM_CSV_STRING) {
             EM_TRY(em__new(EM_F64, 1, &nr, &R->slot_t[j]));
             R->slots[j] = (uint64_t *)em__ptr(R->slot_t[j]);
         }
     }
+    R->pass = 1;
     EM_TRY(run_pass(R, nthreads));
 
     /* merge the chunk states of inferred columns */
@@ -847,24 +1151,23 @@ static em_status build(reader *R, const em_csv_options *o, em_csv_result **out) 
         R->mode[j] = -1;
         if (R->want[j] != EM_CSV_AUTO) continue;
         int s = ST_EMPTY;
+        bool all_text = true;
         for (int64_t i = 0; i < R->nchunks; i++) {
             const colstate *cs = &R->chunks[i].cols[j];
             int cst = cs->state;
             if (cs->has_missing && cst == ST_BOOL) cst = ST_FBOOL;
             if (cs->has_missing && cst == ST_INT) cst = ST_FLOAT;
             s = i ? join(s, cst) : cst;
+            all_text &= cs->state == ST_STRING;
         }
         final[j] = s;
         if (s == ST_STRING) {
-            R->mode[j] = EM_CSV_STRING;
-            reparse = true;
             em_tensor_free(R->slot_t[j]);
             R->slot_t[j] = NULL;
             R->slots[j] = NULL;
-            em_status st = alloc_strings(R, j);
-            if (st) {
-                em__free(final);
-                return st;
+            if (!all_text) { /* chunks that read it as numbers collect its text in pass 2 */
+                R->mode[j] = EM_CSV_STRING;
+                reparse = true;
             }
             continue;
         }
@@ -876,9 +1179,7 @@ static em_status build(reader *R, const em_csv_options *o, em_csv_result **out) 
         }
     }
     if (reparse) {
-        for (int64_t i = 0; i < R->nchunks; i++)
-            for (int64_t j = 0; j < ns; j++)
-                if (R->mode[j] == EM_CSV_STRING) R->chunks[i].cols[j].str.len = 0;
+        R->pass = 2;
         em_status st = run_pass(R, nthreads);
         if (st) {
             em__free(final);
@@ -919,29 +1220,7 @@ static em_status build(reader *R, const em_csv_options *o, em_csv_result **out) 
         }
         res->types[j] = t;
         if (t == EM_CSV_STRING) {
-            /* one buffer: concatenate the chunks, offsets made absolute */
-            size_t total = 0;
-            for (int64_t i = 0; i < R->nchunks; i++) total += R->chunks[i].cols[j].str.len;
-            char *d = em__alloc(total + 1);
-            if (!d) {
-                st = em__error(EM_ERR_NOMEM, OP ": out of memory for %zu bytes of strings", total);
-                break;
-            }
-            int64_t *offs = R->soffs[j], base = 0;
-            offs[0] = 0;
-            for (int64_t i = 0; i < R->nchunks; i++) {
-                const chunk *c = &R->chunks[i];
-                const bytes *b = &c->cols[j].str;
-                if (b->len) memcpy(d + base, b->p, b->len);
-                for (int64_t r = c->r0; r < c->r1; r++) offs[r + 1] += base;
-                base += (int64_t)b->len;
-            }
-            d[total] = 0;
-            res->sdata[j] = d;
-            res->soffs[j] = offs;
-            res->smiss[j] = R->smiss[j];
-            R->soffs[j] = NULL;
-            R->smiss[j] = NULL;
+            st = gather_strings(R, j, res);
         } else if (t == EM_CSV_BOOL) {
             em_tensor *bt;
             if ((st = em__new(EM_BOOL, 1, &nr, &bt))) break;
@@ -1009,10 +1288,18 @@ em_status em_csv_read_buffer(const void *data, size_t n, const em_csv_options *o
         if (l > R.na_maxlen) R.na_maxlen = l;
         if (l) R.na_first[(unsigned char)R.na[i][0]] = 1;
     }
-    R.fast_num = true;
+    /* a delimiter that can occur inside a number or a bool word would end
+     * the field where the fast scanners do not look for it */
+    unsigned char dl = (unsigned char)R.delim;
+    bool letter = (dl | 0x20) >= 'a' && (dl | 0x20) <= 'z';
+    R.fast_num = !letter && !(dl >= '0' && dl <= '9') && dl != '+' && dl != '-' && dl != '.';
+    R.fast_bool = !letter;
     for (int64_t i = 0; i < R.nna; i++) {
+        const char *s = R.na[i], *e = s + strlen(s);
         double v;
-        if (em__csv_parse_f64(R.na[i], R.na[i] + strlen(R.na[i]), &v) && !isnan(v)) R.fast_num = false;
+        /* NaN texts may stay fast: read as NaN or as missing, the value is the same */
+        if (em__csv_parse_f64(s, e, &v) && !isnan(v)) R.fast_num = false;
+        if (em__csv_parse_bool(s, e) >= 0) R.fast_bool = false;
     }
     em_status st = EM_OK;
     if ((st = scan_records(&R, &o))) goto done;
@@ -1022,10 +1309,9 @@ em_status em_csv_read_buffer(const void *data, size_t n, const em_csv_options *o
         if ((st = read_row_names(&R, (size_t)R.rec[0], &R.nfile, NULL))) goto done;
     }
     /* after the header, so the message can name the column */
-    const char *nul = memchr(R.buf, 0, R.n);
-    if (nul) {
+    if (R.nul != SIZE_MAX) {
         /* which field: count delimiters on that line (quotes aside) */
-        size_t off = (size_t)(nul - R.buf), ls = off;
+        size_t off = R.nul, ls = off;
         while (ls > 0 && R.buf[ls - 1] != '\n') ls--;
         int64_t col = 0;
         for (size_t i = ls; i < off; i++) col += R.buf[i] == R.delim;

@@ -18,6 +18,9 @@ bool em__csv_parse_f64(const char *s, const char *e, double *out);
 /* The longest float at the start of [s, e): its end, or NULL if none. */
 const char *em__csv_scan_f64(const char *s, const char *e, double *out);
 int em__csv_parse_i64(const char *s, const char *e, int64_t *out);
+/* The int64 at the start of [s, e) ([+-]digits): its end, or NULL when there
+ * are no digits or the value is outside the int64 range. */
+const char *em__csv_scan_i64(const char *s, const char *e, int64_t *out);
 /* 1 for true/True/TRUE, 0 for false/False/FALSE, -1 otherwise. */
 int em__csv_parse_bool(const char *s, const char *e);
 

@@ -1,17 +1,27 @@
 /* Number parsing for the CSV reader: the hot spot of numeric files.
  *
+ * Two readers of the same grammar ([+-]digits[.digits][e[+-]digits], inf,
+ * infinity, nan) give the same doubles:
+ *  - csv_field.h: a whole field whose end the tokeniser knows, digits found
+ *    and converted with SSE2 vectors (the common case, inlined into csv.c);
+ *  - em__csv_scan_f64 here: the longest number at the start of a text, its
+ *    digits read eight at a time (SWAR) -- for the C API, quoted or spaced
+ *    fields, the first bytes of a buffer and builds without SSE2.
  * Floats are correctly rounded (the same double as strtod / Python's float()):
- *  1. up to 19 significant digits, |q| <= 22 and mantissa <= 2^53: the
- *     mantissa and 10^|q| are exact doubles, so one IEEE multiply or divide
- *     rounds correctly (Clinger's fast path);
- *  2. otherwise up to 19 digits: Eisel-Lemire — multiply the normalised
+ *  1. up to 19 significant digits: Eisel-Lemire -- multiply the normalised
  *     mantissa by a 128-bit approximation of 5^q (pow5_table.c) and keep 54
  *     bits; the product is wrong in the last kept bit only when its dropped
- *     bits look like a halfway case, which is detected and sent to 3;
- *  3. more than 19 digits, subnormal results or ambiguous products: strtod_l
- *     in the C locale (so LC_NUMERIC of the host program cannot change it).
+ *     bits look like a halfway case, which is detected and sent to 2 (here
+ *     the serial reader first tries Clinger's path: mantissa <= 2^53 and
+ *     |q| <= 22 are exact doubles, so one IEEE multiply or divide rounds
+ *     correctly; the vector reader skips it, as a branch that goes either way
+ *     with the digit count costs more than it saves);
+ *  2. more than 19 significant digits, subnormal results or ambiguous
+ *     products: strtod_l in the C locale (so LC_NUMERIC of the host program
+ *     cannot change the result).
  */
 #include "csv_internal.h"
+#include "csv_field.h"
 
 #include <locale.h>
 #include <math.h>
@@ -41,46 +51,6 @@ static bool slow_parse(const char *s, const char *e, double *out) {
 static const double exact_pow10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
                                        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
-/* w * 10^q for 0 < w < 10^19, -342 <= q <= 308, or false when the 128-bit
- * product cannot decide the rounding or the result is subnormal. */
-static bool eisel_lemire(uint64_t w, int q, double *out) {
-    int lz = __builtin_clzll(w);
-    w <<= lz;
-    const uint64_t *p5 = em__csv_pow5[q - EM__CSV_POW5_QMIN];
-    unsigned __int128 first = (unsigned __int128)w * p5[0];
-    uint64_t hi = (uint64_t)(first >> 64), lo = (uint64_t)first;
-    if ((hi & 0x1FF) == 0x1FF) {
-        /* the dropped 9 bits are all ones: the low half of 5^q may carry into them */
-        unsigned __int128 second = (unsigned __int128)w * p5[1];
-        uint64_t shi = (uint64_t)(second >> 64);
-        lo += shi;
-        if (shi > lo) hi++;
-        if ((hi & 0x1FF) == 0x1FF && lo == UINT64_MAX) return false;
-    }
-    int upper = (int)(hi >> 63);
-    int shift = upper + 9;
-    uint64_t m = hi >> shift;
-    /* floor(log2(10^q)) + 63, then the IEEE bias */
-    int32_t p2 = (int32_t)((((152170 + 65536) * (int64_t)q) >> 16) + 63) + upper - lz + 1023;
-    if (p2 <= 0) return false; /* subnormal: rare, leave it to strtod */
-    /* exactly halfway between two doubles: only possible for small q, round to even */
-    if (lo <= 1 && q >= -4 && q <= 23 && (m & 3) == 1 && (m << shift) == hi) m &= ~(uint64_t)1;
-    m += m & 1;
-    m >>= 1;
-    if (m >= ((uint64_t)2 << 52)) {
-        m = (uint64_t)1 << 52;
-        p2++;
-    }
-    m &= ~((uint64_t)1 << 52);
-    if (p2 >= 0x7FF) {
-        *out = INFINITY;
-        return true;
-    }
-    uint64_t bits = ((uint64_t)p2 << 52) | m;
-    memcpy(out, &bits, sizeof bits);
-    return true;
-}
-
 /* Case-insensitive match of word at [p, e); returns its end or NULL. */
 static const char *iword(const char *p, const char *e, const char *word) {
     size_t n = strlen(word);
@@ -90,62 +60,91 @@ static const char *iword(const char *p, const char *e, const char *word) {
     return p + n;
 }
 
-/* Eight ASCII digits at p (little-endian load) as their value, or -1 when
- * they are not all digits.  Pairs, then quads, then the eight are combined
- * with one multiply-add per step on 2-, 4- and 8-byte lanes. */
-static inline int64_t eight_digits(const char *p) {
+/* ---- digit runs, eight bytes at a time (SWAR) -----------------------------
+ *
+ * A word holds 8 text bytes, the first in its low byte.  XOR with '0' turns a
+ * digit byte into its value 0..9; any other byte becomes >= 10 and is flagged
+ * by (x | (x + 0x76)) having bit 7 set (x + 0x76 >= 0x80 exactly when
+ * x >= 10, and x >= 0x80 is flagged by itself).  A carry out of a byte only
+ * reaches bytes after a flagged one, so the lowest flag is exact. */
+
+static inline uint64_t load8(const char *p) {
     uint64_t v;
     memcpy(&v, p, 8);
-    if (((v & 0xF0F0F0F0F0F0F0F0ULL) | (((v + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4)) !=
-        0x3333333333333333ULL)
-        return -1;
-    v -= 0x3030303030303030ULL;
-    v = (v * 10 + (v >> 8)) & 0x00FF00FF00FF00FFULL;
-    v = (v * 100 + (v >> 16)) & 0x0000FFFF0000FFFFULL;
-    v = (v * 10000 + (v >> 32)) & 0xFFFFFFFFULL;
-    return (int64_t)v;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
 }
 
-/* Digits at *pp (advancing it) into w / nd (significant digits, at most 19
- * kept in w); returns how many digits were read. */
-static inline int64_t digits(const char **pp, const char *e, uint64_t *w, int *nd) {
-    const char *p = *pp, *s = p;
-    if (*w == 0) /* leading zeros are not significant */
-        while (p < e && *p == '0') p++;
-    while (*nd <= 11 && e - p >= 8) {
-        int64_t v = eight_digits(p);
-        if (v < 0) break;
-        *w = *w * 100000000ULL + (uint64_t)v;
-        *nd += 8; /* the first of the eight is nonzero: zeros before it were skipped */
-        p += 8;
-    }
-    for (; p < e && (unsigned)(*p - '0') < 10; p++) {
-        if (*w || *p != '0') {
-            if (++*nd <= 19) *w = *w * 10 + (uint64_t)(*p - '0');
+/* How many of the 8 bytes of x (already XORed with '0') are digits in a row. */
+static inline int digit_count(uint64_t x) {
+    uint64_t bad = (x | (x + 0x7676767676767676ULL)) & 0x8080808080808080ULL;
+    /* flags moved to bits 0, 8, ..., 56, with bit 63 standing for "none"
+     * (-> 8): no branch, as digit counts vary from field to field */
+    return (__builtin_ctzll((bad >> 7) | (1ULL << 63)) + 1) >> 3;
+}
+
+/* Value of the first n (1..8) digits of x: shifting them to the top leaves
+ * zeros (leading zero digits) below and drops the non-digit bytes; then
+ * pairs, quads and the eight are combined with one multiply-add per step. */
+static inline uint64_t digits_value(uint64_t x, int n) {
+    x <<= 8 * (8 - n);
+    x = (x * 10 + (x >> 8)) & 0x00FF00FF00FF00FFULL;
+    x = (x * 100 + (x >> 16)) & 0x0000FFFF0000FFFFULL;
+    x = (x * 10000 + (x >> 32)) & 0xFFFFFFFFULL;
+    return x;
+}
+
+static const uint64_t pow10_u64[9] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
+
+/* Reads the digits at p (stopping at e or a non-digit), accumulating them into
+ * *w modulo 2^64 (callers count the digits and discard w when there were more
+ * than 19); returns the end of the digits. */
+static inline const char *run_digits(const char *p, const char *e, uint64_t *w) {
+    uint64_t v = *w;
+    while (e - p >= 8) {
+        uint64_t x = load8(p) ^ 0x3030303030303030ULL;
+        int n = digit_count(x);
+        if (n) v = v * pow10_u64[n] + digits_value(x, n);
+        p += n;
+        if (n < 8) {
+            *w = v;
+            return p;
         }
     }
-    *pp = p;
-    return p - s;
+    for (; p < e && (unsigned char)(*p - '0') < 10; p++) v = v * 10 + (uint64_t)(*p - '0');
+    *w = v;
+    return p;
 }
 
 const char *em__csv_scan_f64(const char *s, const char *e, double *out) {
     const char *p = s;
     bool neg = false;
     if (p < e && (*p == '-' || *p == '+')) neg = *p++ == '-';
+    const char *ds = p; /* the first digit, or where inf/nan would start */
+    while (p < e && *p == '0') p++; /* leading zeros are not significant */
+    const char *sig = p;
     uint64_t w = 0;
-    int nd = 0;    /* significant digits seen */
-    int64_t q = 0; /* decimal exponent of w */
-    int64_t nint = digits(&p, e, &w, &nd), nfrac = 0;
+    p = run_digits(p, e, &w);
+    int64_t nd = p - sig;   /* significant digits read into w */
+    int64_t ndig = p - ds;  /* all mantissa digits */
+    int64_t q = 0;          /* decimal exponent of w */
     if (p < e && *p == '.') {
-        p++;
-        nfrac = digits(&p, e, &w, &nd);
-        q -= nfrac;
+        const char *fs = ++p;
+        if (nd == 0) /* zeros right after the point (0.000123) are not significant either */
+            while (p < e && *p == '0') p++;
+        const char *fz = p;
+        p = run_digits(p, e, &w);
+        nd += p - fz;
+        q = -(int64_t)(p - fs);
+        ndig += p - fs;
     }
-    if (nint + nfrac == 0) {
+    if (ndig == 0) { /* no digits: inf, infinity or nan (at ds: ".inf" is no float) */
         const char *z;
         double v = neg ? -1.0 : 1.0;
-        if ((z = iword(p, e, "infinity")) || (z = iword(p, e, "inf"))) v *= INFINITY;
-        else if ((z = iword(p, e, "nan"))) v = neg ? -NAN : NAN;
+        if ((z = iword(ds, e, "infinity")) || (z = iword(ds, e, "inf"))) v *= INFINITY;
+        else if ((z = iword(ds, e, "nan"))) v = neg ? -NAN : NAN;
         else return NULL;
         *out = v;
         return z;
@@ -154,16 +153,16 @@ const char *em__csv_scan_f64(const char *s, const char *e, double *out) {
         const char *x = p + 1;
         bool eneg = false;
         if (x < e && (*x == '-' || *x == '+')) eneg = *x++ == '-';
-        if (x < e && (unsigned)(*x - '0') < 10) {
+        if (x < e && (unsigned char)(*x - '0') < 10) {
             int64_t ex = 0;
-            for (; x < e && (unsigned)(*x - '0') < 10; x++)
-                if (ex < 100000) ex = ex * 10 + (*x - '0');
+            for (; x < e && (unsigned char)(*x - '0') < 10; x++)
+                if (ex < 100000) ex = ex * 10 + (*x - '0'); /* beyond: 0 or inf anyway */
             q += eneg ? -ex : ex;
             p = x;
         }
     }
     double v;
-    if (nd > 19) { /* digits were dropped from w */
+    if (nd > 19) { /* w lost digits: the exact (slow) way */
         if (!slow_parse(s, p, out)) return NULL;
         return p;
     }
@@ -192,23 +191,31 @@ bool em__csv_parse_f64(const char *s, const char *e, double *out) {
     return true;
 }
 
-int em__csv_parse_i64(const char *s, const char *e, int64_t *out) {
+const char *em__csv_scan_i64(const char *s, const char *e, int64_t *out) {
     const char *p = s;
     bool neg = false;
     if (p < e && (*p == '-' || *p == '+')) neg = *p++ == '-';
+    const char *ds = p;
+    while (p < e && *p == '0') p++;
+    const char *sig = p;
+    uint64_t w = 0;
+    p = run_digits(p, e, &w);
+    /* 19 digits always fit in 64 bits (10^19 - 1 < 2^64) */
+    if (p == ds || p - sig > 19) return NULL;
+    if (w > (neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX)) return NULL;
+    *out = neg ? (int64_t)(0 - w) : (int64_t)w;
+    return p;
+}
+
+int em__csv_parse_i64(const char *s, const char *e, int64_t *out) {
+    if (em__csv_scan_i64(s, e, out) == e) return 1;
+    /* not an int64: out of range when it is still all digits */
+    const char *p = s;
+    if (p < e && (*p == '-' || *p == '+')) p++;
     if (p == e) return 0;
-    uint64_t v = 0;
-    bool over = false;
-    for (; p < e; p++) {
-        unsigned d = (unsigned)(*p - '0');
-        if (d >= 10) return 0;
-        if (v > (UINT64_MAX - d) / 10) over = true;
-        else v = v * 10 + d;
-    }
-    uint64_t lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-    if (over || v > lim) return 2;
-    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
-    return 1;
+    for (; p < e; p++)
+        if ((unsigned char)(*p - '0') >= 10) return 0;
+    return 2;
 }
 
 int em__csv_parse_bool(const char *s, const char *e) {

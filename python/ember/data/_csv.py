@@ -32,31 +32,6 @@ def _type_code(dt: Any) -> tuple[int, DType | None]:
     return _INT64, (None if d.name == "int64" else d)
 
 
-def _strings(data: bytes, offsets: bytes, missing: bytes, kind: str) -> np.ndarray:
-    """A NumPy str (or object) array from one buffer and int64 offsets."""
-    offs = np.frombuffer(offsets, dtype=np.int64)
-    miss = np.frombuffer(missing, dtype=np.uint8).astype(builtins.bool)
-    n = len(offs) - 1
-    if kind == "object" or not data.isascii():
-        vals = [data[offs[i]:offs[i + 1]].decode("utf-8", errors="replace") for i in range(n)]
-        if kind == "object":
-            arr = np.empty(n, dtype=object)
-            arr[:] = vals
-            arr[miss] = None
-            return arr
-        return np.array(vals, dtype=str) if n else np.array([], dtype="<U1")
-    # ASCII: scatter the bytes into a (rows, width) UCS-4 grid and view it as <U{width}
-    lens = np.diff(offs)
-    width = max(int(lens.max()) if n else 1, 1)
-    grid = np.zeros((n, width), dtype=np.uint32)
-    b = np.frombuffer(data, dtype=np.uint8)
-    if len(b):
-        rows = np.repeat(np.arange(n), lens)
-        cols = np.arange(len(b)) - np.repeat(offs[:-1], lens)
-        grid[rows, cols] = b
-    return grid.view(f"<U{width}").reshape(n)
-
-
 def _source(path_or_buffer: Any) -> Any:
     """A str path or a bytes-like object for the C reader."""
     if isinstance(path_or_buffer, (bytes, bytearray, memoryview)):
@@ -186,12 +161,13 @@ def read_csv(path_or_buffer: Any, *, delimiter: str = ",", header: bool = True,
     cols = _C._read_csv(src, delimiter=delimiter, quote=quotechar, comment=comment, header=header,
                         skiprows=skiprows, max_rows=-1 if max_rows is None else max_rows,
                         na_values=na_values, usecols=usecols, types=types, default_type=default,
-                        nthreads=0 if nthreads is None else nthreads)
+                        nthreads=0 if nthreads is None else nthreads,
+                        strings=1 if strings == "str" else 2)
     out: dict[str, Any] = {}
     for k, col in enumerate(cols):
         name, code = col[0], col[1]
-        if code == _STRING:
-            out[name] = _strings(col[2], col[3], col[4], strings)
+        if code == _STRING:  # a NumPy str/object array, built by the extension
+            out[name] = col[2]
             continue
         t = col[2]
         cast = all_cast
