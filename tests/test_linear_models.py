@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import sklearn.linear_model as lm
 import sklearn.svm as sksvm
-from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, load_wine, make_regression
+from sklearn.datasets import (load_breast_cancer, load_diabetes, load_iris, load_wine, make_classification,
+                              make_regression)
 from sklearn.preprocessing import StandardScaler
 
 import ember
@@ -91,8 +92,9 @@ def test_coordinate_descent_weights_warm_start_and_warning():
         em.Lasso(alpha=0.001, max_iter=2, tol=1e-12).fit(X, y)
 
 
-def objective(est, X, y, C, w=None):
-    """scikit-learn's LogisticRegression objective: sum_i w_i loss_i + ||W||^2 / (2C)."""
+def objective(est, X, y, C, w=None, l1_ratio=0.0):
+    """scikit-learn's LogisticRegression objective: sum_i w_i loss_i +
+    (l1_ratio ||W||_1 + (1 - l1_ratio) ||W||^2 / 2) / C."""
     w = np.ones(len(X)) if w is None else w
     z = X @ np.atleast_2d(est.coef_).T + est.intercept_
     codes = np.searchsorted(est.classes_, y)
@@ -100,7 +102,8 @@ def objective(est, X, y, C, w=None):
         loss = np.logaddexp(0, z[:, 0]) - codes * z[:, 0]
     else:
         loss = np.logaddexp.reduce(z, axis=1) - z[np.arange(len(z)), codes]
-    return float(w @ loss + (est.coef_ ** 2).sum() / (2 * C))
+    penalty = l1_ratio * np.abs(est.coef_).sum() + (1 - l1_ratio) * (est.coef_ ** 2).sum() / 2
+    return float(w @ loss + penalty / C)
 
 
 @pytest.mark.parametrize("loader", [load_iris, load_wine, load_breast_cancer])
@@ -139,14 +142,96 @@ def test_logistic_regression_options():
     ours = em.LogisticRegression(tol=1e-10, max_iter=5000).fit(X, y, sample_weight=w)
     ref = lm.LogisticRegression(tol=1e-10, max_iter=5000).fit(X, y, sample_weight=w)
     np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-4, atol=1e-5)
-    with pytest.raises(ValueError, match="solver='liblinear' is not implemented in ember"):
+    with pytest.raises(ValueError, match="solver='liblinear' is not implemented in ember; use 'lbfgs' or 'saga'"):
         em.LogisticRegression(solver="liblinear").fit(X, y)
-    with pytest.raises(ValueError, match="penalty='l1' is not implemented in ember"):
-        em.LogisticRegression(penalty="l1").fit(X, y)
+    with pytest.raises(ValueError, match="penalty='l3' is not supported"):
+        em.LogisticRegression(penalty="l3").fit(X, y)
+    with pytest.raises(ValueError, match="l1_ratio must be specified when penalty is elasticnet"):
+        em.LogisticRegression(penalty="elasticnet").fit(X, y)
+    with pytest.raises(ValueError, match="l1_ratio must be between 0 and 1"):
+        em.LogisticRegression(penalty="elasticnet", l1_ratio=1.5).fit(X, y)
+    with pytest.warns(UserWarning, match="l1_ratio parameter is only used when penalty is 'elasticnet'"):
+        em.LogisticRegression(l1_ratio=0.5).fit(X, y)
     with pytest.raises(ValueError, match="at least 2 classes"):
         em.LogisticRegression().fit(X[:5], np.zeros(5))
     t = em.LogisticRegression().fit(ember.asarray(X), y).predict_proba(ember.asarray(X))
     assert isinstance(t, ember.Tensor) and t.shape == (len(X), 3)
+
+
+# (breast_cancer at C=1 with a pure l1 penalty: saga does not reach tol=1e-10 in 200000 epochs)
+L1_CASES = [(load_iris, 0.1), (load_iris, 1.0), (load_wine, 0.1), (load_wine, 1.0), (load_breast_cancer, 0.1)]
+
+
+@pytest.mark.parametrize("loader, C", L1_CASES)
+@pytest.mark.parametrize("l1_ratio", [1.0, 0.5])
+@pytest.mark.parametrize("solver", ["lbfgs", "saga"])
+def test_logistic_regression_l1_and_elasticnet(loader, C, l1_ratio, solver):
+    """OWL-QN against scikit-learn's saga, both to tol 1e-10: the same
+    objective value, the same zero coefficients, the same minimiser."""
+    X, y = scaled(loader)
+    pen = {"penalty": "l1"} if l1_ratio == 1 else {"penalty": "elasticnet", "l1_ratio": l1_ratio}
+    ours = em.LogisticRegression(C=C, tol=1e-10, max_iter=10000, solver=solver, **pen).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (penalty= is deprecated in scikit-learn 1.8: l1_ratio alone says it)
+        ref = lm.LogisticRegression(l1_ratio=l1_ratio, C=C, solver="saga", tol=1e-10, max_iter=200000).fit(X, y)
+    fo, fr = objective(ours, X, y, C, l1_ratio=l1_ratio), objective(ref, X, y, C, l1_ratio=l1_ratio)
+    assert fo == pytest.approx(fr, rel=1e-8)
+    np.testing.assert_array_equal(ours.coef_ == 0, ref.coef_ == 0)
+    assert (ours.coef_ == 0).any()  # the l1 part does zero some coefficients here
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-4, atol=1e-4 * np.abs(ref.coef_).max())
+    # multinomial intercepts are defined up to a common shift
+    bo, br = ours.intercept_, ref.intercept_
+    if len(bo) > 1:
+        bo, br = bo - bo.mean(), br - br.mean()
+    np.testing.assert_allclose(bo, br, rtol=1e-4, atol=1e-4 * np.abs(br).max())
+    np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), atol=1e-5)
+    np.testing.assert_array_equal(ours.predict(X), ref.predict(X))
+
+
+def test_logistic_regression_l1_weights_and_no_intercept():
+    X, y = scaled(load_wine)
+    w = RNG.uniform(0.1, 3, len(X))
+    for kw in ({"sample_weight": w}, {}):
+        fit_intercept = "sample_weight" in kw
+        ours = em.LogisticRegression(penalty="l1", C=0.5, tol=1e-10, max_iter=10000,
+                                     fit_intercept=fit_intercept).fit(X, y, **kw)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref = lm.LogisticRegression(l1_ratio=1.0, C=0.5, solver="saga", tol=1e-10, max_iter=200000,
+                                        fit_intercept=fit_intercept).fit(X, y, **kw)
+        ww = kw.get("sample_weight")
+        assert objective(ours, X, y, 0.5, ww, 1.0) == pytest.approx(objective(ref, X, y, 0.5, ww, 1.0), rel=1e-8)
+        np.testing.assert_array_equal(ours.coef_ == 0, ref.coef_ == 0)
+        np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-4, atol=1e-4 * np.abs(ref.coef_).max())
+    # a strong penalty zeroes every coefficient: only the intercept (the log-odds of the base rate) is left
+    Xb, yb = scaled(load_breast_cancer)
+    ours = em.LogisticRegression(penalty="l1", C=1e-3, tol=1e-10).fit(Xb, yb)
+    assert not ours.coef_.any()
+    np.testing.assert_allclose(ours.intercept_, [np.log(yb.mean() / (1 - yb.mean()))], rtol=1e-8)
+    # l1_ratio=0 is the l2 penalty
+    l2 = em.LogisticRegression(tol=1e-10, max_iter=1000).fit(X, y)
+    en0 = em.LogisticRegression(penalty="elasticnet", l1_ratio=0.0, tol=1e-10, max_iter=1000).fit(X, y)
+    np.testing.assert_array_equal(l2.coef_, en0.coef_)
+
+
+def test_logistic_regression_l1_owlqn_path_optimality():
+    """Past 2048 coefficients the l1 solver is OWL-QN (scikit-learn's saga needs
+    minutes to reach the same tolerance here): check the optimality conditions
+    of C sum_i loss_i + ||W||_1 in NumPy instead."""
+    X, y = make_classification(200, 700, n_informative=8, n_classes=3, random_state=1)
+    X = StandardScaler().fit_transform(X)
+    C = 0.5
+    est = em.LogisticRegression(penalty="l1", C=C, tol=1e-10, max_iter=20000).fit(X, y)
+    z = X @ est.coef_.T + est.intercept_
+    p = np.exp(z - np.logaddexp.reduce(z, axis=1, keepdims=True))
+    r = p - np.eye(3)[y]
+    g = C * r.T @ X  # gradient of the loss part, one row per class
+    w = est.coef_
+    assert 0 < (w != 0).sum() < w.size / 4
+    # (to 1e-5 of the l1 weight: OWL-QN stops where the objective no longer decreases in floating point)
+    np.testing.assert_array_less(np.abs(g[w == 0]), 1 + 1e-5)  # zero coefficients: |g| <= 1
+    np.testing.assert_allclose(g[w != 0], -np.sign(w[w != 0]), atol=1e-5)  # others: g = -sign(w)
+    np.testing.assert_allclose(C * r.sum(axis=0), 0, atol=1e-5)  # the intercepts
 
 
 @pytest.mark.parametrize("loss", ["hinge", "squared_hinge"])

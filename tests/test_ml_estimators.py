@@ -140,14 +140,88 @@ def test_kmeans_quality_matches_sklearn(init):
     assert ours.score(X) == pytest.approx(-ours.inertia_, rel=1e-9)
 
 
-def test_kmeans_given_centres_is_deterministic_lloyd():
-    X, _ = make_blobs(500, 3, centers=4, random_state=2)
-    init = X[:4].copy()
-    ours = em.KMeans(4, init=init, n_init=1).fit(X)
-    ref = skc.KMeans(4, init=init, n_init=1, algorithm="lloyd").fit(X)
-    np.testing.assert_allclose(ours.cluster_centers_, ref.cluster_centers_, rtol=1e-6)
+def _kmeans_cases():
+    blobs, _ = make_blobs(3000, 5, centers=6, cluster_std=1.5, random_state=2)
+    iris = DATASETS["iris"][0]
+    cancer = DATASETS["breast_cancer"][0]
+    cancer = (cancer - cancer.mean(axis=0)) / cancer.std(axis=0)
+    return {"blobs": (blobs, 6), "iris": (iris, 3), "breast_cancer": (cancer, 4), "digits": (DATASETS["digits"][0], 10)}
+
+
+KMEANS_CASES = _kmeans_cases()
+
+
+@pytest.mark.parametrize("algorithm", ["lloyd", "elkan"])
+@pytest.mark.parametrize("name", list(KMEANS_CASES))
+@pytest.mark.parametrize("weighted", [False, True])
+def test_kmeans_given_centres_matches_sklearn(algorithm, name, weighted):
+    """Same starting centres: scikit-learn's labels, centres, inertia and iterations."""
+    X, k = KMEANS_CASES[name]
+    init = X[np.random.default_rng(5).choice(len(X), k, replace=False)]
+    w = np.random.default_rng(6).uniform(0.2, 3.0, len(X)) if weighted else None
+    kw = {"init": init, "n_init": 1, "algorithm": algorithm, "tol": 1e-6}
+    ours = em.KMeans(k, **kw).fit(X, sample_weight=w)
+    ref = skc.KMeans(k, **kw).fit(X, sample_weight=w)
     np.testing.assert_array_equal(ours.labels_, ref.labels_)
-    assert ours.inertia_ == pytest.approx(ref.inertia_, rel=1e-6)
+    np.testing.assert_allclose(ours.cluster_centers_, ref.cluster_centers_, rtol=1e-6, atol=1e-9)
+    assert ours.inertia_ == pytest.approx(ref.inertia_, rel=1e-9)
+    assert ours.n_iter_ == ref.n_iter_
+    np.testing.assert_array_equal(ours.predict(X), ref.predict(X))
+    assert ours.score(X, sample_weight=w) == pytest.approx(ref.score(X, sample_weight=w), rel=1e-9)
+    np.testing.assert_allclose(ours.transform(X[:50]), ref.transform(X[:50]), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("algorithm", ["lloyd", "elkan"])
+def test_kmeans_float32_and_tol_and_max_iter(algorithm):
+    X, _ = make_blobs(2000, 4, centers=5, random_state=3)
+    X32 = X.astype(np.float32)
+    init = X32[:5].copy()
+    ours = em.KMeans(5, init=init, n_init=1, algorithm=algorithm).fit(X32)
+    ref = skc.KMeans(5, init=init, n_init=1, algorithm=algorithm).fit(X32)
+    assert ours.cluster_centers_.dtype == np.float32
+    np.testing.assert_array_equal(ours.labels_, ref.labels_)
+    np.testing.assert_allclose(ours.cluster_centers_, ref.cluster_centers_, rtol=1e-4, atol=1e-4)
+    assert ours.predict(X32).tolist() == ref.predict(X32).tolist()
+    # a loose tol and a small max_iter stop where scikit-learn's do
+    for kw in ({"tol": 1e-1}, {"max_iter": 2}):
+        ours = em.KMeans(5, init=X[:5], n_init=1, algorithm=algorithm, **kw).fit(X)
+        ref = skc.KMeans(5, init=X[:5], n_init=1, algorithm=algorithm, **kw).fit(X)
+        assert ours.n_iter_ == ref.n_iter_
+        np.testing.assert_array_equal(ours.labels_, ref.labels_)
+        np.testing.assert_allclose(ours.cluster_centers_, ref.cluster_centers_, rtol=1e-9)
+
+
+@pytest.mark.parametrize("algorithm", ["lloyd", "elkan"])
+def test_kmeans_empty_cluster_is_relocated_like_sklearn(algorithm):
+    X, _ = make_blobs(400, 2, centers=3, random_state=0)
+    # a starting centre far from every sample gets none in the first assignment
+    init = np.vstack([X[:3], [[1e3, 1e3]]])
+    ours = em.KMeans(4, init=init, n_init=1, algorithm=algorithm).fit(X)
+    ref = skc.KMeans(4, init=init, n_init=1, algorithm=algorithm).fit(X)
+    np.testing.assert_array_equal(ours.labels_, ref.labels_)
+    np.testing.assert_allclose(ours.cluster_centers_, ref.cluster_centers_, rtol=1e-9)
+    assert len(np.unique(ours.labels_)) == 4
+
+
+def test_kmeans_same_result_for_any_thread_count():
+    X, _ = make_blobs(20000, 8, centers=7, cluster_std=3.0, random_state=4)
+    w = np.random.default_rng(1).uniform(0.5, 2.0, len(X))
+    before = ember.get_num_threads()
+    fits = []
+    try:
+        for threads in (1, 3):
+            ember.set_num_threads(threads)
+            for algorithm in ("lloyd", "elkan"):
+                km = em.KMeans(7, random_state=0, algorithm=algorithm).fit(X, sample_weight=w)
+                fits.append((km.cluster_centers_, km.labels_, km.inertia_, km.predict(X), km.transform(X[:100])))
+    finally:
+        ember.set_num_threads(before)
+    for a, b in [(fits[0], fits[2]), (fits[1], fits[3])]:  # same algorithm, 1 vs 3 threads: the same bits
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
+    # Elkan's iterates are Lloyd's
+    np.testing.assert_array_equal(fits[0][1], fits[1][1])
+    np.testing.assert_allclose(fits[0][0], fits[1][0], rtol=1e-12)
 
 
 def test_kmeans_reproducible_and_errors():
@@ -155,10 +229,26 @@ def test_kmeans_reproducible_and_errors():
     a = em.KMeans(3, random_state=7).fit(X)
     b = em.KMeans(3, random_state=7).fit(X)
     np.testing.assert_array_equal(a.cluster_centers_, b.cluster_centers_)
-    with pytest.raises(ValueError, match="algorithm='elkan' is not implemented in ember"):
-        em.KMeans(3, algorithm="elkan").fit(X)
+    with pytest.raises(ValueError, match="algorithm='auto' is not available; use 'lloyd' or 'elkan'"):
+        em.KMeans(3, algorithm="auto").fit(X)
     with pytest.raises(ValueError, match="n_samples=2 should be >= n_clusters=3"):
         em.KMeans(3).fit(X[:2])
+    with pytest.raises(ValueError, match="max_iter should be a positive int"):
+        em.KMeans(3, max_iter=0).fit(X)
+    with pytest.raises(ValueError, match=r"The shape of the initial centers \(2, 2\)"):
+        em.KMeans(3, init=X[:2], n_init=1).fit(X)
+    # the C layer names what is wrong on its own
+    from ember import _C
+    bad = X.copy()
+    bad[17, 1] = np.nan
+    with pytest.raises(ValueError, match=r"kmeans_fit: X\[17, 1\] is not finite"):
+        _C._kmeans_fit(bad, None, X[:3].copy(), False, 10, 0.0)
+    with pytest.raises(ValueError, match=r"kmeans_predict: X\[17, 1\] is not finite"):
+        _C._kmeans_predict(bad, X[:3].copy(), False)
+    with pytest.raises(ValueError, match="kmeans_fit: need 1 <= n_clusters <= n_samples"):
+        _C._kmeans_fit(X[:2].copy(), None, X[:3].copy(), True, 10, 0.0)
+    with pytest.raises(TypeError, match="kmeans_fit: init must be a C-contiguous 2-d float64 tensor"):
+        _C._kmeans_fit(X, None, X[:3].astype(np.float32), False, 10, 0.0)
 
 
 def test_minibatch_kmeans_quality():

@@ -54,11 +54,33 @@ done:
     return result;
 }
 
+/* _knn_brute(X, Q, k) -> (dist, idx) */
+static PyObject *py_knn_brute(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "_knn_brute(X, Q, k)");
+        return NULL;
+    }
+    long long k;
+    if (empy_opt_long(args[2], 1, &k, "_knn_brute", "k") < 0) return NULL;
+    em_tensor *X = empy_as_tensor(args[0], EM_F64, "X"), *Q = X ? empy_as_tensor(args[1], EM_F64, "Q") : NULL;
+    em_tensor *dist = NULL, *idx = NULL;
+    if (!Q) return em_tensor_free(X), NULL;
+    em_status st = EMPY_CALL(em_tensor_numel(Q) * em_tensor_numel(X), em_knn_brute(X, Q, k, &dist, &idx));
+    em_tensor_free(X), em_tensor_free(Q);
+    if (st) return empy_raise(st);
+    PyObject *a = empy_wrap(dist), *b = a ? empy_wrap(idx) : (em_tensor_free(idx), NULL), *result = NULL;
+    if (a && b) result = PyTuple_Pack(2, a, b);
+    Py_XDECREF(a), Py_XDECREF(b);
+    return result;
+}
+
 PyMethodDef empy_kdtree_methods[] = {
     {"_kdtree_build", (PyCFunction)(void (*)(void))py_build, METH_FASTCALL,
      "_kdtree_build(X, leaf_size)\n--\n\nA KD-tree over the rows of X as a tuple of arrays (private)."},
     {"_kdtree_query", (PyCFunction)(void (*)(void))py_query, METH_FASTCALL,
      "_kdtree_query(order, start, end, left, right, dim, split, X, Q, k)\n--\n\n"
      "Distances and indices of the k nearest rows of X (private)."},
+    {"_knn_brute", (PyCFunction)(void (*)(void))py_knn_brute, METH_FASTCALL,
+     "_knn_brute(X, Q, k)\n--\n\nDistances and indices of the k nearest rows of X by brute force (private)."},
     {NULL, NULL, 0, NULL},
 };

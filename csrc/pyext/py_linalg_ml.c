@@ -132,6 +132,34 @@ static PyObject *py_lstsq(PyObject *m, PyObject *const *args, Py_ssize_t nargs) 
     return st ? empy_raise(st) : wrap_tuple(4, out);
 }
 
+/* _tall(x, y, w, center, qr) -> (gram or r, mean); y and w may be None. */
+static PyObject *py_tall(PyObject *m, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs_ok("_tall", nargs, 5) < 0) return NULL;
+    int center = PyObject_IsTrue(args[3]), qr = PyObject_IsTrue(args[4]);
+    if (center < 0 || qr < 0) return NULL;
+    em_tensor *t[3] = {NULL, NULL, NULL}, *out[2];
+    for (int i = 0; i < 3; i++)
+        if ((i == 0 || args[i] != Py_None) && !(t[i] = arg(args[i], "_tall"))) {
+            for (int j = 0; j < i; j++) em_tensor_free(t[j]);
+            return NULL;
+        }
+    em_status st = EMPY_CALL(numel(t[0]), qr ? em_linalg_tall_qr(t[0], t[1], t[2], center, &out[0], &out[1])
+                                             : em_linalg_tall_gram(t[0], t[1], t[2], center, &out[0], &out[1]));
+    for (int i = 0; i < 3; i++) em_tensor_free(t[i]);
+    return st ? empy_raise(st) : wrap_tuple(2, out);
+}
+
+/* _tall_project(x, w, b) -> x @ w^T + b (b may be None). */
+static PyObject *py_tall_project(PyObject *m, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs_ok("_tall_project", nargs, 3) < 0) return NULL;
+    em_tensor *x = arg(args[0], "_tall_project"), *w = x ? arg(args[1], "_tall_project") : NULL, *b = NULL, *out;
+    if (w && args[2] != Py_None) b = arg(args[2], "_tall_project");
+    if (!w || (args[2] != Py_None && !b)) return em_tensor_free(x), em_tensor_free(w), NULL;
+    em_status st = EMPY_CALL(numel(x), em_linalg_tall_project(x, w, b, &out));
+    em_tensor_free(x), em_tensor_free(w), em_tensor_free(b);
+    return st ? empy_raise(st) : empy_wrap(out);
+}
+
 PyMethodDef empy_linalg_ml_methods[] = {
     {"_solve", FC(py_solve), METH_FASTCALL, "_solve(a, b): em_linalg_solve (see ember.linalg.solve)."},
     {"_inv", FC(py_inv), METH_FASTCALL, "_inv(x): em_linalg_inv."},
@@ -143,5 +171,8 @@ PyMethodDef empy_linalg_ml_methods[] = {
     {"_svd", FC(py_svd), METH_FASTCALL, "_svd(x, full_matrices, compute_uv) -> (u, s, vh) or s."},
     {"_pinv", FC(py_pinv), METH_FASTCALL, "_pinv(x, rtol): rtol < 0 is the default."},
     {"_lstsq", FC(py_lstsq), METH_FASTCALL, "_lstsq(a, b, rcond) -> (x, residuals, rank, s)."},
+    {"_tall", FC(py_tall), METH_FASTCALL,
+     "_tall(x, y, w, center, qr) -> (gram or r, mean): em_linalg_tall_gram / em_linalg_tall_qr (y, w may be None)."},
+    {"_tall_project", FC(py_tall_project), METH_FASTCALL, "_tall_project(x, w, b): em_linalg_tall_project."},
     {NULL, NULL, 0, NULL},
 };

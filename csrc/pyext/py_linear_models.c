@@ -24,16 +24,17 @@ static int as_ll(PyObject *o, long long *v) {
         return NULL;                                                                    \
     }
 
-/* _logreg_fit(X, y, sample_weight, n_classes, C, penalty_l2, fit_intercept, max_iter, tol) */
+/* _logreg_fit(X, y, sample_weight, n_classes, C, penalty, l1_ratio, fit_intercept, max_iter, tol)
+ * penalty: 0 none, 1 l2, 2 l1, 3 elasticnet (em_linear_penalty) */
 static PyObject *py_logreg_fit(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
-    NARGS("_logreg_fit", 9);
+    NARGS("_logreg_fit", 10);
     em_logreg_options o = em_logreg_default_options();
-    long long k, max_iter;
-    if (as_ll(args[3], &k) < 0 || as_double(args[4], &o.C) < 0 || as_ll(args[7], &max_iter) < 0 ||
-        as_double(args[8], &o.tol) < 0)
+    long long k, pen, max_iter;
+    if (as_ll(args[3], &k) < 0 || as_double(args[4], &o.C) < 0 || as_ll(args[5], &pen) < 0 ||
+        as_double(args[6], &o.l1_ratio) < 0 || as_ll(args[8], &max_iter) < 0 || as_double(args[9], &o.tol) < 0)
         return NULL;
-    o.penalty_l2 = PyObject_IsTrue(args[5]);
-    o.fit_intercept = PyObject_IsTrue(args[6]);
+    o.penalty = (em_linear_penalty)pen;
+    o.fit_intercept = PyObject_IsTrue(args[7]);
     o.max_iter = max_iter;
     em_tensor *X = NULL, *y = NULL, *w = NULL, *coef = NULL, *b = NULL;
     PyObject *res = NULL;
@@ -129,7 +130,8 @@ done:
 
 PyMethodDef empy_linear_models_methods[] = {
     {"_logreg_fit", (PyCFunction)(void (*)(void))py_logreg_fit, METH_FASTCALL,
-     "_logreg_fit(X, y, sample_weight, n_classes, C, penalty_l2, fit_intercept, max_iter, tol)\n--\n\n(private)"},
+     "_logreg_fit(X, y, sample_weight, n_classes, C, penalty, l1_ratio, fit_intercept, max_iter, tol)\n--\n\n"
+     "(private) penalty: 0 none, 1 l2, 2 l1, 3 elasticnet"},
     {"_enet_fit", (PyCFunction)(void (*)(void))py_enet_fit, METH_FASTCALL,
      "_enet_fit(X, y, alpha, l1_ratio, max_iter, tol, positive, w0)\n--\n\n(private)"},
     {"_sgd_epoch", (PyCFunction)(void (*)(void))py_sgd_epoch, METH_FASTCALL,

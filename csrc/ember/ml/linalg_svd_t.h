@@ -155,17 +155,19 @@ static em_status SFX(svd_one)(const char *op, const em_tensor *x, int nb, const 
     return EM_OK;
 }
 
-/* Work buffers for one matrix: buf (m n), s (k), ut (big x big), vt (k x k). */
+/* Work buffers for one matrix: buf (m n), s (k), ut ((full ? big : k) x big), vt (k x k). */
 typedef struct {
     T *buf, *s, *ut, *vt;
 } SFX(svd_work);
 
-static em_status SFX(svd_work_alloc)(const char *op, int64_t m, int64_t n, SFX(svd_work) *wk) {
+static em_status SFX(svd_work_alloc)(const char *op, int64_t m, int64_t n, bool full, SFX(svd_work) *wk) {
     int64_t big = m > n ? m : n, k = m < n ? m : n;
     memset(wk, 0, sizeof *wk);
     EM_TRY(em__alloc_or_fail(sizeof(T) * (size_t)(m * n + 1), op, (void **)&wk->buf));
     EM_TRY(em__alloc_or_fail(sizeof(T) * (size_t)(k + 1), op, (void **)&wk->s));
-    EM_TRY(em__alloc_or_fail(sizeof(T) * (size_t)(big * big + 1), op, (void **)&wk->ut));
+    /* the long singular vectors: big of them only for full matrices (a tall
+     * m x n needs n rows of length m, not m x m) */
+    EM_TRY(em__alloc_or_fail(sizeof(T) * (size_t)((full ? big : k) * big + 1), op, (void **)&wk->ut));
     return em__alloc_or_fail(sizeof(T) * (size_t)(k * k + 1), op, (void **)&wk->vt);
 }
 
@@ -179,7 +181,7 @@ static em_status SFX(svd_all)(const em_tensor *x, int nb, const int64_t *bshape,
     int64_t big = m > n ? m : n, nbatch = em__numel(nb, bshape), uc = full ? m : k, vr = full ? n : k;
     bool trans = m < n;
     SFX(svd_work) wk;
-    em_status st = SFX(svd_work_alloc)("svd", m, n, &wk);
+    em_status st = SFX(svd_work_alloc)("svd", m, n, full, &wk);
     for (int64_t bi = 0; !st && bi < nbatch; bi++) {
         T *so = (T *)em__ptr(s) + bi * k;
         st = SFX(svd_one)("svd", x, nb, bshape, bi, wk.buf, so, u ? wk.ut : NULL, full, u ? wk.vt : NULL);
@@ -211,7 +213,7 @@ static em_status SFX(pinv_all)(const em_tensor *x, int nb, const int64_t *bshape
     int64_t big = m > n ? m : n, nbatch = em__numel(nb, bshape);
     bool trans = m < n;
     SFX(svd_work) wk;
-    em_status st = SFX(svd_work_alloc)("pinv", m, n, &wk);
+    em_status st = SFX(svd_work_alloc)("pinv", m, n, false, &wk);
     for (int64_t bi = 0; !st && bi < nbatch; bi++) {
         st = SFX(svd_one)("pinv", x, nb, bshape, bi, wk.buf, wk.s, wk.ut, false, wk.vt);
         if (st) break;
@@ -239,7 +241,7 @@ static em_status SFX(lstsq_all)(const em_tensor *a, const em_tensor *b, int bcor
     bool trans = m < n;
     SFX(svd_work) wk;
     T *bt = NULL, *am = NULL, *y = NULL;
-    em_status st = SFX(svd_work_alloc)("lstsq", m, n, &wk);
+    em_status st = SFX(svd_work_alloc)("lstsq", m, n, false, &wk);
     if (!st) st = em__alloc_or_fail(sizeof(T) * (size_t)(kb * m + 1), "lstsq", (void **)&bt);
     if (!st) st = em__alloc_or_fail(sizeof(T) * (size_t)(m * n + 1), "lstsq", (void **)&am);
     if (!st) st = em__alloc_or_fail(sizeof(T) * (size_t)(k + 1), "lstsq", (void **)&y);

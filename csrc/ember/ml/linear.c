@@ -35,6 +35,8 @@ static em_status check_xy(const char *op, const em_tensor *X, const em_tensor *y
     return EM_OK;
 }
 
+static double soft(double x, double t) { return x > t ? x - t : x < -t ? x + t : 0.0; }
+
 static double dot(const double *a, const double *b, int64_t n) {
     double s = 0;
     for (int64_t i = 0; i < n; i++) s += a[i] * b[i];
@@ -42,13 +44,15 @@ static double dot(const double *a, const double *b, int64_t n) {
 }
 
 /* ---- logistic regression --------------------------------------------------- */
-em_logreg_options em_logreg_default_options(void) { return (em_logreg_options){1.0, true, true, 100, 1e-4, 10}; }
+em_logreg_options em_logreg_default_options(void) {
+    return (em_logreg_options){1.0, EM_LINEAR_L2, 0.0, true, 100, 1e-4, 10, EM_LOGREG_AUTO};
+}
 
 typedef struct {
     const double *X, *sw;
     const int64_t *y;
     int64_t n, d, k; /* k = coefficient rows */
-    double S, inv_c;  /* sum of weights; 1 / (C S) or 0 */
+    double S, inv_c;  /* sum of weights; the l2 weight (1 - r) / (C S), or 0 */
     bool intercept;
     double *Z;        /* (n, k) scratch */
 } lr_problem;
@@ -102,15 +106,196 @@ static double max_abs(const double *v, int64_t n) {
     return m;
 }
 
+/* OWL-QN's pseudo-gradient of f + l1 ||theta[0, nw)||_1 (the intercepts
+ * after nw are not penalised): the one-sided derivative that points
+ * downhill, or 0 at a kink where neither side descends. */
+static void pseudo_gradient(const double *theta, const double *g, int64_t nw, int64_t P, double l1, double *pg) {
+    for (int64_t j = 0; j < P; j++) {
+        if (j >= nw || l1 == 0) pg[j] = g[j];
+        else if (theta[j] > 0) pg[j] = g[j] + l1;
+        else if (theta[j] < 0) pg[j] = g[j] - l1;
+        else pg[j] = g[j] + l1 < 0 ? g[j] + l1 : g[j] - l1 > 0 ? g[j] - l1 : 0.0;
+    }
+}
+
+static double l1_norm(const double *v, int64_t n) {
+    double s = 0;
+    for (int64_t j = 0; j < n; j++) s += fabs(v[j]);
+    return s;
+}
+
+/* ---- logistic regression with an l1 part: proximal Newton ------------------------
+ * Each outer step minimises the local model g.D + D'HD/2 + l1 ||W + D_W||_1 by
+ * cyclic coordinate descent (the subproblem of glmnet and of liblinear's
+ * newGLMNET), then backtracks along D on the true objective (Tseng & Yun's
+ * rule).  The Hessian is formed explicitly (P x P) from weighted Gram
+ * matrices, so this path is taken while P is small (PN_MAX_PARAMS); above it
+ * OWL-QN runs instead.  Unlike OWL-QN it handles the multinomial model's flat
+ * direction (adding one vector to every class row changes only the penalty)
+ * exactly: the coordinate steps see the kinks. */
+#define PN_MAX_PARAMS 2048
+#define PN_ROWS 4096 /* samples per chunk of the Hessian's Gram products */
+
+/* Class probabilities q (n, k) at theta: sigmoid (k == 1) or softmax rows. */
+static em_status lr_probs(const lr_problem *p, const double *theta, double *q) {
+    int64_t n = p->n, d = p->d, k = p->k;
+    const double *b = theta + k * d;
+    EM_TRY(em__gemm_f64(n, k, d, 1.0, p->X, d, 1, theta, 1, d, 0.0, q, k));
+    for (int64_t i = 0; i < n; i++) {
+        double *z = q + i * k;
+        if (p->intercept)
+            for (int64_t c = 0; c < k; c++) z[c] += b[c];
+        if (k == 1) {
+            z[0] = z[0] >= 0 ? 1.0 / (1.0 + exp(-z[0])) : exp(z[0]) / (1.0 + exp(z[0]));
+        } else {
+            double m = z[0], sum = 0;
+            for (int64_t c = 1; c < k; c++) m = z[c] > m ? z[c] : m;
+            for (int64_t c = 0; c < k; c++) sum += (z[c] = exp(z[c] - m));
+            for (int64_t c = 0; c < k; c++) z[c] /= sum;
+        }
+    }
+    return EM_OK;
+}
+
+/* H (P x P, row-major, exactly symmetric): the Hessian of the smooth part.
+ * Block (a, b) of the coefficients is X~' diag(v_ab) X~ with X~ = [X, 1] and
+ * v_ab,i = s_i q_ia (delta_ab - q_ib) / S (binary: s_i q_i (1 - q_i) / S),
+ * plus the l2 weight on the coefficients' diagonal.  Without intercepts their
+ * rows are the identity (their steps stay 0).  wx: PN_ROWS x d scratch,
+ * v: PN_ROWS. */
+static em_status lr_hessian(const lr_problem *p, const double *q, double *H, double *wx, double *v) {
+    int64_t n = p->n, d = p->d, k = p->k, P = k * d + k, kd = k * d;
+    memset(H, 0, (size_t)(P * P) * sizeof *H);
+    for (int64_t a = 0; a < k; a++)
+        for (int64_t b = a; b < k; b++)
+            for (int64_t r0 = 0; r0 < n; r0 += PN_ROWS) {
+                int64_t m = n - r0 < PN_ROWS ? n - r0 : PN_ROWS;
+                double vsum = 0;
+                for (int64_t i = 0; i < m; i++) {
+                    const double *qi = q + (r0 + i) * k, *xi = p->X + (r0 + i) * d;
+                    double s = p->sw ? p->sw[r0 + i] : 1.0;
+                    v[i] = s * (k == 1 ? qi[0] * (1 - qi[0]) : qi[a] * ((a == b) - qi[b])) / p->S;
+                    vsum += v[i];
+                    for (int64_t f = 0; f < d; f++) wx[i * d + f] = v[i] * xi[f];
+                }
+                /* coefficient block (a, b) += X_chunk' (v X_chunk) */
+                EM_TRY(em__gemm_f64(d, d, m, 1.0, p->X + r0 * d, 1, d, wx, d, 1, 1.0, H + a * d * P + b * d, P));
+                for (int64_t f = 0; f < d; f++) {
+                    double c = 0;
+                    for (int64_t i = 0; i < m; i++) c += wx[i * d + f];
+                    H[(a * d + f) * P + kd + b] += c; /* W_a,f against b_b; v is symmetric in (a, b) */
+                    if (a != b) H[(b * d + f) * P + kd + a] += c;
+                }
+                H[(kd + a) * P + kd + b] += vsum;
+            }
+    /* every entry computed above lies on or above the diagonal: mirror it */
+    for (int64_t i = 0; i < P; i++)
+        for (int64_t j = i + 1; j < P; j++) H[j * P + i] = H[i * P + j];
+    for (int64_t j = 0; j < kd; j++) H[j * P + j] += p->inv_c;
+    if (!p->intercept)
+        for (int64_t c = kd; c < P; c++) {
+            for (int64_t j = 0; j < P; j++) H[c * P + j] = H[j * P + c] = 0;
+            H[c * P + c] = 1;
+        }
+    return EM_OK;
+}
+
+/* Coordinate descent on g.D + D'HD/2 + l1 ||theta_W + D_W||_1 from D = 0,
+ * keeping hd = H D; stops when no coordinate's step moves its gradient by
+ * more than tol, or after max_sweeps sweeps. */
+static void lr_pn_subproblem(const double *H, const double *g, const double *theta, int64_t P, int64_t nw,
+                             bool intercept, double l1, double tol, int64_t max_sweeps, double *D, double *hd) {
+    memset(D, 0, (size_t)P * sizeof *D);
+    memset(hd, 0, (size_t)P * sizeof *hd);
+    for (int64_t sweep = 0; sweep < max_sweeps; sweep++) {
+        double big = 0;
+        for (int64_t j = 0; j < P; j++) {
+            if (j >= nw && !intercept) continue;
+            double a = H[j * P + j];
+            if (!(a > 0)) continue; /* a feature that is 0 on every weighted sample: nothing to fit */
+            double gj = g[j] + hd[j], z = theta[j] + D[j];
+            double nz = j < nw ? soft(z - gj / a, l1 / a) : z - gj / a, dj = nz - z;
+            if (dj == 0) continue;
+            D[j] += dj;
+            const double *hj = H + j * P;
+            for (int64_t i = 0; i < P; i++) hd[i] += dj * hj[i];
+            big = fabs(dj) * a > big ? fabs(dj) * a : big;
+        }
+        if (big <= tol) break;
+    }
+}
+
+/* The proximal Newton loop; theta (P) starts at 0 and returns the solution. */
+static em_status lr_prox_newton(lr_problem *p, const em_logreg_options *o, double l1, double *theta, int64_t *n_iter) {
+    int64_t n = p->n, d = p->d, k = p->k, P = k * d + k, nw = k * d;
+    size_t doubles = (size_t)(P * P + 6 * P + n * k + PN_ROWS * d + PN_ROWS);
+    double *buf = NULL;
+    EM_TRY(em__alloc_or_fail(doubles * sizeof *buf, "logreg_fit", (void **)&buf));
+    double *H = buf, *g = H + P * P, *tn = g + P, *gn = tn + P, *D = gn + P, *hd = D + P, *pg = hd + P;
+    double *q = pg + P, *wx = q + n * k, *v = wx + PN_ROWS * d;
+    /* work per sweep is P^2: bound the sweeps of one subproblem by a budget */
+    int64_t max_sweeps = (int64_t)(2e8 / ((double)P * P));
+    max_sweeps = max_sweeps < 20 ? 20 : max_sweeps > 1000 ? 1000 : max_sweeps;
+    memset(theta, 0, (size_t)P * sizeof *theta);
+    double f, fn, F, Fn;
+    em_status st = lr_eval(p, theta, &f, g);
+    F = f + l1 * l1_norm(theta, nw);
+    int64_t it = 0, stalls = 0;
+    while (!st) {
+        pseudo_gradient(theta, g, nw, P, l1, pg);
+        double pgmax = max_abs(pg, P);
+        if (pgmax <= o->tol || it >= o->max_iter) break;
+        if ((st = lr_probs(p, theta, q)) || (st = lr_hessian(p, q, H, wx, v))) break;
+        /* an inexact subproblem is enough far from the optimum: a tenth of the outer residual */
+        lr_pn_subproblem(H, g, theta, P, nw, p->intercept, l1, 0.1 * pgmax, max_sweeps, D, hd);
+        double model = dot(g, D, P); /* the model's decrease, with the change of the l1 term */
+        for (int64_t j = 0; j < nw; j++) model += l1 * (fabs(theta[j] + D[j]) - fabs(theta[j]));
+        it++;
+        if (!(model < 0)) break; /* the model sees no descent left: at the optimum to rounding */
+        double t = 1;
+        int tries = 0;
+        for (;;) {
+            for (int64_t j = 0; j < P; j++) tn[j] = theta[j] + t * D[j];
+            if ((st = lr_eval(p, tn, &fn, gn))) break;
+            Fn = fn + l1 * l1_norm(tn, nw);
+            if (Fn <= F + 1e-4 * t * model || ++tries == 50) break;
+            t *= 0.5;
+        }
+        if (st) break;
+        if (!(Fn <= F)) break; /* no step gains: rounding rules */
+        /* a relative gain below 64 eps twice in a row: nothing left to gain */
+        double scale = fabs(F) > fabs(Fn) ? fabs(F) : fabs(Fn);
+        stalls = F - Fn <= 64 * DBL_EPSILON * (scale > 1 ? scale : 1.0) ? stalls + 1 : 0;
+        memcpy(theta, tn, (size_t)P * sizeof *theta);
+        memcpy(g, gn, (size_t)P * sizeof *g);
+        f = fn, F = Fn;
+        if (stalls >= 2) break;
+    }
+    *n_iter = it;
+    em__free(buf);
+    return st;
+}
+
 em_status em_logreg_fit(const em_tensor *X, const em_tensor *y, const em_tensor *sample_weight, int64_t n_classes,
                         const em_logreg_options *o, em_tensor **coef, em_tensor **intercept, int64_t *n_iter) {
     int64_t n, d;
     EM_TRY(check_xy("logreg_fit", X, y, EM_I64, sample_weight, &n, &d));
     if (!o || !coef || !intercept || !n_iter) return em__error(EM_ERR_INVALID_ARG, "logreg_fit: NULL argument");
     if (n_classes < 2) return em__error(EM_ERR_INVALID_ARG, "logreg_fit: needs >= 2 classes, got %lld", (long long)n_classes);
-    if (o->penalty_l2 && !(o->C > 0)) return em__error(EM_ERR_INVALID_ARG, "logreg_fit: C must be > 0, got %g", o->C);
+    if ((int)o->penalty < EM_LINEAR_NONE || o->penalty > EM_LINEAR_ELASTICNET)
+        return em__error(EM_ERR_INVALID_ARG, "logreg_fit: unknown penalty %d", (int)o->penalty);
+    if (o->penalty != EM_LINEAR_NONE && !(o->C > 0))
+        return em__error(EM_ERR_INVALID_ARG, "logreg_fit: C must be > 0, got %g", o->C);
+    if (o->penalty == EM_LINEAR_ELASTICNET && !(o->l1_ratio >= 0 && o->l1_ratio <= 1))
+        return em__error(EM_ERR_INVALID_ARG, "logreg_fit: l1_ratio must be in [0, 1], got %g", o->l1_ratio);
     if (o->max_iter < 0 || o->memory < 1 || !(o->tol >= 0))
         return em__error(EM_ERR_INVALID_ARG, "logreg_fit: need max_iter >= 0, memory >= 1 and tol >= 0");
+    if ((int)o->solver < EM_LOGREG_AUTO || o->solver > EM_LOGREG_NEWTON)
+        return em__error(EM_ERR_INVALID_ARG, "logreg_fit: unknown solver %d", (int)o->solver);
+    if (o->solver == EM_LOGREG_NEWTON && (n_classes == 2 ? 1 : n_classes) * (d + 1) > PN_MAX_PARAMS)
+        return em__error(EM_ERR_INVALID_ARG, "logreg_fit: the Newton solver forms the Hessian of at most %d "
+                         "coefficients, this problem has %lld; use the quasi-Newton or the automatic solver",
+                         PN_MAX_PARAMS, (long long)((n_classes == 2 ? 1 : n_classes) * (d + 1)));
     const int64_t *yy = (const int64_t *)em__ptr(y);
     for (int64_t i = 0; i < n; i++)
         if (yy[i] < 0 || yy[i] >= n_classes)
@@ -120,22 +305,32 @@ em_status em_logreg_fit(const em_tensor *X, const em_tensor *y, const em_tensor 
     double S = 0;
     for (int64_t i = 0; i < n; i++) S += sw ? sw[i] : 1.0;
     if (!(S > 0)) return em__error(EM_ERR_INVALID_ARG, "logreg_fit: the sample weights sum to 0");
-    int64_t k = n_classes == 2 ? 1 : n_classes, P = k * d + k, m = o->memory;
-    /* one block: theta, g, theta_new, g_new, dir, s (m P), y (m P), rho, alpha, Z */
-    size_t doubles = (size_t)(5 * P + 2 * m * P + 2 * m + n * k);
+    int64_t k = n_classes == 2 ? 1 : n_classes, P = k * d + k, nw = k * d, m = o->memory;
+    double r = o->penalty == EM_LINEAR_L1 ? 1.0 : o->penalty == EM_LINEAR_ELASTICNET ? o->l1_ratio : 0.0;
+    double l1 = o->penalty == EM_LINEAR_NONE ? 0.0 : r / (o->C * S);
+    /* one block: theta, g, theta_new, g_new, dir, pg, s (m P), y (m P), rho, alpha, Z */
+    size_t doubles = (size_t)(6 * P + 2 * m * P + 2 * m + n * k);
     double *buf = NULL;
     EM_TRY(em__alloc_or_fail(doubles * sizeof *buf, "logreg_fit", (void **)&buf));
-    double *theta = buf, *g = theta + P, *tn = g + P, *gn = tn + P, *dir = gn + P, *Sm = dir + P, *Ym = Sm + m * P;
-    double *rho = Ym + m * P, *al = rho + m, *Z = al + m;
+    double *theta = buf, *g = theta + P, *tn = g + P, *gn = tn + P, *dir = gn + P, *pg = dir + P, *Sm = pg + P;
+    double *Ym = Sm + m * P, *rho = Ym + m * P, *al = rho + m, *Z = al + m;
     memset(theta, 0, (size_t)P * sizeof *theta);
-    lr_problem p = {(const double *)em__ptr(X), sw, yy, n, d, k, S, o->penalty_l2 ? 1.0 / (o->C * S) : 0.0,
-                    o->fit_intercept, Z};
-    double f, fn;
-    em_status st = lr_eval(&p, theta, &f, g);
-    int64_t it = 0, stored = 0, head = 0;
-    while (!st && it < o->max_iter && max_abs(g, P) > o->tol) {
-        /* two-loop recursion: dir = -H g */
-        for (int64_t j = 0; j < P; j++) dir[j] = -g[j];
+    lr_problem p = {(const double *)em__ptr(X), sw, yy, n, d, k, S,
+                    o->penalty == EM_LINEAR_NONE ? 0.0 : (1 - r) / (o->C * S), o->fit_intercept, Z};
+    int64_t it = 0, stored = 0, head = 0, stalls = 0;
+    em_status st = EM_OK;
+    if (o->solver == EM_LOGREG_NEWTON || (o->solver == EM_LOGREG_AUTO && l1 > 0 && P <= PN_MAX_PARAMS)) {
+        st = lr_prox_newton(&p, o, l1, theta, &it);
+        goto out;
+    }
+    /* f: the smooth part (loss and l2), F = f + l1 ||W||_1 the objective */
+    double f, fn, F, Fn;
+    st = lr_eval(&p, theta, &f, g);
+    F = f + l1 * l1_norm(theta, nw);
+    pseudo_gradient(theta, g, nw, P, l1, pg);
+    while (!st && it < o->max_iter && max_abs(pg, P) > o->tol) {
+        /* two-loop recursion: dir = -H pg */
+        for (int64_t j = 0; j < P; j++) dir[j] = -pg[j];
         for (int64_t q = 0; q < stored; q++) {
             int64_t h = (head - 1 - q + m) % m;
             al[h] = rho[h] * dot(Sm + h * P, dir, P);
@@ -146,7 +341,7 @@ em_status em_logreg_fit(const em_tensor *X, const em_tensor *y, const em_tensor 
             double gamma = dot(Sm + h * P, Ym + h * P, P) / dot(Ym + h * P, Ym + h * P, P);
             for (int64_t j = 0; j < P; j++) dir[j] *= gamma;
         } else {
-            double gn2 = sqrt(dot(g, g, P));
+            double gn2 = sqrt(dot(pg, pg, P));
             for (int64_t j = 0; j < P; j++) dir[j] /= gn2 > 1 ? gn2 : 1.0;
         }
         for (int64_t q = stored - 1; q >= 0; q--) {
@@ -154,19 +349,34 @@ em_status em_logreg_fit(const em_tensor *X, const em_tensor *y, const em_tensor 
             double beta = rho[h] * dot(Ym + h * P, dir, P);
             for (int64_t j = 0; j < P; j++) dir[j] += (al[h] - beta) * Sm[h * P + j];
         }
-        double slope = dot(g, dir, P);
+        /* OWL-QN: a penalised coordinate moves only where its pseudo-gradient says downhill */
+        if (l1 > 0)
+            for (int64_t j = 0; j < nw; j++)
+                if (dir[j] * pg[j] >= 0) dir[j] = 0;
+        double slope = dot(pg, dir, P);
         if (!(slope < 0)) { /* not a descent direction: restart from steepest descent */
             stored = 0;
-            for (int64_t j = 0; j < P; j++) dir[j] = -g[j];
-            slope = -dot(g, g, P);
+            for (int64_t j = 0; j < P; j++) dir[j] = -pg[j];
+            slope = -dot(pg, pg, P);
         }
-        /* backtracking line search (Armijo), step 1 first */
+        /* backtracking line search (Armijo), step 1 first; with l1 each step is
+         * projected onto the orthant of theta (sign of theta, or of -pg at 0):
+         * a coordinate that would cross zero stops at zero */
         double step = 1.0;
         int tries = 0;
         for (;;) {
-            for (int64_t j = 0; j < P; j++) tn[j] = theta[j] + step * dir[j];
+            for (int64_t j = 0; j < P; j++) {
+                tn[j] = theta[j] + step * dir[j];
+                if (l1 > 0 && j < nw) {
+                    double side = theta[j] != 0 ? theta[j] : -pg[j];
+                    if (tn[j] * side <= 0) tn[j] = 0;
+                }
+            }
             if ((st = lr_eval(&p, tn, &fn, gn))) break;
-            if (fn <= f + 1e-4 * step * slope || ++tries == 60) break;
+            Fn = fn + l1 * l1_norm(tn, nw);
+            double decrease = 0; /* pg . (tn - theta): the model's decrease along the projected step */
+            for (int64_t j = 0; j < P; j++) decrease += pg[j] * (tn[j] - theta[j]);
+            if (Fn <= F + 1e-4 * (l1 > 0 ? decrease : step * slope) || ++tries == 60) break;
             step *= 0.5;
         }
         if (st) break;
@@ -182,14 +392,19 @@ em_status em_logreg_fit(const em_tensor *X, const em_tensor *y, const em_tensor 
             head = (head + 1) % m;
             stored = stored < m ? stored + 1 : m;
         }
-        /* relative decrease below 64 eps: nothing left to gain (scikit-learn's ftol) */
-        double scale = fabs(f) > fabs(fn) ? fabs(f) : fabs(fn);
-        bool stalled = f - fn <= 64 * DBL_EPSILON * (scale > 1 ? scale : 1.0);
+        /* relative decrease below 64 eps: nothing left to gain (scikit-learn's ftol).  OWL-QN
+         * needs it twice in a row: a step cut short at an orthant boundary can gain little
+         * and still leave the next step much to do */
+        double scale = fabs(F) > fabs(Fn) ? fabs(F) : fabs(Fn);
+        stalls = F - Fn <= 64 * DBL_EPSILON * (scale > 1 ? scale : 1.0) ? stalls + 1 : 0;
+        bool stalled = stalls >= (l1 > 0 ? 2 : 1);
         memcpy(theta, tn, (size_t)P * sizeof *theta);
         memcpy(g, gn, (size_t)P * sizeof *g);
-        f = fn;
+        f = fn, F = Fn;
+        pseudo_gradient(theta, g, nw, P, l1, pg);
         if (stalled) break; /* no decrease possible in floating point: at the optimum */
     }
+out:;
     em_tensor *c = NULL, *b = NULL;
     if (!st) st = em__new(EM_F64, 2, (int64_t[]){k, d}, &c);
     if (!st) st = em__new(EM_F64, 1, &k, &b);
@@ -205,7 +420,6 @@ em_status em_logreg_fit(const em_tensor *X, const em_tensor *y, const em_tensor 
 }
 
 /* ---- elastic net ------------------------------------------------------------ */
-static double soft(double x, double t) { return x > t ? x - t : x < -t ? x + t : 0.0; }
 
 em_status em_enet_fit(const em_tensor *X, const em_tensor *y, double alpha, double l1_ratio, int64_t max_iter,
                       double tol, bool positive, const em_tensor *w0, em_tensor **coef, int64_t *n_iter,

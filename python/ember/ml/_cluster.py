@@ -1,11 +1,18 @@
-"""Clustering: KMeans (k-means++ and Lloyd), MiniBatchKMeans, DBSCAN.
+"""Clustering: KMeans (k-means++ seeding; Lloyd or Elkan iterations),
+MiniBatchKMeans, DBSCAN.
 
-Every distance computation is a libember GEMM (|x|^2 - 2 x.c + |c|^2) and
-every centre update a GEMM of the one-hot assignment matrix with X, so a
-Lloyd step costs two GEMMs and a few passes over n x k.  Randomness (seeding,
+KMeans runs its iterations in C (csrc/ember/ml/kmeans.c): Lloyd's
+assignment is one GEMM per chunk of samples, |c|^2 - 2 x.c with |c|^2 as
+the GEMM's bias, then an argmin and the centre sums in the same pass over the
+chunk; Elkan's skips the distances that the triangle inequality rules out.
+Both follow scikit-learn's steps (data centred on its mean first, empty
+clusters relocated to the farthest samples, the same stopping rules), so
+given the same starting centres they reach the same labels and centres.
+Results are bit-identical for any thread count.  Randomness (seeding,
 mini-batches) comes from ember's Philox generator, so an int random_state
 gives the same clustering on every platform; it differs from scikit-learn's
-for the same seed, so tests compare quality (inertia), not labels."""
+for the same seed, so tests compare quality (inertia) for random seeding and
+labels and centres for given starting centres."""
 from __future__ import annotations
 
 from typing import Any
@@ -14,6 +21,7 @@ import numpy as np
 
 import ember
 
+from .. import _C
 from ._base import BaseEstimator, ClusterMixin, TransformerMixin, check_is_fitted
 from ._validation import check_sample_weight, seed_from, validate_data, wrap_like
 
@@ -24,23 +32,20 @@ def _t(a: np.ndarray) -> ember.Tensor:
     return ember.asarray(np.ascontiguousarray(a))
 
 
-def _sq_dists(Xt: ember.Tensor, x_sq: ember.Tensor, C: np.ndarray) -> ember.Tensor:
-    """Squared Euclidean distances (n, k), clamped at 0 (the GEMM form can dip
-    below by rounding)."""
-    Ct = _t(C)
-    d = x_sq[:, None] - 2.0 * (Xt @ Ct.T) + ember.sum(Ct * Ct, axis=1)
-    return ember.maximum(d, 0.0)
+def _sq_dists(X: np.ndarray, C: np.ndarray) -> np.ndarray:
+    """Squared Euclidean distances (n, k) in one pass in C: |x|^2 + |c|^2 -
+    2 x.c, clamped at 0 (the GEMM form can dip below by rounding)."""
+    return np.asarray(_C._kmeans_distances(np.ascontiguousarray(X), np.ascontiguousarray(C, dtype=X.dtype)))
 
 
-def _assign(Xt: ember.Tensor, x_sq: ember.Tensor, C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    d = _sq_dists(Xt, x_sq, C)
-    labels = ember.argmin(d, axis=1)
-    mind = ember.take_along_axis(d, labels[:, None], axis=1)[:, 0]
-    return np.asarray(labels), np.asarray(mind)
+def _assign(X: np.ndarray, C: np.ndarray, want_dist: bool = True) -> tuple[np.ndarray, Any]:
+    """Nearest centre of each row of X (GEMM distances in C, first minimum on
+    ties) and, if asked, the exact squared distance to it."""
+    labels, sq = _C._kmeans_predict(np.ascontiguousarray(X), np.ascontiguousarray(C, dtype=X.dtype), want_dist)
+    return np.asarray(labels), (None if sq is None else np.asarray(sq))
 
 
-def _kmeans_plusplus(X: np.ndarray, Xt: ember.Tensor, x_sq: ember.Tensor, w: np.ndarray, k: int,
-                     gen: ember.Generator) -> np.ndarray:
+def _kmeans_plusplus(X: np.ndarray, w: np.ndarray, k: int, gen: ember.Generator) -> np.ndarray:
     """Greedy k-means++ (Arthur & Vassilvitskii): each new centre is the best
     of 2 + log(k) candidates drawn with probability proportional to the
     weighted squared distance to the nearest centre so far."""
@@ -49,54 +54,46 @@ def _kmeans_plusplus(X: np.ndarray, Xt: ember.Tensor, x_sq: ember.Tensor, w: np.
     cw = np.cumsum(w)
     first = int(np.searchsorted(cw, float(gen.random(dtype=ember.float64)) * cw[-1], side="right"))
     centers = [X[min(first, n - 1)]]
-    closest = np.asarray(_sq_dists(Xt, x_sq, np.asarray(centers)))[:, 0]
-    potential = float((closest * w).sum())
+    closest = _sq_dists(X, centers[0][None, :])[:, 0]
     for _ in range(1, k):
         probs = np.cumsum(closest * w)
         draws = np.asarray(gen.random(size=(trials,), dtype=ember.float64)) * probs[-1]
         cand = np.minimum(np.searchsorted(probs, draws, side="right"), n - 1)
-        d = np.asarray(_sq_dists(Xt, x_sq, X[cand]))  # (n, trials)
-        new_closest = np.minimum(closest[:, None], d)
-        pots = (new_closest * w[:, None]).sum(axis=0)
-        best = int(np.argmin(pots))
+        new_closest = np.minimum(closest[:, None], _sq_dists(X, X[cand]))  # (n, trials)
+        best = int(np.argmin(w @ new_closest))  # the candidate that lowers the potential most
         centers.append(X[cand[best]])
-        closest, potential = new_closest[:, best], float(pots[best])
+        closest = np.ascontiguousarray(new_closest[:, best])
     return np.asarray(centers)
 
 
-def _init_centers(est: Any, X: np.ndarray, Xt: ember.Tensor, x_sq: ember.Tensor, w: np.ndarray, k: int,
-                  gen: ember.Generator) -> np.ndarray:
+def _init_centers(est: Any, X: np.ndarray, w: np.ndarray, k: int, gen: ember.Generator,
+                  offset: Any = 0.0) -> np.ndarray:
+    """Starting centres; X may be centred, then offset (its mean) is taken
+    off centres given as an array."""
     init = est.init
     if isinstance(init, str) and init == "k-means++":
-        return _kmeans_plusplus(X, Xt, x_sq, w, k, gen)
+        return _kmeans_plusplus(X, w, k, gen)
     if isinstance(init, str) and init == "random":
         idx = np.asarray(gen.permutation(X.shape[0]))[:k]
         return X[idx].copy()
     if callable(init):
-        return np.asarray(init(X, k, est.random_state), dtype=X.dtype)
+        return np.ascontiguousarray(init(X, k, est.random_state), dtype=X.dtype)
     C = np.asarray(init, dtype=X.dtype)
     if C.shape != (k, X.shape[1]):
         raise ValueError(f"The shape of the initial centers {C.shape} does not match the number of clusters {k} "
                          f"and the number of features {X.shape[1]}")
-    return C.copy()
-
-
-def _relocate_empty(X: np.ndarray, C: np.ndarray, counts: np.ndarray, mind: np.ndarray) -> None:
-    """Moves each empty cluster's centre to the point farthest from its own
-    centre (as scikit-learn does), farthest first."""
-    empty = np.flatnonzero(counts == 0)
-    if empty.size:
-        far = np.argsort(-mind, kind="stable")[: empty.size]
-        C[empty] = X[far]
+    return np.ascontiguousarray(C - offset, dtype=X.dtype)
 
 
 class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
-    """k-means clustering (Lloyd's algorithm) with k-means++ seeding.
+    """k-means clustering with k-means++ seeding, by Lloyd's algorithm or
+    Elkan's (the same iterates; Elkan's keeps distance bounds that skip most
+    distance computations on well-separated clusters).
 
     n_init runs ('auto': 1 with k-means++, 10 with random or a callable
     init) keep the one of lowest inertia.  tol is relative to the mean
-    feature variance, as in scikit-learn.  algorithm='elkan' is not
-    implemented in ember and is refused."""
+    feature variance, as in scikit-learn.  Given the same starting centres
+    (init an array), labels_ and cluster_centers_ equal scikit-learn's."""
 
     def __init__(self, n_clusters: int = 8, *, init: Any = "k-means++", n_init: Any = "auto", max_iter: int = 300,
                  tol: float = 1e-4, verbose: int = 0, random_state: Any = None, copy_x: bool = True,
@@ -112,10 +109,12 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         self.algorithm = algorithm
 
     def _check(self, n: int) -> int:
-        if self.algorithm != "lloyd":
-            raise ValueError(f"algorithm={self.algorithm!r} is not implemented in ember; use 'lloyd'")
+        if self.algorithm not in ("lloyd", "elkan"):
+            raise ValueError(f"algorithm={self.algorithm!r} is not available; use 'lloyd' or 'elkan'")
         if not isinstance(self.n_clusters, (int, np.integer)) or self.n_clusters < 1:
             raise ValueError(f"n_clusters should be a positive int, got {self.n_clusters!r}")
+        if not isinstance(self.max_iter, (int, np.integer)) or self.max_iter < 1:
+            raise ValueError(f"max_iter should be a positive int, got {self.max_iter!r}")
         if n < self.n_clusters:
             raise ValueError(f"n_samples={n} should be >= n_clusters={self.n_clusters}.")
         if self.n_init == "auto":
@@ -129,33 +128,25 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         X = validate_data(self, X, reset=True)
         n_init = self._check(X.shape[0])
         w = check_sample_weight(sample_weight, X.shape[0], X.dtype)
-        Xt, wt = _t(X), _t(w)
-        x_sq = ember.sum(Xt * Xt, axis=1)
         tol = float(np.mean(np.var(X, axis=0))) * self.tol
+        # centred data (as scikit-learn): the GEMM distances |c|^2 - 2 x.c
+        # cancel less near the origin
+        x_mean = X.mean(axis=0)
+        Xc = np.ascontiguousarray(X - x_mean)
         gen = ember.Generator(seed_from(self.random_state))
+        w_c = None if sample_weight is None else w
         best = None
         for _ in range(n_init):
-            C = _init_centers(self, X, Xt, x_sq, w, self.n_clusters, gen)
-            labels, mind, n_iter = None, None, 0
-            for n_iter in range(1, self.max_iter + 1):
-                new_labels, mind = _assign(Xt, x_sq, C)
-                onehot = ember.one_hot(_t(new_labels), self.n_clusters).astype(Xt.dtype) * wt[:, None]
-                counts = np.asarray(ember.sum(onehot, axis=0))
-                sums = np.asarray(onehot.T @ Xt)
-                newC = np.where(counts[:, None] > 0, sums / np.where(counts > 0, counts, 1)[:, None], C)
-                _relocate_empty(X, newC, counts, mind)
-                shift = float(((newC - C) ** 2).sum())
-                C = newC.astype(X.dtype)
-                if labels is not None and np.array_equal(labels, new_labels):
-                    break  # strict convergence
-                labels = new_labels
-                if shift <= tol:
-                    break
-            labels, mind = _assign(Xt, x_sq, C)  # labels consistent with the final centres
-            inertia = float((mind * w).sum())
+            C0 = _init_centers(self, Xc, w, self.n_clusters, gen, x_mean)
+            centers, labels, inertia, n_iter = _C._kmeans_fit(Xc, w_c, C0, self.algorithm == "elkan",
+                                                              int(self.max_iter), tol)
             if best is None or inertia < best[0]:
-                best = (inertia, C, labels, n_iter)
-        self.inertia_, self.cluster_centers_, self.labels_, self.n_iter_ = best
+                best = (inertia, centers, labels, n_iter)
+        inertia, centers, labels, n_iter = best
+        self.inertia_ = float(inertia)
+        self.cluster_centers_ = (np.asarray(centers) + x_mean).astype(X.dtype, copy=False)
+        self.labels_ = np.asarray(labels)
+        self.n_iter_ = int(n_iter)
         distinct = len(np.unique(self.labels_))
         if distinct < self.n_clusters:
             import warnings
@@ -169,24 +160,20 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         """Index of the nearest centre of each sample."""
         check_is_fitted(self, "cluster_centers_")
         Xa = validate_data(self, X, reset=False)
-        Xt = _t(Xa)
-        labels, _ = _assign(Xt, ember.sum(Xt * Xt, axis=1), self.cluster_centers_.astype(Xa.dtype))
+        labels, _ = _assign(Xa, self.cluster_centers_, want_dist=False)
         return wrap_like(labels, X)
 
     def transform(self, X: Any) -> Any:
         """Euclidean distance of each sample to each centre, shape (n, n_clusters)."""
         check_is_fitted(self, "cluster_centers_")
         Xa = validate_data(self, X, reset=False)
-        Xt = _t(Xa)
-        d = ember.sqrt(_sq_dists(Xt, ember.sum(Xt * Xt, axis=1), self.cluster_centers_.astype(Xa.dtype)))
-        return d if isinstance(X, ember.Tensor) else np.asarray(d)
+        return wrap_like(np.sqrt(_sq_dists(Xa, self.cluster_centers_)), X)
 
     def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:  # type: ignore[override]
         """Opposite of the inertia of X against the fitted centres."""
         check_is_fitted(self, "cluster_centers_")
         Xa = validate_data(self, X, reset=False)
-        Xt = _t(Xa)
-        _, mind = _assign(Xt, ember.sum(Xt * Xt, axis=1), self.cluster_centers_.astype(Xa.dtype))
+        _, mind = _assign(Xa, self.cluster_centers_)
         return -float((mind * check_sample_weight(sample_weight, len(Xa))).sum())
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
@@ -226,7 +213,7 @@ class MiniBatchKMeans(KMeans):
     def _step(self, Xb: np.ndarray, wb: np.ndarray) -> float:
         """One mini-batch update; returns the batch's inertia before the update."""
         Xt = _t(Xb)
-        labels, mind = _assign(Xt, ember.sum(Xt * Xt, axis=1), self.cluster_centers_)
+        labels, mind = _assign(Xb, self.cluster_centers_)
         onehot = ember.one_hot(_t(labels), self.n_clusters).astype(Xt.dtype) * _t(wb)[:, None]
         bcounts = np.asarray(ember.sum(onehot, axis=0)).astype(np.float64)
         bsums = np.asarray(onehot.T @ Xt).astype(np.float64)
@@ -242,10 +229,8 @@ class MiniBatchKMeans(KMeans):
         n = X.shape[0]
         size = min(n, self.init_size or 3 * max(self.batch_size, self.n_clusters))
         sub = np.sort(np.asarray(gen.permutation(n))[:size])
-        Xs = X[sub]
-        Xst = _t(Xs)
-        self.cluster_centers_ = _init_centers(self, Xs, Xst, ember.sum(Xst * Xst, axis=1), w[sub], self.n_clusters,
-                                              gen).astype(X.dtype)
+        Xs = np.ascontiguousarray(X[sub])
+        self.cluster_centers_ = _init_centers(self, Xs, w[sub], self.n_clusters, gen).astype(X.dtype)
         self._counts = np.zeros(self.n_clusters)
         self.n_steps_ = 0
 
@@ -273,8 +258,7 @@ class MiniBatchKMeans(KMeans):
                     break
         self.n_iter_ = int(np.ceil(self.n_steps_ * bs / n))
         if self.compute_labels:
-            Xt = _t(X)
-            self.labels_, mind = _assign(Xt, ember.sum(Xt * Xt, axis=1), self.cluster_centers_)
+            self.labels_, mind = _assign(X, self.cluster_centers_)
             self.inertia_ = float((mind * w).sum())
         self._n_features_out = self.n_clusters
         return self
@@ -290,8 +274,7 @@ class MiniBatchKMeans(KMeans):
         self._step(X, w)
         self.n_steps_ += 1
         if self.compute_labels:
-            Xt = _t(X)
-            self.labels_, mind = _assign(Xt, ember.sum(Xt * Xt, axis=1), self.cluster_centers_)
+            self.labels_, mind = _assign(X, self.cluster_centers_)
             self.inertia_ = float((mind * w).sum())
         return self
 

@@ -20,6 +20,7 @@ import ember
 
 from .. import _C
 from ._base import BaseEstimator, ClassifierMixin, RegressorMixin, check_is_fitted
+from ._tall import is_tall, tall_lstsq
 from ._validation import (check_classification_targets, check_sample_weight, seed_from, validate_data,
                           wrap_like)
 
@@ -56,9 +57,12 @@ class _LinearPredictor:
     def _decision(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "coef_")
         Xa = validate_data(self, X, reset=False).astype(np.float64, copy=False)
-        coef = np.atleast_2d(self.coef_)
-        out = np.asarray(_t(Xa) @ _t(coef.T)) + self.intercept_
-        return out
+        coef = np.ascontiguousarray(np.atleast_2d(self.coef_), dtype=np.float64)
+        b = np.ascontiguousarray(np.broadcast_to(np.asarray(self.intercept_, dtype=np.float64), (coef.shape[0],)))
+        # X @ coef.T + intercept in one pass: for one or two outputs a streaming dot per row
+        # (em_linalg_tall_project), else the GEMM with the intercept as its bias
+        fn = _C._tall_project if coef.shape[0] <= 2 else _C._linear
+        return np.asarray(fn(_t(Xa), _t(coef), _t(b)))
 
 
 class _LinearRegressorBase(_LinearPredictor, RegressorMixin, BaseEstimator):
@@ -89,19 +93,34 @@ class _LinearRegressorBase(_LinearPredictor, RegressorMixin, BaseEstimator):
 
 class LinearRegression(_LinearRegressorBase):
     """Ordinary least squares: minimises ||y - X w - b||^2 (weighted), through
-    an SVD-based least-squares solve, so rank-deficient X gives the minimum-norm
-    solution.  positive=True constrains w >= 0 (coordinate descent)."""
+    an SVD-based least-squares solve, so rank-deficient X gives the
+    minimum-norm solution; singular values below tol times the largest count
+    as zero (scikit-learn >= 1.9's `cond`).  For n_samples >= n_features the
+    data is read once in C into an n x n triangular factor (Gram/Cholesky
+    when well conditioned, Householder QR otherwise, see ember/ml/_tall.py)
+    whose SVD gives the solution.  positive=True constrains w >= 0
+    (coordinate descent)."""
 
-    def __init__(self, *, fit_intercept: bool = True, copy_X: bool = True, n_jobs: int | None = None,
-                 positive: bool = False):
+    def __init__(self, *, fit_intercept: bool = True, copy_X: bool = True, tol: float = 1e-6,
+                 n_jobs: int | None = None, positive: bool = False):
         self.fit_intercept = fit_intercept
         self.copy_X = copy_X
+        self.tol = tol
         self.n_jobs = n_jobs
         self.positive = positive
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "LinearRegression":
         """Fits coef_ and intercept_."""
         X, y, w = self._xyw(X, y, sample_weight)
+        if not self.positive and is_tall(X):
+            # one pass over X in C (centring and weights fused), then an n x n SVD; see _tall.py
+            Y = y[:, None] if y.ndim == 1 else y
+            ws = None if sample_weight is None else w
+            coef, x_off, y_off, rank, sv = tall_lstsq(X, np.ascontiguousarray(Y), ws, self.fit_intercept,
+                                                      rcond=self.tol)
+            self.rank_, self.singular_ = rank, sv
+            self._set_intercept(coef[0] if y.ndim == 1 else coef, x_off, y_off[0] if y.ndim == 1 else y_off)
+            return self
         Xc, yc, x_off, y_off = _center(X, y, w, self.fit_intercept)
         if self.positive:
             cols = [yc] if yc.ndim == 1 else list(yc.T)
@@ -112,7 +131,7 @@ class LinearRegression(_LinearRegressorBase):
             coef = coefs[0] if yc.ndim == 1 else np.vstack(coefs)
             self.rank_, self.singular_ = None, None
         else:
-            sol, _, rank, sv = ember.linalg.lstsq(_t(Xc), _t(yc))
+            sol, _, rank, sv = ember.linalg.lstsq(_t(Xc), _t(yc), rcond=self.tol)
             coef = np.asarray(sol).T
             self.rank_ = int(np.asarray(rank))
             self.singular_ = np.asarray(sv)
@@ -123,8 +142,10 @@ class LinearRegression(_LinearRegressorBase):
 class Ridge(_LinearRegressorBase):
     """Least squares with an l2 penalty: minimises ||y - X w - b||^2 +
     alpha ||w||^2, solved through the normal equations (X^T X + alpha I) w =
-    X^T y with a Cholesky factorisation in libember (or, with solver='svd', by
-    filtering X's singular values).  alpha may be one value per target."""
+    X^T y (both products of the centred, weighted data from one pass over X
+    in C, em_linalg_tall_gram) with a Cholesky factorisation in libember (or,
+    with solver='svd', by filtering X's singular values).  alpha may be one
+    value per target."""
 
     def __init__(self, alpha: Any = 1.0, *, fit_intercept: bool = True, copy_X: bool = True,
                  max_iter: int | None = None, tol: float = 1e-4, solver: str = "auto", positive: bool = False,
@@ -148,20 +169,30 @@ class Ridge(_LinearRegressorBase):
         alpha = np.asarray(self.alpha, dtype=np.float64)
         if (alpha < 0).any():
             raise ValueError(f"alpha must be >= 0, got {self.alpha!r}")
-        Xc, yc, x_off, y_off = _center(X, y, w, self.fit_intercept)
+        k = 1 if y.ndim == 1 else y.shape[1]
+        alphas = np.broadcast_to(alpha, (k,)) if alpha.ndim else np.full(k, float(alpha))
+        if alpha.ndim and alpha.shape[0] not in (1, k):
+            raise ValueError(f"Number of targets and number of penalties do not correspond: {alpha.shape[0]} != {k}")
+        yc = y
+        if self.solver != "svd" and X.shape[1] <= 2048:
+            # X^T X and X^T Y of the centred, weighted data in one pass over X in C (no centred copy)
+            n = X.shape[1]
+            Gy, mean = (np.asarray(a) for a in _C._tall(X, np.ascontiguousarray(y), None if sample_weight is None
+                                                         else w, self.fit_intercept, False))
+            G, XtY, x_off = Gy[:n, :n], Gy[:n, n:], mean[:n]
+            y_off = mean[n] if y.ndim == 1 else mean[n:]
+        else:
+            Xc, yc, x_off, y_off = _center(X, y, w, self.fit_intercept)
+            Xt = _t(Xc)
         Y = yc[:, None] if yc.ndim == 1 else yc
-        alphas = np.broadcast_to(alpha, (Y.shape[1],)) if alpha.ndim else np.full(Y.shape[1], float(alpha))
-        if alpha.ndim and alpha.shape[0] not in (1, Y.shape[1]):
-            raise ValueError(f"Number of targets and number of penalties do not correspond: {alpha.shape[0]} != "
-                             f"{Y.shape[1]}")
-        Xt = _t(Xc)
         if self.solver == "svd":
             U, s, Vh = (np.asarray(a) for a in ember.linalg.svd(Xt, full_matrices=False))
             uty = U.T @ Y
             coef = np.stack([Vh.T @ (s / (s * s + a) * uty[:, j]) for j, a in enumerate(alphas)])
         else:
-            G = np.asarray(Xt.T @ Xt)
-            XtY = np.asarray(Xt.T @ _t(Y))
+            if X.shape[1] > 2048:
+                G = np.asarray(Xt.T @ Xt)
+                XtY = np.asarray(Xt.T @ _t(Y))
             coef = np.empty((Y.shape[1], X.shape[1]))
             same = np.all(alphas == alphas[0])
             for j, a in enumerate(alphas):
@@ -298,9 +329,23 @@ class _LinearClassifierBase(_LinearPredictor, ClassifierMixin, BaseEstimator):
 
 
 class LogisticRegression(_LinearClassifierBase):
-    """Logistic regression (binary, or multinomial for more classes) with an
-    l2 penalty (or none), fitted by L-BFGS in C on scikit-learn's objective:
-    (1/S) sum_i s_i loss_i + ||W||^2 / (2 C S).  Only solver='lbfgs'."""
+    """Logistic regression (binary, or multinomial for more classes) on
+    scikit-learn's objective, (1/S) sum_i s_i loss_i + penalty(W) / (C S):
+    penalty 'l2' (||W||^2 / 2), 'l1' (||W||_1), 'elasticnet'
+    (l1_ratio ||W||_1 + (1 - l1_ratio) ||W||^2 / 2) or None; intercepts are
+    not penalised.  The solvers are C loops: L-BFGS for 'l2' and None; with
+    an l1 part, proximal Newton (coordinate descent on the local quadratic
+    model, as glmnet) while the model has at most 2048 coefficients
+    (n_classes (n_features + 1), or n_features + 1 for two classes), else
+    OWL-QN (orthant-wise L-BFGS); both give exact zeros.  solver accepts
+    'lbfgs' (the default) and 'saga' (scikit-learn's solver for l1 and elastic
+    net): both names mean ember's choice above, which minimises the same
+    objective, so the coefficients agree with scikit-learn's to its
+    tolerance.  tol bounds the largest entry of the (pseudo-)gradient of the
+    objective divided by C S."""
+
+    _SOLVERS = ("lbfgs", "saga")
+    _PENALTIES = {None: 0, "none": 0, "l2": 1, "l1": 2, "elasticnet": 3}
 
     def __init__(self, penalty: str | None = "l2", *, dual: bool = False, tol: float = 1e-4, C: float = 1.0,
                  fit_intercept: bool = True, intercept_scaling: float = 1, class_weight: Any = None,
@@ -321,27 +366,49 @@ class LogisticRegression(_LinearClassifierBase):
         self.n_jobs = n_jobs
         self.l1_ratio = l1_ratio
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "LogisticRegression":
-        """Fits coef_, intercept_ and n_iter_."""
-        if self.solver != "lbfgs":
-            raise ValueError(f"solver={self.solver!r} is not implemented in ember; use 'lbfgs'")
-        if self.penalty not in ("l2", None, "none"):
-            raise ValueError(f"penalty={self.penalty!r} is not implemented in ember (lbfgs supports 'l2' or None)")
+    def _penalty(self) -> tuple[int, float]:
+        if self.solver not in self._SOLVERS:
+            hint = (" (liblinear penalises the intercept and fits one-vs-rest; 'saga' solves scikit-learn's "
+                    "multinomial objective with an unpenalised intercept, as ember does)"
+                    if self.solver == "liblinear" else "")
+            raise ValueError(f"solver={self.solver!r} is not implemented in ember; use 'lbfgs' or 'saga'{hint}")
+        if self.penalty not in self._PENALTIES:
+            raise ValueError(f"penalty={self.penalty!r} is not supported; use 'l2', 'l1', 'elasticnet' or None")
         if self.dual:
-            raise ValueError("dual=True is not implemented in ember (lbfgs solves the primal)")
+            raise ValueError("dual=True is not implemented in ember (the solver works on the primal)")
         if not (isinstance(self.C, numbers.Real) and self.C > 0):
             raise ValueError(f"C must be a positive float, got {self.C!r}")
+        l1_ratio = 0.0
+        if self.penalty == "elasticnet":
+            if self.l1_ratio is None:
+                raise ValueError("l1_ratio must be specified when penalty is elasticnet.")
+            if not (isinstance(self.l1_ratio, numbers.Real) and 0 <= self.l1_ratio <= 1):
+                raise ValueError(f"l1_ratio must be between 0 and 1; got (l1_ratio={self.l1_ratio!r})")
+            l1_ratio = float(self.l1_ratio)
+        elif self.l1_ratio is not None and self.l1_ratio != (1 if self.penalty == "l1" else 0):
+            warnings.warn(f"l1_ratio parameter is only used when penalty is 'elasticnet'. Got (penalty="
+                          f"{self.penalty!r}); ember's penalty defaults to 'l2', pass penalty='elasticnet' to mix "
+                          "l1 and l2", UserWarning, stacklevel=3)
+        return self._PENALTIES[self.penalty], l1_ratio
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "LogisticRegression":
+        """Fits coef_, intercept_ and n_iter_."""
+        penalty, l1_ratio = self._penalty()
         X, y = validate_data(self, X, y)
         X = X.astype(np.float64, copy=False)
         codes = self._classes(y)
         sw = self._class_weights(codes, check_sample_weight(sample_weight, len(X)))
-        coef, b, it = _C._logreg_fit(X, codes, sw, len(self.classes_), float(self.C), self.penalty == "l2",
+        coef, b, it = _C._logreg_fit(X, codes, sw, len(self.classes_), float(self.C), penalty, l1_ratio,
                                      bool(self.fit_intercept), int(self.max_iter), float(self.tol))
         self.coef_ = np.asarray(coef)
         self.intercept_ = np.asarray(b)
         self.n_iter_ = np.array([it], dtype=np.int32)
         if it >= self.max_iter:
-            warnings.warn(f"lbfgs failed to converge after {it} iteration(s); increase max_iter or scale the data",
+            name = "lbfgs"
+            if penalty == 2 or (penalty == 3 and l1_ratio > 0):
+                rows = 1 if len(self.classes_) == 2 else len(self.classes_)
+                name = "proximal Newton" if rows * (X.shape[1] + 1) <= 2048 else "OWL-QN"
+            warnings.warn(f"{name} failed to converge after {it} iteration(s); increase max_iter or scale the data",
                           ConvergenceWarning, stacklevel=2)
         return self
 

@@ -1,15 +1,15 @@
 """k-nearest neighbours: KNeighborsClassifier, KNeighborsRegressor.
 
-Brute force through libember: squared Euclidean distances of a block of
-queries to all training points come from one GEMM (ranked by |x|^2 - 2 q.x),
-and topk's one-pass selection picks the k nearest (ties by lower training
-index).  Distances of the chosen neighbours are then recomputed exactly, so
+Brute force (Euclidean) in libember (csrc/ember/ml/knn.c): blocks of queries
+against blocks of training points, ranked by |x|^2 - 2 q.x from one GEMM per
+tile (with |x|^2 as its bias), a per-query heap keeps the k best (ties by
+lower training index), and the winners' distances are recomputed exactly, so
 the GEMM's cancellation error never reaches the returned distances or the
 distance weights.  Manhattan (p=1) and other Minkowski p use a direct
-broadcast instead of the GEMM.  algorithm='kd_tree' (and 'auto' for
-Euclidean distance, d <= 15 and n >= 5000) queries a KD-tree built in C
-(csrc/ember/ml/kdtree.c) instead, with the same results; 'ball_tree' is
-refused."""
+broadcast with topk instead.  algorithm='kd_tree' (and 'auto' for
+Euclidean distance, n >= 5000 and d <= 6, or d <= 8 from 50000 points)
+queries a KD-tree built in C (csrc/ember/ml/kdtree.c) instead, with the
+same results; 'ball_tree' is refused."""
 from __future__ import annotations
 
 from typing import Any
@@ -17,8 +17,6 @@ from typing import Any
 import numpy as np
 
 import ember
-
-from .. import _C
 
 from ._base import BaseEstimator, ClassifierMixin, RegressorMixin, check_is_fitted
 from ._validation import check_classification_targets, validate_data, wrap_like
@@ -72,15 +70,16 @@ class _KNeighborsBase(BaseEstimator):
         self._check_params()
         X, y = validate_data(self, X, y, multi_output=multi_output)
         self._fit_X = X
-        self._fit_t = _t(X)
-        self._sq = ember.sum(self._fit_t * self._fit_t, axis=1) if self._p == 2 else None
-        # -2 X as GEMM weights: the ranking distances |x|^2 - 2 q.x come from one
-        # fused GEMM with |x|^2 as its bias (em_linear), no elementwise passes
-        self._m2x = self._fit_t * -2.0 if self._p == 2 else None
+        self._fit_X64 = np.ascontiguousarray(X, dtype=np.float64) if self._p == 2 else None
+        self._fit_t = _t(X) if self._p != 2 else None
         self.n_samples_fit_ = X.shape[0]
         self.effective_metric_ = "euclidean" if self._p == 2 else "manhattan" if self._p == 1 else "minkowski"
-        kd = self.algorithm == "kd_tree" or (self.algorithm == "auto" and self._p == 2 and X.shape[1] <= 15
-                                             and X.shape[0] >= 5000)
+        n, d = X.shape
+        # 'auto': the tree only where it beats the blocked brute force (measured on 2000 queries of
+        # clustered data: the tree wins up to 6 features, and up to 8 from 50000 points; by 10
+        # features brute force is faster at 10^5 points and the gap grows with d)
+        kd = self.algorithm == "kd_tree" or (self.algorithm == "auto" and self._p == 2 and n >= 5000 and
+                                             (d <= 6 or (d <= 8 and n >= 50_000)))
         self._kdtree = tuple(np.asarray(a) for a in ember._C._kdtree_build(X, self.leaf_size)) if kd else None
         return X, y
 
@@ -111,7 +110,14 @@ class _KNeighborsBase(BaseEstimator):
         if getattr(self, "_kdtree", None) is not None:
             # exact distances, sorted by (distance, index) in C
             dist, idx_out = (np.asarray(a) for a in ember._C._kdtree_query(
-                *self._kdtree, self._fit_X.astype(np.float64, copy=False), Q.astype(np.float64, copy=False), kk))
+                *self._kdtree, self._fit_X64, Q.astype(np.float64, copy=False), kk))
+            if self._fit_X.dtype != np.float64:
+                dist = dist.astype(self._fit_X.dtype)
+            return self._finish_kneighbors(X, self_query, dist, idx_out, k, kk, return_distance)
+        if self._p == 2:
+            # blocked GEMM ranking + per-query heap + exact distances, all in C (ml/knn.c)
+            dist, idx_out = (np.asarray(a) for a in ember._C._knn_brute(
+                self._fit_X64, np.ascontiguousarray(Q, dtype=np.float64), kk))
             if self._fit_X.dtype != np.float64:
                 dist = dist.astype(self._fit_X.dtype)
             return self._finish_kneighbors(X, self_query, dist, idx_out, k, kk, return_distance)
@@ -119,12 +125,8 @@ class _KNeighborsBase(BaseEstimator):
         idx_out = np.empty((len(Q), kk), dtype=np.int64)
         for s in range(0, len(Q), block):
             q = _t(Qd[s:s + block])
-            if self._p == 2:
-                # |q|^2 is the same for every candidate of a query: ranking needs only |x|^2 - 2 q.x
-                d = _C._linear(q, self._m2x, self._sq)
-            else:
-                diff = ember.abs(q[:, None, :] - self._fit_t[None, :, :])
-                d = ember.sum(diff if self._p == 1 else diff ** self._p, axis=2)
+            diff = ember.abs(q[:, None, :] - self._fit_t[None, :, :])
+            d = ember.sum(diff if self._p == 1 else diff ** self._p, axis=2)
             idx_out[s:s + block] = np.asarray(ember.topk(d, kk, axis=1, largest=False).indices)
         dist = self._exact(Qd, idx_out)
         # the GEMM may order near-ties differently from the exact distances: re-sort stably

@@ -34,4 +34,12 @@ EM_API em_status em_kdtree_build(const em_tensor *X, int64_t leaf_size, em_kdtre
 EM_API em_status em_kdtree_query(const em_kdtree *t, const em_tensor *X, const em_tensor *Q, int64_t k,
                                  em_tensor **dist, em_tensor **idx);
 
+/* The same result as em_kdtree_query (k nearest rows of X to each row of Q,
+ * exact Euclidean distances, nearest first, ties by lower row index) by
+ * brute force: blocked GEMMs of Q against X feed a per-query heap
+ * (csrc/ember/ml/knn.c).  X (n, d), Q (m, d): float64 with contiguous rows,
+ * finite; 1 <= k <= n.  New (m, k) float64 *dist and int64 *idx (the caller
+ * frees both). */
+EM_API em_status em_knn_brute(const em_tensor *X, const em_tensor *Q, int64_t k, em_tensor **dist, em_tensor **idx);
+
 #endif

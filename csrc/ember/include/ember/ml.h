@@ -75,4 +75,30 @@ EM_API em_status em_linalg_lstsq(const em_tensor *a, const em_tensor *b, double 
  * default max(m, n) * eps). */
 EM_API em_status em_linalg_pinv(const em_tensor *x, double rtol, em_tensor **out);
 
+/* Tall matrices (csrc/ember/ml/linalg_tall.c): one pass over the rows of
+ * x (m, n) float32/float64, optional targets y (m,) or (m, k) and optional
+ * row weights w (m,) float64, finite and >= 0 (NULL: all 1), any strides.
+ * With a = [x | y] (p = n + k columns), mu the weighted column means of a
+ * (zeros unless center) and a_c = a - mu:
+ *  - tall_gram: gram (p, p) = sum_i w_i a_c,i a_c,i^T, the weighted, centred
+ *    Gram matrix (blocks centred on their own means and merged pairwise, so
+ *    a large mean costs no accuracy);
+ *  - tall_qr: r (p, p) upper triangular with a diagonal >= 0 and
+ *    r^T r = that Gram matrix, by Householder reflections on the rows
+ *    sqrt(w_i) [1 | a_i] (backward stable however ill-conditioned x is).
+ * For least squares, r[:n, :n] is the R factor of the centred, weighted x
+ * and r[:n, n:] is Q^T of the centred, weighted y.  mean: (p,) float64.
+ * New float64 tensors; the caller frees both.  The result does not depend
+ * on the thread count.  NaN/inf in the data: EM_ERR_INVALID_ARG. */
+EM_API em_status em_linalg_tall_gram(const em_tensor *x, const em_tensor *y, const em_tensor *w, bool center,
+                                     em_tensor **gram, em_tensor **mean);
+EM_API em_status em_linalg_tall_qr(const em_tensor *x, const em_tensor *y, const em_tensor *w, bool center,
+                                   em_tensor **r, em_tensor **mean);
+/* out (m, k) = x @ w^T + b for many rows x (m, d) and a few directions
+ * w (k, d), 1 <= k <= 16 (a linear model's decision function, PCA's
+ * projection): one streaming pass over x.  b (k,) or NULL; one float dtype;
+ * rows of x and w contiguous.  The same bits for any thread count.  New
+ * tensor; the caller frees it. */
+EM_API em_status em_linalg_tall_project(const em_tensor *x, const em_tensor *w, const em_tensor *b, em_tensor **out);
+
 #endif

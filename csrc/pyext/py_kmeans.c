@@ -1,0 +1,90 @@
+/* Private bindings of ember/kmeans.h for ember.ml's KMeans.  Arguments are
+ * positional and prepared by the Python layer (C-contiguous arrays of one
+ * float dtype); libember still checks everything. */
+#include "pyember.h"
+
+/* _kmeans_fit(X, sample_weight, init, elkan, max_iter, tol) -> (centers, labels, inertia, n_iter) */
+static PyObject *py_kmeans_fit(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "_kmeans_fit(X, sample_weight, init, elkan, max_iter, tol)");
+        return NULL;
+    }
+    em_kmeans_options o = em_kmeans_default_options();
+    long long max_iter;
+    int elkan = PyObject_IsTrue(args[3]);
+    if (elkan < 0 || empy_opt_long(args[4], 300, &max_iter, "_kmeans_fit", "max_iter") < 0 ||
+        empy_opt_double(args[5], 0.0, &o.tol, "_kmeans_fit", "tol") < 0)
+        return NULL;
+    o.algorithm = elkan ? EM_KMEANS_ELKAN : EM_KMEANS_LLOYD;
+    o.max_iter = max_iter;
+    em_tensor *X = NULL, *w = NULL, *init = NULL, *centers = NULL, *labels = NULL;
+    PyObject *res = NULL;
+    if (!(X = empy_as_tensor(args[0], -1, "X"))) goto done;
+    if (args[1] != Py_None && !(w = empy_as_tensor(args[1], -1, "sample_weight"))) goto done;
+    if (!(init = empy_as_tensor(args[2], -1, "init"))) goto done;
+    double inertia = 0;
+    int64_t it = 0;
+    em_status st = EMPY_CALL(em_tensor_numel(X), em_kmeans_fit(X, w, init, &o, &centers, &labels, &inertia, &it));
+    if (st) {
+        empy_raise(st);
+        goto done;
+    }
+    res = Py_BuildValue("(NNdL)", empy_wrap(centers), empy_wrap(labels), inertia, (long long)it);
+done:
+    em_tensor_free(X), em_tensor_free(w), em_tensor_free(init);
+    return res;
+}
+
+/* _kmeans_predict(X, centers, want_sq_dist) -> (labels, sq_dist or None) */
+static PyObject *py_kmeans_predict(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "_kmeans_predict(X, centers, want_sq_dist)");
+        return NULL;
+    }
+    int want = PyObject_IsTrue(args[2]);
+    if (want < 0) return NULL;
+    em_tensor *X = NULL, *C = NULL, *labels = NULL, *sq = NULL;
+    PyObject *res = NULL;
+    if (!(X = empy_as_tensor(args[0], -1, "X")) || !(C = empy_as_tensor(args[1], -1, "centers"))) goto done;
+    em_status st = EMPY_CALL(em_tensor_numel(X), em_kmeans_predict(X, C, &labels, want ? &sq : NULL));
+    if (st) {
+        empy_raise(st);
+        goto done;
+    }
+    if (want) {
+        res = Py_BuildValue("(NN)", empy_wrap(labels), empy_wrap(sq));
+    } else {
+        res = Py_BuildValue("(NO)", empy_wrap(labels), Py_None);
+    }
+done:
+    em_tensor_free(X), em_tensor_free(C);
+    return res;
+}
+
+/* _kmeans_distances(X, centers) -> (n, k) squared distances */
+static PyObject *py_kmeans_distances(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "_kmeans_distances(X, centers)");
+        return NULL;
+    }
+    em_tensor *X = NULL, *C = NULL, *D = NULL;
+    PyObject *res = NULL;
+    if ((X = empy_as_tensor(args[0], -1, "X")) && (C = empy_as_tensor(args[1], -1, "centers"))) {
+        em_status st = EMPY_CALL(em_tensor_numel(X), em_kmeans_distances(X, C, &D));
+        res = st ? empy_raise(st) : empy_wrap(D);
+    }
+    em_tensor_free(X), em_tensor_free(C);
+    return res;
+}
+
+PyMethodDef empy_kmeans_methods[] = {
+    {"_kmeans_fit", (PyCFunction)(void (*)(void))py_kmeans_fit, METH_FASTCALL,
+     "_kmeans_fit(X, sample_weight, init, elkan, max_iter, tol)\n--\n\n"
+     "k-means iterations from init: (centers, labels, inertia, n_iter) (private)."},
+    {"_kmeans_predict", (PyCFunction)(void (*)(void))py_kmeans_predict, METH_FASTCALL,
+     "_kmeans_predict(X, centers, want_sq_dist)\n--\n\n"
+     "Nearest centre of each row and, if asked, its squared distance (private)."},
+    {"_kmeans_distances", (PyCFunction)(void (*)(void))py_kmeans_distances, METH_FASTCALL,
+     "_kmeans_distances(X, centers)\n--\n\nSquared distances of every row to every centre (private)."},
+    {NULL, NULL, 0, NULL},
+};
