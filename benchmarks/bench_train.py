@@ -7,13 +7,12 @@ LeNet-style CNN (conv 1->6 5x5, maxpool, conv 6->16 5x5, maxpool,
 120-84-10) on 1x28x28 inputs at batch 64.  Both frameworks start from the
 same weights and see the same batch; the step is zero_grad, forward,
 cross-entropy, backward and Adam.step.  The table prints steps per second
-and ember's speed relative to PyTorch (>1 means ember is faster), median
-of repeated runs, with both libraries on the same thread count.  The last
-row is the eager per-op cost with autograd recording (a 4-element add on
+and ember's speed relative to PyTorch (>1 means ember is faster): the best
+of seven alternating rounds each, with both libraries on the same thread
+count.  The last row is the eager per-op cost with autograd recording (a 4-element add on
 tensors that require grad).
 """
 import argparse
-import statistics
 import time
 
 import numpy as np
@@ -82,24 +81,36 @@ def make_steps(kind, batch):
     return estep, tstep
 
 
-def rate(fn, seconds=0.3, repeat=5):
+def calibrate(fn, seconds):
+    """Calls per timing so that one timing lasts about `seconds`."""
     n = 1
-    while True:  # calibrate the inner count to about `seconds`
+    while True:
         t0 = time.perf_counter()
         for _ in range(n):
             fn()
         dt = time.perf_counter() - t0
         if dt > seconds / 4:
-            break
+            return max(1, int(n * seconds / dt))
         n *= 2
-    n = max(1, int(n * seconds / 4 / dt * 4 / repeat)) if dt > 0 else n
-    best = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        best.append((time.perf_counter() - t0) / n)
-    return 1.0 / statistics.median(best)
+
+
+def rates(efn, tfn, seconds=0.2, rounds=7):
+    """Best calls per second of each, timed in alternating rounds so that load
+    from other processes hits both alike (the best round is the least
+    disturbed one)."""
+    ne, nt = calibrate(efn, seconds), calibrate(tfn, seconds)
+    best_e = best_t = 0.0
+    for _ in range(rounds):
+        for fn, n, which in ((efn, ne, "e"), (tfn, nt, "t")):
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            r = n / (time.perf_counter() - t0)
+            if which == "e":
+                best_e = max(best_e, r)
+            else:
+                best_t = max(best_t, r)
+    return best_e, best_t
 
 
 def add_per_op():
@@ -124,11 +135,11 @@ def main():
         print("|---|---|---|---|---|")
         for kind, batch in (("mlp", 1), ("mlp", 32), ("mlp", 128), ("cnn", 64)):
             estep, tstep = make_steps(kind, batch)
-            re, rt = rate(estep), rate(tstep)
+            re, rt = rates(estep, tstep)
             name = "MLP 784-256-128-10" if kind == "mlp" else "LeNet-5 CNN 1x28x28"
             print(f"| {name} | {batch} | {re:,.0f} | {rt:,.0f} | {re / rt:.2f}x |")
         ef, tf = add_per_op()
-        re, rt = rate(ef, 0.2), rate(tf, 0.2)
+        re, rt = rates(ef, tf, 0.1)
         print(f"| add, 4 elements, requires_grad (ops/s) | - | {re:,.0f} | {rt:,.0f} | {re / rt:.2f}x |")
 
 

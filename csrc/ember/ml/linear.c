@@ -325,7 +325,7 @@ em_status em_logreg_fit(const em_tensor *X, const em_tensor *y, const em_tensor 
     }
     /* f: the smooth part (loss and l2), F = f + l1 ||W||_1 the objective */
     double f, fn, F, Fn;
-    st = lr_eval(&p, theta, &f, g);
+    if ((st = lr_eval(&p, theta, &f, g)) != EM_OK) goto out; /* g is unset after a failure */
     F = f + l1 * l1_norm(theta, nw);
     pseudo_gradient(theta, g, nw, P, l1, pg);
     while (!st && it < o->max_iter && max_abs(pg, P) > o->tol) {
