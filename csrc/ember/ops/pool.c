@@ -169,7 +169,7 @@ static inline int64_t avg_window(const pool_geom *g, int64_t oh, int64_t ow, int
                     for (int64_t ow = 0; ow < g->OW; ow++) {                                                  \
                         int64_t k = 2 * oh * g->W + 2 * ow, best = k;                                         \
                         T m = x[k];                                                                           \
-                        MAX_STEP(S, x[k + 1], k + 1);                                                            \
+                        MAX_STEP(S, x[k + 1], k + 1);                                                         \
                         MAX_STEP(S, x[k + g->W], k + g->W);                                                      \
                         MAX_STEP(S, x[k + g->W + 1], k + g->W + 1);                                              \
                         y[oh * g->OW + ow] = m;                                                               \
