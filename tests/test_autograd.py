@@ -646,3 +646,31 @@ def test_python_indexing_grad(key):
 def test_indexing_of_a_transposed_view_and_second_order():
     check_grad(lambda x: x.mT[1:, 0] ** 2, lambda x: x.mT[1:, 0] ** 2, rand(3, 4))
     assert A.gradgradcheck(lambda x: x[1:, ::2] ** 3, (f64(3, 4),))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_masked_select_and_boolean_index_gradients(dtype):
+    """x.masked_select(mask) (mask broadcast to x) and x[mask] record a gather,
+    so the gradient is a scatter of g into the selected positions, as torch."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 4)).astype(dtype)
+    tol = dict(rtol=1e-6) if dtype == "float64" else dict(rtol=1e-5)
+    cases = [("masked_select", x > 0), ("masked_select", np.array([True, False, True, True])),
+             ("getitem", x > 0)]
+    for how, mask in cases:
+        ex = E.asarray(x.copy())
+        ex.requires_grad = True
+        tx = torch.tensor(x, requires_grad=True)
+        if how == "masked_select":
+            ye, yt = ex.masked_select(E.asarray(mask)), tx.masked_select(torch.from_numpy(mask))
+        else:
+            ye, yt = ex[E.asarray(mask)], tx[torch.from_numpy(mask)]
+        r = rng.standard_normal(tuple(yt.shape)).astype(dtype)
+        (ye * E.asarray(r)).sum().backward()
+        (yt * torch.from_numpy(r)).sum().backward()
+        np.testing.assert_allclose(ye.detach().numpy(), yt.detach().numpy(), err_msg=how, **tol)
+        np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), err_msg=how, **tol)
+    xe = E.asarray(x.astype(np.float64))
+    xe.requires_grad = True
+    m = E.asarray(x > 0)
+    assert A.gradgradcheck(lambda t: t.masked_select(m) ** 3, (xe,))

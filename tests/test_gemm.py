@@ -9,7 +9,7 @@ import torch
 import ember
 from ember.nn.functional import linear
 
-ISAS = ["portable", "avx2"]
+ISAS = ["portable", "avx2", "avx512"]
 
 
 @pytest.fixture(params=ISAS)

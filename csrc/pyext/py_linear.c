@@ -1,6 +1,7 @@
 /* Private bindings of the fused linear kernel (ember/kernels.h):
  * _linear(x, weight, bias=None, activation=None) for ember.nn.functional.linear,
- * and _gemm_set_isa(name) so tests can force either GEMM instruction set. */
+ * _gemm_set_isa(name) so tests can force any GEMM instruction set, and
+ * _gemm_isa() naming the one in use (benchmarks). */
 #include "pyember.h"
 
 #include "../ember/kernels/gemm.h"
@@ -37,15 +38,21 @@ done:
     return res;
 }
 
+static const char *const gemm_isas[EM__GEMM_ISA_COUNT] = {"portable", "avx2", "avx512"};
+
+static PyObject *py_gemm_isa(PyObject *mod, PyObject *unused) {
+    return PyUnicode_FromString(gemm_isas[em__gemm_active_isa()]);
+}
+
 static PyObject *py_gemm_set_isa(PyObject *mod, PyObject *arg) {
-    static const char *const isas[EM__GEMM_ISA_COUNT] = {"portable", "avx2"};
+    const char *const *isas = gemm_isas;
     const char *name = PyUnicode_Check(arg) ? PyUnicode_AsUTF8(arg) : NULL;
     int isa = -2;
     if (name && strcmp(name, "auto") == 0) isa = -1;
     for (int i = 0; name && i < EM__GEMM_ISA_COUNT; i++)
         if (strcmp(name, isas[i]) == 0) isa = i;
     if (isa == -2) {
-        PyErr_Format(PyExc_ValueError, "_gemm_set_isa: unknown instruction set %R ('auto', 'portable', 'avx2')", arg);
+        PyErr_Format(PyExc_ValueError, "_gemm_set_isa: unknown instruction set %R ('auto', 'portable', 'avx2', 'avx512')", arg);
         return NULL;
     }
     em_status st = em__gemm_set_isa(isa);
@@ -58,6 +65,8 @@ PyMethodDef empy_linear_methods[] = {
      "_linear(input, weight, bias=None, activation=None)\n--\n\n"
      "act(input @ weight.T + bias) in one fused GEMM (private; see ember.nn.functional.linear)."},
     {"_gemm_set_isa", py_gemm_set_isa, METH_O,
-     "_gemm_set_isa(name)\n--\n\nForce the GEMM instruction set: 'auto', 'portable' or 'avx2' (private, for tests)."},
+     "_gemm_set_isa(name)\n--\n\nForce the GEMM instruction set: 'auto', 'portable', 'avx2' or 'avx512' (private, for tests)."},
+    {"_gemm_isa", py_gemm_isa, METH_NOARGS,
+     "_gemm_isa()\n--\n\nThe GEMM instruction set in use: 'portable', 'avx2' or 'avx512' (private, for benchmarks)."},
     {NULL, NULL, 0, NULL},
 };

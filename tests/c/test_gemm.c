@@ -7,6 +7,11 @@
 #include <string.h>
 
 #include "kernels/gemm.h"
+
+#ifdef __linux__
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
 #include "test.h"
 #include "test_util.h"
 
@@ -141,10 +146,16 @@ static int check_prob(em_dtype dt, const prob *p) {
 static const em_dtype fdt[2] = {EM_F32, EM_F64};
 
 TEST(gemm_sizes_cross_blocks) {
-    /* MR/NR edges (6, 16, 8), the skinny limit (16), KC = 256, MC = 144 */
-    static const int64_t sz[][3] = {{1, 1, 1},    {3, 7, 17},   {7, 17, 3},   {17, 3, 7},    {16, 17, 255},
-                                    {17, 33, 257}, {145, 7, 3},  {1, 257, 255}, {255, 17, 9},  {6, 16, 256},
-                                    {13, 40, 300}, {2, 4081, 3}, {20, 4097, 2}, {150, 24, 260}};
+    /* MR/NR edges (AVX2 6 x 16 / 6 x 8, AVX-512 12 x 32 / 12 x 16, half-width tiles), the skinny limit
+     * (16), KC (256 AVX2, 512 AVX-512), MC (144 AVX2, 96 AVX-512), the row kernel's widths (64, 128),
+     * B read in place or packed (512 KiB), wide tiles (2-4 rows, also as the last rows of a packed
+     * product: 98 = 96 + 2) */
+    static const int64_t sz[][3] = {{1, 1, 1},     {3, 7, 17},    {7, 17, 3},    {17, 3, 7},     {16, 17, 255},
+                                    {17, 33, 257},  {145, 7, 3},   {1, 257, 255}, {255, 17, 9},   {6, 16, 256},
+                                    {13, 40, 300},  {2, 4081, 3},  {20, 4097, 2}, {150, 24, 260}, {12, 32, 256},
+                                    {25, 65, 31},   {97, 33, 13},  {1, 129, 40},  {193, 31, 5},   {40, 700, 200},
+                                    {11, 100, 511}, {24, 2049, 3}, {98, 70, 20},  {100, 65, 9},   {20, 40, 600},
+                                    {30, 33, 1100}, {3, 130, 513}};
     FOR_EACH_ISA(isa) {
         for (int t = 0; t < 2; t++)
             for (size_t s = 0; s < sizeof sz / sizeof sz[0]; s++) {
@@ -158,7 +169,7 @@ TEST(gemm_sizes_cross_blocks) {
 }
 
 TEST(gemm_every_layout) {
-    static const int64_t sz[][3] = {{1, 9, 11}, {5, 19, 23}, {19, 21, 13}, {7, 3, 1}};
+    static const int64_t sz[][3] = {{1, 9, 11}, {5, 19, 23}, {19, 21, 13}, {7, 3, 1}, {37, 45, 29}};
     FOR_EACH_ISA(isa) {
         for (int t = 0; t < 2; t++)
             for (size_t s = 0; s < sizeof sz / sizeof sz[0]; s++)
@@ -167,6 +178,20 @@ TEST(gemm_every_layout) {
                         prob p = {sz[s][0], sz[s][1], sz[s][2], la, lb, 1, 0, false, false, EM_ACT_NONE};
                         CHECK(check_prob(fdt[t], &p) == 0);
                     }
+    }
+    em__gemm_set_isa(-1);
+}
+
+/* Every row count of the micro-kernels' tiles (M = 1..27 covers mr = 1..12 in the skinny and the packed
+ * form), with A read in place by rows and by columns and packed (GAP). */
+TEST(gemm_every_row_count) {
+    FOR_EACH_ISA(isa) {
+        for (int t = 0; t < 2; t++)
+            for (int64_t m = 1; m <= 27; m++)
+                for (int la = ROW; la <= GAP; la++) {
+                    prob p = {m, 37, 19, la, ROW, 1, 0, false, false, EM_ACT_NONE};
+                    CHECK(check_prob(fdt[t], &p) == 0);
+                }
     }
     em__gemm_set_isa(-1);
 }
@@ -191,7 +216,7 @@ TEST(gemm_alpha_beta_k0) {
 }
 
 TEST(gemm_epilogue) {
-    static const int64_t sz[][3] = {{1, 19, 13}, {5, 17, 9}, {23, 35, 260}, {4, 6, 0}};
+    static const int64_t sz[][3] = {{1, 19, 13}, {5, 17, 9}, {23, 35, 260}, {4, 6, 0}, {2, 70, 40}, {3, 33, 530}};
     FOR_EACH_ISA(isa) {
         for (int t = 0; t < 2; t++)
             for (size_t s = 0; s < sizeof sz / sizeof sz[0]; s++)
@@ -241,9 +266,10 @@ TEST(gemm_batched) {
     em__gemm_set_isa(-1);
 }
 
-/* 1, 2 and 3 threads give the same bits in every form (big enough to be split). */
+/* 1, 2 and 3 threads give the same bits in every form (big enough to be split): B in place, B packed
+ * and shared by the threads (300 x 450 floats > 512 KiB), skinny, dot. */
 TEST(gemm_threads_bit_identical) {
-    static const int64_t sz[][3] = {{150, 100, 70}, {16, 300, 260}, {9, 400, 300}, {300, 2, 2000}};
+    static const int64_t sz[][3] = {{150, 100, 70}, {16, 300, 260}, {9, 400, 300}, {300, 2, 2000}, {150, 450, 300}};
     int before = em_get_num_threads();
     FOR_EACH_ISA(isa) {
         for (int t = 0; t < 2; t++)
@@ -273,21 +299,113 @@ TEST(gemm_threads_bit_identical) {
     em__gemm_set_isa(-1);
 }
 
-/* The two paths agree up to rounding; the old entry points still work. */
+/* The paths agree up to rounding; the old entry points still work. */
 TEST(gemm_isa_paths_agree) {
-    if (em__gemm_set_isa(EM__GEMM_AVX2) != EM_OK) return; /* nothing to compare on this CPU */
     int64_t M = 37, N = 29, K = 300;
     operand a = make(EM_F32, M, K, 1, ROW), b = make(EM_F32, K, N, 2, COL);
     float *C1 = malloc(sizeof(float) * (size_t)(M * N)), *C2 = malloc(sizeof(float) * (size_t)(M * N));
-    CHECK_OK(em__gemm_f32(M, N, K, 1, (float *)a.origin, a.rs, a.cs, (float *)b.origin, b.rs, b.cs, 0, C1, N));
-    CHECK(em__gemm_active_isa() == EM__GEMM_AVX2);
     CHECK_OK(em__gemm_set_isa(EM__GEMM_PORTABLE));
     CHECK_OK(em__gemm_f32(M, N, K, 1, (float *)a.origin, a.rs, a.cs, (float *)b.origin, b.rs, b.cs, 0, C2, N));
-    for (int64_t i = 0; i < M * N; i++) CHECK_NEAR(C1[i], C2[i], 1e-5);
+    for (int isa = EM__GEMM_AVX2; isa < EM__GEMM_ISA_COUNT; isa++) {
+        if (em__gemm_set_isa(isa) != EM_OK) continue; /* not on this CPU */
+        CHECK_OK(em__gemm_f32(M, N, K, 1, (float *)a.origin, a.rs, a.cs, (float *)b.origin, b.rs, b.cs, 0, C1, N));
+        CHECK(em__gemm_active_isa() == (em__gemm_isa)isa);
+        for (int64_t i = 0; i < M * N; i++) CHECK_NEAR(C1[i], C2[i], 1e-5);
+    }
     free(a.buf), free(b.buf), free(C1), free(C2);
     CHECK_STATUS(em__gemm_set_isa(7), EM_ERR_UNSUPPORTED);
     CHECK_OK(em__gemm_set_isa(-1));
 }
+
+/* A batch of fewer entries than threads runs each entry on all threads (B packed once and shared):
+ * the same bits as one product at a time on one thread. */
+TEST(gemm_batch_shared_threads) {
+    int before = em_get_num_threads();
+    FOR_EACH_ISA(isa) {
+        for (int t = 0; t < 2; t++) {
+            em_dtype dt = fdt[t];
+            size_t es = em_dtype_size(dt);
+            int64_t M = 60, N = 300, K = 500; /* B: 600 KB in float32, packed */
+            operand a = make(dt, 2 * M, K, 1, ROW), b = make(dt, 2 * K, N, 2, ROW);
+            char *C = malloc((size_t)(2 * M * N) * es), *R = malloc((size_t)(M * N) * es);
+            CHECK_OK(em_set_num_threads(3));
+            em__gemm_desc d = em__gemm_desc_init(M, N, K, a.origin, K, 1, b.origin, N, 1, C, N);
+            d.nbatch = 1, d.bshape[0] = 2, d.bsa[0] = M * K, d.bsb[0] = K * N, d.bsc[0] = M * N;
+            CHECK_OK(em__gemm(dt, &d));
+            CHECK_OK(em_set_num_threads(1));
+            for (int bi = 0; bi < 2; bi++) {
+                em__gemm_desc one = em__gemm_desc_init(M, N, K, a.origin + bi * M * K * es, K, 1,
+                                                       b.origin + bi * K * N * es, N, 1, R, N);
+                CHECK_OK(em__gemm(dt, &one));
+                CHECK(memcmp(R, C + bi * M * N * es, (size_t)(M * N) * es) == 0);
+            }
+            free(a.buf), free(b.buf), free(C), free(R);
+        }
+    }
+    em_set_num_threads(before);
+    em__gemm_set_isa(-1);
+}
+
+#ifdef __linux__
+/* n elements of es bytes that end exactly at an inaccessible page: a kernel
+ * that reads one element too far faults.  The micro-kernels' loops are
+ * assembly, which the sanitizers do not see. */
+typedef struct {
+    char *map;
+    size_t len;
+    void *p;
+} guarded;
+static guarded guard_alloc(size_t n, size_t es) {
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE), bytes = n * es, len = (bytes + pg - 1) / pg * pg + pg;
+    guarded g = {mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), len, NULL};
+    if (g.map == MAP_FAILED) return (guarded){NULL, 0, NULL};
+    mprotect(g.map + len - pg, pg, PROT_NONE);
+    g.p = g.map + len - pg - bytes;
+    return g;
+}
+
+/* Operands read in place (A by rows or columns, B by rows or columns) end at a guard page, for every
+ * instruction set, dtype and form; values are checked against a double reference. */
+TEST(gemm_reads_stay_inside_operands) {
+    static const int64_t sz[][3] = {{1, 33, 5}, {3, 17, 9}, {13, 1, 257}, {12, 32, 16}, {25, 31, 7}, {40, 70, 3}};
+    FOR_EACH_ISA(isa) {
+        for (int t = 0; t < 2; t++)
+            for (size_t s = 0; s < sizeof sz / sizeof sz[0]; s++)
+                for (int la = ROW; la <= COL; la++)
+                    for (int lb = ROW; lb <= COL; lb++) {
+                        em_dtype dt = fdt[t];
+                        size_t es = em_dtype_size(dt);
+                        int64_t M = sz[s][0], N = sz[s][1], K = sz[s][2];
+                        guarded ga = guard_alloc((size_t)(M * K), es), gb = guard_alloc((size_t)(K * N), es);
+                        guarded gc = guard_alloc((size_t)(M * N), es);
+                        if (!ga.p || !gb.p || !gc.p) {
+                            CHECK(false);
+                            continue;
+                        }
+                        int64_t ars = la == ROW ? K : 1, acs = la == ROW ? 1 : M;
+                        int64_t brs = lb == ROW ? N : 1, bcs = lb == ROW ? 1 : K;
+                        for (int64_t i = 0; i < M; i++)
+                            for (int64_t k = 0; k < K; k++) set(dt, ga.p, i * ars + k * acs, gval(1, i, k));
+                        for (int64_t k = 0; k < K; k++)
+                            for (int64_t j = 0; j < N; j++) set(dt, gb.p, k * brs + j * bcs, gval(2, k, j));
+                        em__gemm_desc d = em__gemm_desc_init(M, N, K, ga.p, ars, acs, gb.p, brs, bcs, gc.p, N);
+                        CHECK_OK(em__gemm(dt, &d));
+                        for (int64_t i = 0; i < M; i++)
+                            for (int64_t j = 0; j < N; j++) {
+                                double want = 0, mag = 0;
+                                for (int64_t k = 0; k < K; k++) {
+                                    want += gval(1, i, k) * gval(2, k, j);
+                                    mag += fabs(gval(1, i, k) * gval(2, k, j));
+                                }
+                                double eps = dt == EM_F32 ? 1.2e-7 : 2.3e-16;
+                                CHECK(fabs(at(dt, gc.p, i * N + j) - want) <= 4 * eps * (mag + 1) * sqrt(K + 4.0));
+                            }
+                        munmap(ga.map, ga.len), munmap(gb.map, gb.len), munmap(gc.map, gc.len);
+                    }
+    }
+    em__gemm_set_isa(-1);
+}
+#endif
 
 static em_status oom_gemm_op(void) {
     static float A[40 * 30], B[30 * 20], C[40 * 20];
@@ -295,6 +413,7 @@ static em_status oom_gemm_op(void) {
     for (int i = 0; i < 30 * 20; i++) B[i] = (float)gval(2, i, 0);
     EM_TRY(em__gemm_f32(40, 20, 30, 1, A, 30, 1, B, 20, 1, 0, C, 20)); /* packed */
     EM_TRY(em__gemm_f32(3, 20, 30, 1, A, 30, 1, B, 20, 1, 0, C, 20));  /* skinny */
+    EM_TRY(em__gemm_f32(40, 20, 30, 1, A + 29, 30, -1, B, 20, 1, 0, C, 20)); /* packed, A reversed: packed */
     return em__gemm_f32(3, 20, 30, 1, A, 1, 3, B, 1, 30, 0, C, 20);    /* dot, A gathered */
 }
 

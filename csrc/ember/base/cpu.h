@@ -10,6 +10,10 @@
  * GCC/clang builtins). */
 bool em__cpu_avx2_fma(void);
 
+/* Whether this CPU and OS run AVX-512 Foundation code (zmm registers and
+ * mask registers) as well as AVX2 and FMA. */
+bool em__cpu_avx512f(void);
+
 /* Whether the environment variable EMBER_FORCE_PORTABLE is set to anything
  * but "" or "0": every kernel then keeps its portable C path.  Read on each
  * call; kernels cache their choice. */

@@ -135,7 +135,7 @@ static void km_setup(km_ctx *c, em_dtype dt) {
     int64_t kp = (c->k + nr - 1) / nr * nr;
     c->use_kernel = kp * c->d * (int64_t)em__dsize(dt) <= KM_KERNEL_BYTES;
     c->kp = c->ldd = c->use_kernel ? kp : c->k;
-    bool avx2 = em__gemm_active_isa() == EM__GEMM_AVX2;
+    bool avx2 = em__gemm_active_isa() >= EM__GEMM_AVX2; /* the AVX-512 GEMM implies AVX2 */
     c->dist_f64 = avx2 && em__kmdist_avx2_f64() ? em__kmdist_avx2_f64() : kmdist_portable_f64;
     c->dist_f32 = avx2 && em__kmdist_avx2_f32() ? em__kmdist_avx2_f32() : kmdist_portable_f32;
 }

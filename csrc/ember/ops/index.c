@@ -361,9 +361,28 @@ static em_status run_mask(const em_tensor *x, const em_tensor *m, em__loop_fn lo
     return EM_OK;
 }
 
+/* Recorded as a gather of the flattened x at the selected C-order positions
+ * (masked_select of an arange), so the gradient is index_select's
+ * scatter-add and differentiable again. */
+static em_status masked_select_recorded(const em_tensor *x, const em_tensor *mask, em_tensor **out) {
+    int64_t n = em__numel(x->ndim, x->shape);
+    em_tensor *ar = NULL, *pos = NULL, *idx = NULL, *flat = NULL;
+    em_status st = em_tensor_arange(0, (double)n, 1, EM_I64, &ar);
+    if (!st) st = em_tensor_reshape(ar, x->ndim, x->shape, &pos);
+    if (!st) st = em_masked_select(pos, mask, &idx); /* pos needs no grad: the plain path */
+    if (!st) st = em_tensor_reshape(x, 1, &n, &flat);
+    if (!st) st = em_index_select(flat, 0, idx, out);
+    em_tensor_free(ar);
+    em_tensor_free(pos);
+    em_tensor_free(idx);
+    em_tensor_free(flat);
+    return st;
+}
+
 em_status em_masked_select(const em_tensor *x, const em_tensor *mask, em_tensor **out) {
     if (!x || !mask || !out) return em__error(EM_ERR_INVALID_ARG, "masked_select: NULL argument");
     EM_TRY(check_bcast("masked_select", "mask", mask, x->ndim, x->shape));
+    if (em__ag_want1(x)) return masked_select_recorded(x, mask, out);
     em_tensor *m, *t = NULL;
     EM_TRY(as_bool(mask, NULL, &m));
     em__iter it;
