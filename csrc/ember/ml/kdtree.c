@@ -9,6 +9,7 @@
  * a max-heap ordered by (squared distance, index); queries run in parallel
  * over rows, each independent of the others. */
 #include "../internal.h"
+#include "knn_heap.h"
 #include "../base/threadpool.h"
 
 #include <math.h>
@@ -138,21 +139,6 @@ typedef struct {
     int64_t *heap_i;
 } query_ctx;
 
-static bool worse(double da, int64_t ia, double db, int64_t ib) { return da > db || (da == db && ia > ib); }
-
-static void sift_down(double *hd, int64_t *hi, int64_t n, int64_t i) {
-    for (;;) {
-        int64_t l = 2 * i + 1, r = l + 1, w = i;
-        if (l < n && worse(hd[l], hi[l], hd[w], hi[w])) w = l;
-        if (r < n && worse(hd[r], hi[r], hd[w], hi[w])) w = r;
-        if (w == i) return;
-        double td = hd[i];
-        int64_t ti = hi[i];
-        hd[i] = hd[w], hi[i] = hi[w], hd[w] = td, hi[w] = ti;
-        i = w;
-    }
-}
-
 #define STACK 160 /* two entries per level; depth <= log2(2^63) + 1 */
 
 static void query_range(void *vc, int64_t begin, int64_t end, int tid) {
@@ -178,14 +164,14 @@ static void query_range(void *vc, int64_t begin, int64_t end, int tid) {
                     }
                     if (size < k) { /* sift up */
                         int64_t i = size++;
-                        while (i > 0 && worse(s, row, hd[(i - 1) / 2], hi[(i - 1) / 2])) {
+                        while (i > 0 && em__knn_worse(s, row, hd[(i - 1) / 2], hi[(i - 1) / 2])) {
                             hd[i] = hd[(i - 1) / 2], hi[i] = hi[(i - 1) / 2];
                             i = (i - 1) / 2;
                         }
                         hd[i] = s, hi[i] = row;
-                    } else if (worse(hd[0], hi[0], s, row)) {
+                    } else if (em__knn_worse(hd[0], hi[0], s, row)) {
                         hd[0] = s, hi[0] = row;
-                        sift_down(hd, hi, k, 0);
+                        em__knn_sift_down(hd, hi, k, 0);
                     }
                 }
                 continue;
@@ -200,7 +186,7 @@ static void query_range(void *vc, int64_t begin, int64_t end, int tid) {
             double td = hd[0];
             int64_t ti = hi[0];
             hd[0] = hd[n - 1], hi[0] = hi[n - 1], hd[n - 1] = td, hi[n - 1] = ti;
-            sift_down(hd, hi, n - 1, 0);
+            em__knn_sift_down(hd, hi, n - 1, 0);
         }
         for (int64_t j = 0; j < k; j++) c->dist[r * k + j] = sqrt(hd[j]), c->idx[r * k + j] = hi[j];
     }

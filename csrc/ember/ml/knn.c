@@ -16,6 +16,7 @@
 #pragma GCC optimize("vect-cost-model=dynamic")
 
 #include "../internal.h"
+#include "knn_heap.h"
 #include "../base/threadpool.h"
 #include "../kernels/gemm.h"
 
@@ -34,21 +35,6 @@ typedef struct {
     int64_t per_thread;
     em_status *st;
 } knn_ctx;
-
-static bool worse(double da, int64_t ia, double db, int64_t ib) { return da > db || (da == db && ia > ib); }
-
-static void sift_down(double *hd, int64_t *hi, int64_t n, int64_t i) {
-    for (;;) {
-        int64_t l = 2 * i + 1, r = l + 1, w = i;
-        if (l < n && worse(hd[l], hi[l], hd[w], hi[w])) w = l;
-        if (r < n && worse(hd[r], hi[r], hd[w], hi[w])) w = r;
-        if (w == i) return;
-        double td = hd[i];
-        int64_t ti = hi[i];
-        hd[i] = hd[w], hi[i] = hi[w], hd[w] = td, hi[w] = ti;
-        i = w;
-    }
-}
 
 static em_status knn_block(const knn_ctx *c, int64_t q0, int64_t nq, double *tile, double *hd, int64_t *hi) {
     int64_t k = c->k, d = c->d;
@@ -79,7 +65,7 @@ static em_status knn_block(const knn_ctx *c, int64_t q0, int64_t nq, double *til
                 for (int64_t j = j8; j < j8 + e; j++) {
                     if (t[j] >= top) continue;
                     h[0] = t[j], hx[0] = j0 + j;
-                    sift_down(h, hx, k, 0);
+                    em__knn_sift_down(h, hx, k, 0);
                     top = h[0];
                 }
             }
@@ -99,7 +85,7 @@ static em_status knn_block(const knn_ctx *c, int64_t q0, int64_t nq, double *til
         for (int64_t a = 1; a < k; a++) { /* insertion sort: k is small */
             double v = h[a];
             int64_t vi = hx[a], b = a;
-            for (; b > 0 && worse(h[b - 1], hx[b - 1], v, vi); b--) h[b] = h[b - 1], hx[b] = hx[b - 1];
+            for (; b > 0 && em__knn_worse(h[b - 1], hx[b - 1], v, vi); b--) h[b] = h[b - 1], hx[b] = hx[b - 1];
             h[b] = v, hx[b] = vi;
         }
         memcpy(c->dist + (q0 + i) * k, h, sizeof(double) * (size_t)k);
