@@ -139,3 +139,23 @@ def test_empty_and_k0():
     y = linear(ember.ones((2, 0)), ember.ones((3, 0)), ember.asarray(np.array([1, 2, 3], np.float32)))
     assert np.array_equal(np.asarray(y), np.array([[1, 2, 3], [1, 2, 3]], np.float32))
     assert linear(ember.ones((0, 5)), ember.ones((3, 5))).shape == (0, 3)
+
+
+@pytest.mark.parametrize("m", [1, 2, 3, 4, 16])
+def test_linear_weight_alignment_does_not_change_bits(isa, m):
+    """x @ W^T reads W's rows in place; at any 4-byte offset of W in memory (NumPy arrays are
+    16-byte aligned) the result has the same bits, and matches the float64 product."""
+    k, n = 112, 21  # rows 448 bytes apart: all at the same offset within a 64-byte line
+    x, w0, b = rnd((m, k), "float32", 30), rnd((n, k), "float32", 31), rnd((n,), "float32", 32)
+    buf = np.zeros(n * k + 64, np.float32)
+    base = (-(buf.ctypes.data // 4)) % 16  # index of the first 64-byte aligned float
+    outs = []
+    for off in range(16):
+        w = buf[base + off: base + off + n * k].reshape(n, k)
+        w[...] = w0
+        assert w.ctypes.data % 64 == 4 * off
+        outs.append(np.asarray(linear(ember.asarray(x), ember.asarray(w), ember.asarray(b))))
+    want = x.astype(np.float64) @ w0.T.astype(np.float64) + b
+    close(outs[0], want, "float32", k)
+    for o in outs[1:]:
+        assert np.array_equal(o, outs[0])

@@ -405,6 +405,50 @@ TEST(gemm_reads_stay_inside_operands) {
     }
     em__gemm_set_isa(-1);
 }
+
+/* x @ W^T (dot form) with the rows of W at several 4-byte misalignments (row stride a multiple of 16
+ * floats, so the AVX-512 kernels read aligned lines and shift them) and the last row ending at a guard
+ * page: the bits equal those of the same product with W 64-byte aligned, and match a double reference. */
+TEST(gemm_dot_misaligned_rows) {
+    static const int64_t ms[] = {1, 2, 3, 4, 6}, ks[] = {1, 5, 16, 17, 31, 37, 64, 100};
+    static const int64_t ns[] = {1, 5, 9};
+    FOR_EACH_ISA(isa) {
+        for (size_t mi = 0; mi < sizeof ms / sizeof ms[0]; mi++)
+            for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++)
+                for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++) {
+                    int64_t M = ms[mi], K = ks[ki], N = ns[ni], ld = (K + 15) / 16 * 16 + 16;
+                    size_t nb = (size_t)((N - 1) * ld + K);
+                    float *A = malloc((size_t)(M * K) * sizeof(float)), *C0 = malloc((size_t)(M * N) * sizeof(float));
+                    float *C1 = malloc((size_t)(M * N) * sizeof(float));
+                    float *Bal = aligned_alloc(64, ((nb * sizeof(float) + 63) / 64) * 64);
+                    guarded gb = guard_alloc(nb, sizeof(float));
+                    if (!A || !C0 || !C1 || !Bal || !gb.p) {
+                        CHECK(false);
+                        free(A), free(C0), free(C1), free(Bal);
+                        if (gb.map) munmap(gb.map, gb.len);
+                        continue;
+                    }
+                    float *B = gb.p;
+                    for (int64_t i = 0; i < M * K; i++) A[i] = (float)gval(1, i, 0);
+                    for (size_t i = 0; i < nb; i++) B[i] = Bal[i] = (float)gval(2, (int64_t)i, 0);
+                    CHECK_OK(em__gemm_f32(M, N, K, 1, A, K, 1, B, 1, ld, 0, C0, N));
+                    CHECK_OK(em__gemm_f32(M, N, K, 1, A, K, 1, Bal, 1, ld, 0, C1, N));
+                    CHECK(memcmp(C0, C1, (size_t)(M * N) * sizeof(float)) == 0);
+                    for (int64_t i = 0; i < M; i++)
+                        for (int64_t j = 0; j < N; j++) {
+                            double want = 0, mag = 0;
+                            for (int64_t k = 0; k < K; k++) {
+                                want += (double)A[i * K + k] * B[j * ld + k];
+                                mag += fabs((double)A[i * K + k] * B[j * ld + k]);
+                            }
+                            CHECK(fabs(C0[i * N + j] - want) <= 4 * 1.2e-7 * (mag + 1) * sqrt(K + 4.0));
+                        }
+                    free(A), free(C0), free(C1), free(Bal);
+                    munmap(gb.map, gb.len);
+                }
+    }
+    em__gemm_set_isa(-1);
+}
 #endif
 
 static em_status oom_gemm_op(void) {

@@ -15,8 +15,10 @@
  * row (M == 1): 8 vectors of columns, 8 chains (x @ W, GEMV).
  * dot: 4 rows of A x 4 columns of B (1 x 8 for one row, 2 x 8 for two), 16-lane
  * partial sums over k, for skinny products whose B columns are contiguous
- * (x @ W^T).  The transposing packer is shared with the AVX2 set
- * (gemm_avx2.c). */
+ * (x @ W^T).  Rows of B that share a misalignment (NumPy's 16-byte
+ * aligned arrays) are read as aligned lines and shifted into place (the
+ * dot*s kernels): same lanes, same bits, no loads split across lines.
+ * The transposing packer is shared with the AVX2 set (gemm_avx2.c). */
 #include "../gemm.h"
 
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
@@ -385,6 +387,8 @@ TGT static void dot1x8_f32(int64_t K, const float *a, int n, const float *b, int
     for (int j = 0; j < n; j++) DOT_OUT(float, c + j, hsum_ps(s[j]), j);
 }
 
+/* keeps v in a register: gcc would fold a load of B used by two FMAs into both, loading it twice */
+#define IN_REG(v) ({ __asm__("" : "+v"(v)); })
 /* two rows of A against up to 8 columns: 16 chains (m == 2 would waste half of dot4x4) */
 TGT static void dot2x8_f32(int64_t K, const float *a, int64_t lda, const float *b, int64_t ldb, int n, float *c, int64_t ldc,
                            const em__gemm_out_f32 *o) {
@@ -395,14 +399,14 @@ TGT static void dot2x8_f32(int64_t K, const float *a, int64_t lda, const float *
 #define DOT2_STEP(LOAD)                                                                            \
     do {                                                                                           \
         __m512 y = LOAD(a + k), z = LOAD(a1 + k), x;                                                \
-        x = LOAD(bj[0] + k), s0 = _mm512_fmadd_ps(y, x, s0), t0 = _mm512_fmadd_ps(z, x, t0);                  \
-        x = LOAD(bj[1] + k), s1 = _mm512_fmadd_ps(y, x, s1), t1 = _mm512_fmadd_ps(z, x, t1);                  \
-        x = LOAD(bj[2] + k), s2 = _mm512_fmadd_ps(y, x, s2), t2 = _mm512_fmadd_ps(z, x, t2);                  \
-        x = LOAD(bj[3] + k), s3 = _mm512_fmadd_ps(y, x, s3), t3 = _mm512_fmadd_ps(z, x, t3);                  \
-        x = LOAD(bj[4] + k), s4 = _mm512_fmadd_ps(y, x, s4), t4 = _mm512_fmadd_ps(z, x, t4);                  \
-        x = LOAD(bj[5] + k), s5 = _mm512_fmadd_ps(y, x, s5), t5 = _mm512_fmadd_ps(z, x, t5);                  \
-        x = LOAD(bj[6] + k), s6 = _mm512_fmadd_ps(y, x, s6), t6 = _mm512_fmadd_ps(z, x, t6);                  \
-        x = LOAD(bj[7] + k), s7 = _mm512_fmadd_ps(y, x, s7), t7 = _mm512_fmadd_ps(z, x, t7);                  \
+        x = LOAD(bj[0] + k), IN_REG(x), s0 = _mm512_fmadd_ps(y, x, s0), t0 = _mm512_fmadd_ps(z, x, t0);                  \
+        x = LOAD(bj[1] + k), IN_REG(x), s1 = _mm512_fmadd_ps(y, x, s1), t1 = _mm512_fmadd_ps(z, x, t1);                  \
+        x = LOAD(bj[2] + k), IN_REG(x), s2 = _mm512_fmadd_ps(y, x, s2), t2 = _mm512_fmadd_ps(z, x, t2);                  \
+        x = LOAD(bj[3] + k), IN_REG(x), s3 = _mm512_fmadd_ps(y, x, s3), t3 = _mm512_fmadd_ps(z, x, t3);                  \
+        x = LOAD(bj[4] + k), IN_REG(x), s4 = _mm512_fmadd_ps(y, x, s4), t4 = _mm512_fmadd_ps(z, x, t4);                  \
+        x = LOAD(bj[5] + k), IN_REG(x), s5 = _mm512_fmadd_ps(y, x, s5), t5 = _mm512_fmadd_ps(z, x, t5);                  \
+        x = LOAD(bj[6] + k), IN_REG(x), s6 = _mm512_fmadd_ps(y, x, s6), t6 = _mm512_fmadd_ps(z, x, t6);                  \
+        x = LOAD(bj[7] + k), IN_REG(x), s7 = _mm512_fmadd_ps(y, x, s7), t7 = _mm512_fmadd_ps(z, x, t7);                  \
     } while (0)
     int64_t k = 0;
     for (; k + 16 <= K; k += 16) DOT2_STEP(_mm512_loadu_ps);
@@ -420,21 +424,158 @@ TGT static void dot2x8_f32(int64_t K, const float *a, int64_t lda, const float *
     }
 }
 
+/* ---- dot kernels for rows of B that are not 64-byte aligned -------------
+ * x @ W^T streams the rows of W from L2; with W at an address that is not a
+ * multiple of 64 bytes (NumPy's arrays are 16-byte aligned), every 64-byte
+ * load spans two cache lines and the kernel runs at ~60% of its aligned
+ * speed.  When all rows of B share one misalignment (ldb a multiple of 16
+ * floats), these kernels read each line of a row once, aligned, and build
+ * the vector of k .. k+15 from two neighbouring lines with one permute: the
+ * lanes hold the same k as the unaligned loads would, so the partial sums and
+ * the bits are the same whatever the address.  Lines at the ends of a row
+ * are loaded under a mask, so nothing outside the row is read. */
+typedef struct {
+    __m512i idx;   /* lane l takes element off + l of the pair (line t, line t + 1) */
+    int off;       /* the rows' misalignment, in floats (1..15) */
+    __mmask16 m0;  /* the part of the first line inside the row */
+} shift_f32;
+
+TGT static inline shift_f32 shift_init_f32(const float *b, int64_t K) {
+    shift_f32 s;
+    s.off = (int)(((uintptr_t)b >> 2) & 15);
+    s.idx = _mm512_add_epi32(_mm512_set1_epi32(s.off),
+                             _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0));
+    int hi = K < 16 - s.off ? s.off + (int)K : 16;
+    s.m0 = (__mmask16)(mask16(hi) & ~mask16(s.off));
+    return s;
+}
+/* the aligned line holding element 0 of row p */
+#define SH_BASE(p, sh) ((p) - (sh).off)
+/* element k .. k+15 of a row (line cur then the next one, nxt) */
+#define SH_VEC(cur, nxt, sh) _mm512_permutex2var_ps((cur), (sh).idx, (nxt))
+
+/* Steps: full ones while line t + 1 lies inside the row (k + 32 <= K), then
+ * one or two under masks (k < K).  STEP(LOADN, LOADY, VEC) loads the next
+ * lines with LOADN, A with LOADY and makes vectors with VEC. */
+#define SH_LOOP(K, sh, STEP)                                                                       \
+    do {                                                                                           \
+        int64_t k = 0;                                                                             \
+        for (; k + 32 <= (K); k += 16) {                                                           \
+            STEP(_mm512_load_ps, _mm512_loadu_ps, SH_FULL);                                        \
+        }                                                                                          \
+        for (; k < (K); k += 16) {                                                                 \
+            int64_t rest_ = (K) - k - 16 + (sh).off;                                               \
+            __mmask16 mn = mask16(rest_ <= 0 ? 0 : (int)rest_), mk = mask16((int)((K) - k));        \
+            STEP(SH_NLOAD, SH_YLOAD, SH_PART);                                                     \
+        }                                                                                          \
+    } while (0)
+#define SH_FULL(cur, nxt) SH_VEC(cur, nxt, sh)
+#define SH_PART(cur, nxt) _mm512_maskz_permutex2var_ps(mk, (cur), sh.idx, (nxt))
+#define SH_NLOAD(p) _mm512_maskz_load_ps(mn, (p))
+#define SH_YLOAD(p) _mm512_maskz_loadu_ps(mk, (p))
+
+/* dot1x8_f32 with shifted rows */
+TGT static void dot1x8s_f32(int64_t K, const float *a, int n, const float *b, int64_t ldb, float *c,
+                            const em__gemm_out_f32 *o) {
+    shift_f32 sh = shift_init_f32(b, K);
+    const float *bj[8];
+    __m512 cur[8], s[8];
+    for (int j = 0; j < 8; j++) {
+        bj[j] = SH_BASE(b + (j < n ? j : n - 1) * ldb, sh);
+        cur[j] = _mm512_maskz_load_ps(sh.m0, bj[j]);
+        s[j] = _mm512_setzero_ps();
+    }
+#define S1_STEP(LOADN, LOADY, VEC)                                                                 \
+    do {                                                                                           \
+        __m512 y = LOADY(a + k);                                                                   \
+        _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {                                      \
+            __m512 nx = LOADN(bj[j] + k + 16);                                                     \
+            s[j] = _mm512_fmadd_ps(y, VEC(cur[j], nx), s[j]);                                      \
+            cur[j] = nx;                                                                           \
+        }                                                                                          \
+    } while (0)
+    SH_LOOP(K, sh, S1_STEP);
+#undef S1_STEP
+    for (int j = 0; j < n; j++) DOT_OUT(float, c + j, hsum_ps(s[j]), j);
+}
+
+/* dot2x8_f32 with shifted rows */
+TGT static void dot2x8s_f32(int64_t K, const float *a, int64_t lda, const float *b, int64_t ldb, int n, float *c,
+                            int64_t ldc, const em__gemm_out_f32 *o) {
+    shift_f32 sh = shift_init_f32(b, K);
+    const float *bj[8], *a1 = a + lda;
+    __m512 cur[8], s[8], t[8];
+    for (int j = 0; j < 8; j++) {
+        bj[j] = SH_BASE(b + (j < n ? j : n - 1) * ldb, sh);
+        cur[j] = _mm512_maskz_load_ps(sh.m0, bj[j]);
+        s[j] = t[j] = _mm512_setzero_ps();
+    }
+#define S2_STEP(LOADN, LOADY, VEC)                                                                 \
+    do {                                                                                           \
+        __m512 y = LOADY(a + k), z = LOADY(a1 + k);                                                \
+        _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {                                      \
+            __m512 nx = LOADN(bj[j] + k + 16), x = VEC(cur[j], nx);                                \
+            s[j] = _mm512_fmadd_ps(y, x, s[j]);                                                    \
+            t[j] = _mm512_fmadd_ps(z, x, t[j]);                                                    \
+            cur[j] = nx;                                                                           \
+        }                                                                                          \
+    } while (0)
+    SH_LOOP(K, sh, S2_STEP);
+#undef S2_STEP
+    for (int j = 0; j < n; j++) {
+        DOT_OUT(float, c + j, hsum_ps(s[j]), j);
+        DOT_OUT(float, c + ldc + j, hsum_ps(t[j]), j);
+    }
+}
+
+/* dot4x4_f32 with shifted rows */
+TGT static void dot4x4s_f32(int64_t K, const float *a, int64_t lda, int m, const float *b, int64_t ldb, int n,
+                            float *c, int64_t ldc, const em__gemm_out_f32 *o) {
+    shift_f32 sh = shift_init_f32(b, K);
+    const float *ar[4], *br[4];
+    __m512 cur[4], s[4][4];
+    for (int i = 0; i < 4; i++) {
+        ar[i] = a + (i < m ? i : m - 1) * lda;
+        br[i] = SH_BASE(b + (i < n ? i : n - 1) * ldb, sh);
+        cur[i] = _mm512_maskz_load_ps(sh.m0, br[i]);
+        for (int j = 0; j < 4; j++) s[i][j] = _mm512_setzero_ps();
+    }
+#define S4_STEP(LOADN, LOADY, VEC)                                                                 \
+    do {                                                                                           \
+        __m512 x[4];                                                                               \
+        _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {                                      \
+            __m512 nx = LOADN(br[j] + k + 16);                                                     \
+            x[j] = VEC(cur[j], nx);                                                                \
+            cur[j] = nx;                                                                           \
+        }                                                                                          \
+        _Pragma("GCC unroll 4") for (int i = 0; i < 4; i++) {                                      \
+            __m512 y = LOADY(ar[i] + k);                                                           \
+            _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) s[i][j] = _mm512_fmadd_ps(y, x[j], s[i][j]);               \
+        }                                                                                          \
+    } while (0)
+    SH_LOOP(K, sh, S4_STEP);
+#undef S4_STEP
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) DOT_OUT(float, c + i * ldc + j, hsum_ps(s[i][j]), j);
+}
+
 /* m <= 4 rows, n <= 8 columns */
 TGT static void dot_f32(int64_t K, const float *a, int64_t lda, int m, const float *b, int64_t ldb, int n, float *c,
                         int64_t ldc, const em__gemm_out_f32 *o) {
+    /* rows of B sharing one misalignment: the shifted kernels (same bits) */
+    bool sh = ((uintptr_t)b & 63) != 0 && ((uintptr_t)b & 3) == 0 && (ldb & 15) == 0;
     if (m == 1) {
-        dot1x8_f32(K, a, n, b, ldb, c, o);
+        (sh ? dot1x8s_f32 : dot1x8_f32)(K, a, n, b, ldb, c, o);
         return;
     }
     if (m == 2) {
-        dot2x8_f32(K, a, lda, b, ldb, n, c, ldc, o);
+        (sh ? dot2x8s_f32 : dot2x8_f32)(K, a, lda, b, ldb, n, c, ldc, o);
         return;
     }
     for (int j = 0; j < n; j += 4) {
         em__gemm_out_f32 oj = *o;
         if (oj.bias) oj.bias += j;
-        dot4x4_f32(K, a, lda, m, b + j * ldb, ldb, n - j < 4 ? n - j : 4, c + j, ldc, &oj);
+        (sh ? dot4x4s_f32 : dot4x4_f32)(K, a, lda, m, b + j * ldb, ldb, n - j < 4 ? n - j : 4, c + j, ldc, &oj);
     }
 }
 
