@@ -2,11 +2,18 @@
 
 Generates two files (cached under --dir): a numeric one (rows x 10 float64
 columns written with repr, i.e. up to 17 significant digits) and a mixed one
-(int, float with ~5% missing, short strings, a bool, a float).  Prints the
-best wall time and CPU time of --repeat runs, MB/s and ratios of one run (on
-a busy machine the CPU-time ratio of the one-thread readers is the steadier).
-Thread counts: ember uses --threads (default 1, as pandas and NumPy parse on
-one thread); the ratio at 2 threads is printed too.
+(int, float with ~5% missing, short strings, a bool, a float).
+
+Every reader is timed the same way: --repeat rounds, each round running every
+reader once in turn (so a burst of load on a shared machine hits all of them),
+and the best wall time and the best process CPU time (user + system, all
+threads of the process) of each reader are kept.  numpy.loadtxt gets the same
+rounds unless --loadtxt-repeat says fewer.  The second table gives how many
+times faster ember is than each reader, by wall time and by CPU time, for
+ember on 1 and on 2 threads.  The CPU time of the 2-thread run is the sum
+over both threads, so only its wall time can show a gain from the second
+thread; on a busy machine the CPU-time ratio of the one-thread readers is
+the steadier number.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE PYTHONPATH=python \\
         .venv/bin/python benchmarks/bench_csv.py --rows 1000000
@@ -54,17 +61,26 @@ def make_mixed(path: str, rows: int) -> None:
             f.write("\n".join(lines) + "\n")
 
 
-def best(fn, repeat: int) -> tuple[float, float]:
-    """The best (minimum) wall time and process CPU time of `repeat` runs: on a
-    shared machine the minimum is the run least disturbed by other processes,
-    and CPU time (all threads of this process) hardly depends on the load."""
-    walls, cpus = [], []
-    for _ in range(repeat):
-        t0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        walls.append(time.perf_counter() - t0)
-        cpus.append(time.process_time() - c0)
-    return min(walls), min(cpus)
+def timed(fn) -> tuple[float, float]:
+    """Wall time and process CPU time (user + system, all threads) of one call."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - t0, time.process_time() - c0
+
+
+def best_of_rounds(readers: dict, repeat: int, repeat_of: dict) -> dict:
+    """{name: (best wall, best cpu)}: `repeat` rounds, each running every reader
+    once in turn (readers named in repeat_of only in their first rounds)."""
+    walls: dict = {k: [] for k in readers}
+    cpus: dict = {k: [] for k in readers}
+    for r in range(repeat):
+        for name, fn in readers.items():
+            if r >= repeat_of.get(name, repeat):
+                continue
+            w, c = timed(fn)
+            walls[name].append(w)
+            cpus[name].append(c)
+    return {k: (min(walls[k]), min(cpus[k])) for k in readers}
 
 
 def main() -> None:
@@ -74,6 +90,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--dir", default="/tmp/ember_bench_csv")
     ap.add_argument("--no-loadtxt", action="store_true", help="skip numpy.loadtxt (slow)")
+    ap.add_argument("--loadtxt-repeat", type=int, default=0,
+                    help="rounds that include numpy.loadtxt (default: all --repeat rounds)")
     args = ap.parse_args()
 
     import ember
@@ -97,24 +115,40 @@ def main() -> None:
     for c in p.columns:
         assert np.array_equal(np.asarray(e[c]), p[c].to_numpy()), c
 
-    print(f"{'file':<8} {'MB':>6} {'reader':<28} {'wall s':>7} {'MB/s':>6} {'vs ember(1t)':>12} "
-          f"{'cpu s':>7} {'cpu vs ember(1t)':>16}")
+    def with_threads(n, path):
+        def run():
+            ember.set_num_threads(n)
+            ember.data.read_csv(path)
+        return run
+
+    ratios = []
+    print(f"{'file':<8} {'MB':>6} {'reader':<28} {'runs':>4} {'wall s':>7} {'MB/s':>6} {'cpu s':>7}")
     with threadpool_limits(1):
         for label, path, loadtxt_ok in (("numeric", num, True), ("mixed", mix, False)):
             mb = os.path.getsize(path) / 1e6
-            rows = {}
-            ember.set_num_threads(args.threads)
-            rows[f"ember ({args.threads} thread)"] = best(lambda: ember.data.read_csv(path), args.repeat)
-            ember.set_num_threads(2)
-            rows["ember (2 threads)"] = best(lambda: ember.data.read_csv(path), args.repeat)
-            ember.set_num_threads(args.threads)
-            rows["pandas.read_csv (c engine)"] = best(lambda: pd.read_csv(path, engine="c"), args.repeat)
+            e1, e2 = f"ember ({args.threads} thread)", "ember (2 threads)"
+            readers = {e1: with_threads(args.threads, path), e2: with_threads(2, path),
+                       "pandas.read_csv (c engine)": lambda: pd.read_csv(path, engine="c")}
+            repeat_of = {}
             if loadtxt_ok and not args.no_loadtxt:
-                rows["numpy.loadtxt"] = best(lambda: np.loadtxt(path, delimiter=",", skiprows=1), 1)
-            base, cbase = rows[f"ember ({args.threads} thread)"]
+                readers["numpy.loadtxt"] = lambda: np.loadtxt(path, delimiter=",", skiprows=1)
+                repeat_of["numpy.loadtxt"] = min(args.repeat, args.loadtxt_repeat or args.repeat)
+            rows = best_of_rounds(readers, args.repeat, repeat_of)
+            ember.set_num_threads(args.threads)
             for name, (t, c) in rows.items():
-                print(f"{label:<8} {mb:>6.1f} {name:<28} {t:>7.3f} {mb / t:>6.0f} {t / base:>11.2f}x "
-                      f"{c:>7.3f} {c / cbase:>15.2f}x")
+                print(f"{label:<8} {mb:>6.1f} {name:<28} {repeat_of.get(name, args.repeat):>4} "
+                      f"{t:>7.3f} {mb / t:>6.0f} {c:>7.3f}")
+            for other in rows:
+                if other.startswith("ember"):
+                    continue
+                ow, oc = rows[other]
+                ratios.append((label, other, ow / rows[e1][0], oc / rows[e1][1],
+                               ow / rows[e2][0], oc / rows[e2][1]))
+    print()
+    print("how many times faster ember is (other reader's best time / ember's best time)")
+    print(f"{'file':<8} {'vs reader':<28} {'1t wall':>8} {'1t cpu':>8} {'2t wall':>8} {'2t cpu':>8}")
+    for label, other, a, b, c, d in ratios:
+        print(f"{label:<8} {other:<28} {a:>7.2f}x {b:>7.2f}x {c:>7.2f}x {d:>7.2f}x")
     ember.set_num_threads(0)
 
 
