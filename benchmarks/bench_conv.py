@@ -4,13 +4,13 @@ torch.autograd.grad), same thread count on both sides.
 
     python benchmarks/bench_conv.py [--batch 8] [--threads 1 2] [--repeat 5] [--quick]
 
-Prints one table per thread count: median times in ms and the ratio
+Prints one table per thread count: best times in ms over alternating rounds
+(thread CPU time with one thread, wall time with more) and the ratio
 torch / ember (> 1: ember is faster).
 """
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from typing import Any, Callable
 
@@ -33,20 +33,30 @@ LAYERS = [
 ]
 
 
-def median_ms(fn: Callable[[], Any], repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
+def best_ms(fns: list, repeat: int, clock: Callable[[], float]) -> list:
+    """Best time of each function in ms, the functions run in alternating
+    rounds so that a busy spell on a shared machine hits them all alike."""
+    for fn in fns:
         fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
+    times: list = [[] for _ in fns]
+    for _ in range(repeat):
+        for i, fn in enumerate(fns):
+            t0 = clock()
+            fn()
+            times[i].append(clock() - t0)
+    return [min(t) * 1e3 for t in times]
 
 
 def bench(batch: int, threads: int, repeat: int, layers: list) -> None:
     torch.set_num_threads(threads)
     ember.set_num_threads(threads)
-    print(f"\nbatch {batch}, {threads} thread(s), float32; ms (median of {repeat}); ratio = torch / ember")
+    # one thread: CPU time of this thread (both libraries then compute on the
+    # caller), which other processes on a shared machine barely disturb;
+    # more threads: wall-clock time
+    clock = time.thread_time if threads == 1 else time.perf_counter
+    what = "thread CPU time" if threads == 1 else "wall time"
+    print(f"\nbatch {batch}, {threads} thread(s), float32; ms ({what}, best of {repeat}, alternating rounds); "
+          "ratio = torch / ember")
     print(f"{'layer':26s} {'fwd ember':>9s} {'fwd torch':>9s} {'ratio':>6s} {'bwd ember':>9s} {'bwd torch':>9s} {'ratio':>6s}")
     rng = np.random.default_rng(0)
     for name, ci, co, hw, k, s, p, g in layers:
@@ -76,8 +86,7 @@ def bench(batch: int, threads: int, repeat: int, layers: list) -> None:
         def t_bwd() -> None:
             torch.autograd.grad(ty, (tx, tw), tgy, retain_graph=True)
 
-        fe, ft = median_ms(e_fwd, repeat), median_ms(t_fwd, repeat)
-        be, bt = median_ms(e_bwd, repeat), median_ms(t_bwd, repeat)
+        fe, ft, be, bt = best_ms([e_fwd, t_fwd, e_bwd, t_bwd], repeat, clock)
         print(f"{name:26s} {fe:9.2f} {ft:9.2f} {ft / fe:6.2f} {be:9.2f} {bt:9.2f} {bt / be:6.2f}")
 
 

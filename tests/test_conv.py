@@ -142,6 +142,89 @@ def test_conv_same_bits_for_any_thread_count():
             assert np.array_equal(a, b)
 
 
+# Shapes that reach every branch of the implicit GEMM (kernels/conv_igemm.c): several kc
+# blocks of taps (C*kh*kw > 512), images of >= 1024 output positions (tiles written straight
+# to y, several chunks per image, several position blocks in grad_weight), small images whose
+# column chunks straddle two images, strided wide kernels (the phase layout), dilation,
+# groups, asymmetric padding, grad_input as the flipped forward convolution (stride 1) and the
+# col2im fallback (padding > dilation*(kernel-1)).
+IGEMM = [
+    (2, 72, (9, 8), 13, (3, 3), 1, 1, 1, 1),             # R = 648: two kc blocks; odd O
+    (1, 5, (34, 33), 7, (3, 3), 1, 1, 1, 1),             # 1122 output positions: direct tiles
+    (2, 3, (40, 37), 4, (2, 3), 1, (0, 1), 1, 1),        # unpadded rows, 1404 positions
+    (5, 6, (12, 12), 9, (3, 3), 1, 1, 1, 1),             # chunks straddle images
+    (2, 6, (17, 19), 4, (5, 5), 2, 2, 1, 2),             # stride 2, 5x5: phase layout, groups
+    (1, 3, (41, 40), 8, (7, 7), 2, 3, 1, 1),             # stem-like, direct tiles
+    (2, 4, (13, 14), 6, (3, 3), (1, 3), (2, 1), 2, 2),   # dilation, stride 3 on W only
+    (2, 4, (9, 11), 6, (3, 3), 1, (2, 1), 2, 2),         # grad_input flip with dilation, groups
+    (1, 2, (5, 5), 3, (3, 3), 1, 3, 1, 1),               # padding > k-1: col2im fallback
+    (3, 5, (6, 7), 4, (1, 3), 1, (0, 2), 1, 1),          # 1-row kernel
+]
+ISAS = ["portable", "avx2", "avx512"]
+
+
+@pytest.fixture(params=ISAS)
+def isa(request):
+    try:
+        _C._gemm_set_isa(request.param)
+    except Exception:
+        pytest.skip(f"{request.param} not available on this CPU")
+    yield request.param
+    _C._gemm_set_isa("auto")
+
+
+def conv_all(x, w, b, gy, geo):
+    return [np.asarray(_C._conv(x, w, b, *geo)), np.asarray(_C._conv_grad_input(gy, w, x.shape, *geo)),
+            np.asarray(_C._conv_grad_weight(gy, x, w.shape, *geo))]
+
+
+@pytest.mark.parametrize("dt", ["float32", "float64"])
+@pytest.mark.parametrize("case", IGEMM)
+def test_conv2d_implicit_gemm_vs_torch_every_isa(case, dt, isa):
+    n, c, hw, o, k, s, p, d, g = case
+    x, w, b = rand((n, c) + hw, dt, 21), rand((o, c // g) + k, dt, 22), rand((o,), dt, 23)
+    pair = lambda v: (v, v) if isinstance(v, int) else v  # noqa: E731
+    geo = (pair(s), pair(p), pair(d), g)
+    ty, tgx, tgw, _ = torch_conv_and_grads(tF.conv2d, x, w, b, None, stride=s, padding=p, dilation=d, groups=g)
+    gy = rand(tuple(ty.shape), dt, 24)
+    ty, tgx, tgw, _ = torch_conv_and_grads(tF.conv2d, x, w, b, gy, stride=s, padding=p, dilation=d, groups=g)
+    tol = dict(rtol=2e-4, atol=2e-4) if dt == "float32" else TOL[dt]  # sums of up to 8000 products
+    y, gx, gw = conv_all(x, w, b, gy, geo)
+    for got, want in ((y, ty), (gx, tgx), (gw, tgw)):
+        np.testing.assert_allclose(got, want.detach().numpy(), **tol)
+    same(_C._conv(x, w, None, *geo), tF.conv2d(torch.tensor(x), torch.tensor(w), None, s, p, d, g), dt)
+
+
+@pytest.mark.parametrize("case", [IGEMM[0], IGEMM[1], IGEMM[3], IGEMM[4], IGEMM[7]])
+def test_conv2d_implicit_gemm_same_bits_for_any_thread_count(case, isa):
+    n, c, hw, o, k, s, p, d, g = case
+    x, w, b = rand((n, c) + hw, "float32", 31), rand((o, c // g) + k, "float32", 32), rand((o,), "float32", 33)
+    pair = lambda v: (v, v) if isinstance(v, int) else v  # noqa: E731
+    geo = (pair(s), pair(p), pair(d), g)
+    gy = rand(tuple(_C._conv(x, w, None, *geo).shape), "float32", 34)
+    before = ember.get_num_threads()
+    try:
+        res = []
+        for nt in (1, 2, 3):
+            ember.set_num_threads(nt)
+            res.append(conv_all(x, w, b, gy, geo))
+    finally:
+        ember.set_num_threads(before)
+    for r in res[1:]:
+        for a, b_ in zip(res[0], r):
+            assert np.array_equal(a, b_)
+
+
+def test_conv1d_implicit_gemm_long_signal_vs_torch():
+    x, w, b = rand((3, 6, 1500), "float64", 41), rand((4, 3, 4), "float64", 42), rand((4,), "float64", 43)
+    y = F.conv1d(x, w, b, stride=1, padding=2, dilation=3, groups=2)
+    gy = rand(tuple(y.shape), "float64", 44)
+    ty, tgx, tgw, _ = torch_conv_and_grads(tF.conv1d, x, w, b, gy, stride=1, padding=2, dilation=3, groups=2)
+    same(y, ty, "float64")
+    same(_C._conv_grad_input(gy, w, x.shape, (1,), (2,), (3,), 2), tgx, "float64")
+    same(_C._conv_grad_weight(gy, x, w.shape, (1,), (2,), (3,), 2), tgw, "float64")
+
+
 # ---- pooling -------------------------------------------------------------------------------
 
 MAXPOOL2D = [((2, 3), None, 0, 1, False), (3, 2, 1, 1, False), (3, 2, 1, 1, True), ((3, 2), (2, 1), (1, 0), (2, 1), False),

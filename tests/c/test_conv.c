@@ -26,6 +26,12 @@ static const geo cases[] = {
     {3, 2, 0, 19, 2, 1, 5, 1, 1, 2, 2, 1, 1, 2},  /* depthwise 1-D */
     {1, 1, 4, 4, 2, 4, 4, 1, 1, 0, 0, 1, 1, 1},   /* kernel = input */
     {1, 6, 3, 3, 4, 2, 2, 3, 3, 1, 1, 1, 1, 2},   /* stride larger than kernel */
+    /* the implicit GEMM (kernels/conv_igemm.c) */
+    {2, 72, 5, 4, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1}, /* 648 taps: several kc blocks */
+    {1, 3, 34, 33, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1}, /* 1122 positions: tiles straight to y */
+    {5, 4, 12, 12, 6, 3, 3, 1, 1, 1, 1, 1, 1, 2}, /* column chunks straddle images */
+    {2, 4, 17, 19, 4, 5, 5, 2, 2, 2, 2, 1, 1, 2}, /* stride 2, 5x5: phase rows */
+    {1, 2, 5, 5, 3, 3, 3, 1, 1, 3, 3, 1, 1, 1},   /* padding > k-1: grad_input via col2im */
 };
 
 static double rnd(int seed, int64_t i) {

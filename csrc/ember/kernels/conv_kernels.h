@@ -50,6 +50,22 @@ void em__dwconv_bwd_x_f64(const em__conv_geom *g, const double *gy, const double
 void em__dwconv_bwd_w_f32(const em__conv_geom *g, const float *gy, const float *x, float *gw);
 void em__dwconv_bwd_w_f64(const em__conv_geom *g, const double *gy, const double *x, double *gw);
 
+/* Implicit GEMM (kernels/conv_igemm.c) on the active SIMD GEMM kernel set;
+ * em__conv_igemm_ok says whether there is one (else EM_ERR_UNSUPPORTED).
+ * Run on the thread pool; bits independent of the thread count.
+ * fwd:   y = conv(x, w) + bias (bias may be NULL).  flip: w is instead the
+ *        weight of the transposed problem, (C, O/groups, kh, kw) of g's C and
+ *        O, used in/out-swapped and spatially flipped (grad_input of a stride-1
+ *        convolution as a forward one).
+ * bwd_w: gw = grad of the weight (overwritten). */
+bool em__conv_igemm_ok(void);
+em_status em__conv_igemm_fwd_f32(const em__conv_geom *g, const float *x, const float *w, bool flip, const float *bias,
+                                 float *y);
+em_status em__conv_igemm_fwd_f64(const em__conv_geom *g, const double *x, const double *w, bool flip,
+                                 const double *bias, double *y);
+em_status em__conv_igemm_bwd_w_f32(const em__conv_geom *g, const float *gy, const float *x, float *gw);
+em_status em__conv_igemm_bwd_w_f64(const em__conv_geom *g, const double *gy, const double *x, double *gw);
+
 /* Row primitives: y[p] += a * x[p] and sum_p x[p] * y[p] over n contiguous
  * elements.  The dot keeps 8 partial sums (lane l takes p = l mod 8) added
  * pairwise at the end, in every variant. */

@@ -1,7 +1,12 @@
 /* Convolution (1-D and 2-D, NCL / NCHW) forward and gradients: see
  * include/ember/conv.h for the contracts and docs/kernels.md for the design.
  *
- * Per block of images (plan_blocks) and group the forward pass is one GEMM
+ * With an AVX2 or AVX-512 GEMM kernel set, convolutions other than depthwise
+ * and 1x1 stride-1 ones run as an implicit GEMM (kernels/conv_igemm.c: the
+ * micro-kernels fed straight from the padded image, no im2col matrix), and
+ * grad_input of a stride-1 one is the forward convolution with the flipped,
+ * in/out-swapped kernel (no col2im).  Otherwise (portable kernels):
+ * per block of images (plan_blocks) and group the forward pass is one GEMM
  *   y[g] (Og x nb*P) = w[g] (Og x R) @ col (R x nb*P),   R = Cg*kh*kw, P = OH*OW,
  * where col is im2col of the block's images side by side (skipped for 1x1
  * stride-1 unpadded kernels: the input planes are col).  grad_input is col = w^T @ gy then
@@ -112,6 +117,14 @@ static bool is_pointwise(const em__conv_geom *g) {
     return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
 }
 static bool is_depthwise(const em__conv_geom *g) { return g->groups == g->C && g->C > 1; }
+
+/* The implicit GEMM (kernels/conv_igemm.c) needs a SIMD GEMM kernel set;
+ * depthwise convolutions keep their direct kernels, 1x1 stride-1 unpadded
+ * ones their plain GEMM on the input planes, and weights without output
+ * channels the im2col route (nothing to tile). */
+static bool use_igemm(const em__conv_geom *g) {
+    return g->O > 0 && !is_depthwise(g) && !is_pointwise(g) && em__conv_igemm_ok();
+}
 
 typedef struct conv_ctx {
     const em__conv_geom *g;
@@ -377,6 +390,12 @@ em_status em_conv(const em_tensor *x, const em_tensor *w, const em_tensor *bias,
     if (!st) {
         bool f32 = x->dtype == EM_F32, dw = is_depthwise(&g);
         c.a = em__ptr(xc), c.b = em__ptr(wc), c.bias = bc ? em__ptr(bc) : NULL, c.y = em__ptr(res);
+        if (use_igemm(&g)) {
+            st = f32 ? em__conv_igemm_fwd_f32(&g, c.a, c.b, false, c.bias, c.y)
+                     : em__conv_igemm_fwd_f64(&g, c.a, c.b, false, c.bias, c.y);
+            if (!st) *out = res, res = NULL;
+            goto done;
+        }
         int64_t slice = dw ? 0 : plan_blocks(&g, &c);
         int64_t items = dw ? g.N * g.C : (g.N + c.nb - 1) / c.nb * g.groups;
         int nt = plan_threads(items);
@@ -387,6 +406,7 @@ em_status em_conv(const em_tensor *x, const em_tensor *w, const em_tensor *bias,
             res = NULL;
         }
     }
+done:
     em_tensor_free(res);
     em_tensor_free(xc);
     em_tensor_free(wc);
@@ -430,6 +450,17 @@ em_status em_conv_grad_input(const em_tensor *gout, const em_tensor *w, int ndim
     if (!st) {
         bool f32 = gout->dtype == EM_F32, dw = is_depthwise(&g);
         c.a = em__ptr(gc), c.b = em__ptr(wc), c.y = em__ptr(res);
+        if (use_igemm(&g) && g.sh == 1 && g.sw == 1 && g.ph <= g.dh * (g.kh - 1) && g.pw <= g.dw * (g.kw - 1)) {
+            /* stride 1: grad_input is the forward convolution of gy with the in/out-swapped, flipped
+             * kernel and padding d*(k-1)-p, so no col2im (scatter-add) pass is needed */
+            em__conv_geom t = g;
+            t.C = g.O, t.H = g.OH, t.W = g.OW, t.O = g.C, t.OH = g.H, t.OW = g.W;
+            t.ph = g.dh * (g.kh - 1) - g.ph, t.pw = g.dw * (g.kw - 1) - g.pw;
+            st = f32 ? em__conv_igemm_fwd_f32(&t, c.a, c.b, true, NULL, c.y)
+                     : em__conv_igemm_fwd_f64(&t, c.a, c.b, true, NULL, c.y);
+            if (!st) *out = res, res = NULL;
+            goto done;
+        }
         int64_t slice = dw ? 0 : plan_blocks(&g, &c);
         int64_t items = dw ? g.N * g.C : (g.N + c.nb - 1) / c.nb * g.groups;
         int nt = plan_threads(items);
@@ -440,6 +471,7 @@ em_status em_conv_grad_input(const em_tensor *gout, const em_tensor *w, int ndim
             res = NULL;
         }
     }
+done:
     em_tensor_free(res);
     em_tensor_free(gc);
     em_tensor_free(wc);
@@ -477,6 +509,9 @@ em_status em_conv_grad_weight(const em_tensor *gout, const em_tensor *x, int ndi
             run(g.C, plan_threads(g.C), f32 ? dw_bwd_w_f32 : dw_bwd_w_f64, &c);
             *out = res;
             res = NULL;
+        } else if (use_igemm(&g)) {
+            st = f32 ? em__conv_igemm_bwd_w_f32(&g, c.a, c.b, c.y) : em__conv_igemm_bwd_w_f64(&g, c.a, c.b, c.y);
+            if (!st) *out = res, res = NULL;
         } else {
             c.nchunks = g.N < CONV_WCHUNKS ? g.N : CONV_WCHUNKS;
             int nt = plan_threads(c.nchunks);
