@@ -240,6 +240,84 @@ def test_same_bits_for_any_thread_count():
             np.testing.assert_array_equal(a, b)
 
 
+def test_same_bits_for_any_thread_count_large():
+    # big enough that every kernel is cut between threads: rows of softmax
+    # and layer norm, (channel, chunk) items and planes of batch norm,
+    # groups of group norm, and the backward kernels
+    x, _ = pair((96, 2050), "float32", 31, scale=3)
+    g, _ = pair((96, 2050), "float32", 32)
+    x4, _ = pair((16, 8, 40, 41), "float32", 33)
+    g4, _ = pair((16, 8, 40, 41), "float32", 34)
+    w, _ = pair((2050,), "float32", 35, shift=1)
+    wc, _ = pair((8,), "float32", 36, shift=1)
+    before = ember.get_num_threads()
+    results = []
+    try:
+        for n in (1, 2, 3):
+            ember.set_num_threads(n)
+            y = F.softmax(x, 1)
+            ly = F.log_softmax(x, 1)
+            ln, mean, rstd = _C._layer_norm(x, (2050,), w, w, 1e-5)
+            bn, bm, br = _C._batch_norm(x4, None, None, wc, wc, True, 0.1, 1e-5)
+            gn, gm, gr = _C._group_norm(x4, 4, wc, wc, 1e-5)
+            outs = [y, ly, ln, mean, rstd, bn, bm, br, gn, gm, gr, F.softmax(x4, 1),
+                    _C._softmax_backward(g, y, 1), _C._log_softmax_backward(g, ly, 1),
+                    *_C._layer_norm_backward(g, x, (2050,), mean, rstd, w),
+                    *_C._batch_norm_backward(g4, x4, wc, bm, br, True),
+                    *_C._group_norm_backward(g4, x4, 4, gm, gr, wc)]
+            results.append([np.asarray(t).copy() for t in outs])
+    finally:
+        ember.set_num_threads(before)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_affine_with_weight_or_bias_alone(dtype):
+    # each of weight only / bias only / neither takes its own loop
+    rtol = DTYPES[dtype][2]
+    x, xt = pair((6, 4, 33), dtype, 41, scale=2, shift=1)
+    w, wt = pair((4,), dtype, 42, shift=1)
+    b, bt = pair((4,), dtype, 43)
+    wl, wlt = pair((33,), dtype, 44, shift=1)
+    bl, blt = pair((33,), dtype, 45)
+    g, gt = pair((6, 4, 33), dtype, 46)
+    for we, wte, be, bte in ((w, wt, None, None), (None, None, b, bt), (None, None, None, None)):
+        close(F.batch_norm(x, None, None, we, be, training=True), TF.batch_norm(xt, None, None, wte, bte, training=True), rtol)
+        close(F.group_norm(x, 2, we, be), TF.group_norm(xt, 2, wte, bte), rtol)
+    for we, wte, be, bte in ((wl, wlt, None, None), (None, None, bl, blt)):
+        yt = TF.layer_norm(xt, (33,), wte, bte)
+        y, mean, rstd = _C._layer_norm(x, (33,), we, be, 1e-5)
+        close(y, yt, rtol)
+        (gx_t,) = torch.autograd.grad(yt, xt, gt)
+        close(_C._layer_norm_backward(g, x, (33,), mean, rstd, we)[0], gx_t, rtol * 10)
+    # no bias: an exactly-zero normalised value keeps its sign, as in torch
+    z = np.zeros((2, 4), DTYPES[dtype][0])
+    z[:, 1] = 1
+    z[:, 3] = -1
+    zt = torch.tensor(z)
+    ye, yt = np.asarray(F.layer_norm(ember.asarray(z), (4,))), TF.layer_norm(zt, (4,)).numpy()
+    np.testing.assert_array_equal(np.signbit(ye), np.signbit(yt))
+
+
+@pytest.mark.parametrize("n", [1, 15, 16, 17, 1000, 4099])
+def test_softmax_fused_pass_matches_torch(n):
+    # the float32 row pass (e^(x - m) and its sum at once) on lengths around
+    # its 16-element steps, with -inf, huge and tiny logits mixed in
+    a = (np.random.default_rng(n).standard_normal((3, n)) * 30).astype(np.float32)
+    a[1, 1:: max(1, n // 5)] = -np.inf  # never the whole row: that is NaN on both sides
+    a[2, 0] = 80.0
+    if n > 1:
+        a[2, -1] = -120.0
+    t = torch.tensor(a)
+    close(F.softmax(ember.asarray(a), 1), TF.softmax(t, 1), 1e-5)
+    got, want = np.asarray(F.log_softmax(ember.asarray(a), 1)), TF.log_softmax(t, 1).numpy()
+    finite = np.isfinite(want)
+    np.testing.assert_array_equal(np.isfinite(got), finite)
+    np.testing.assert_allclose(got[finite], want[finite], rtol=1e-5, atol=1e-4)
+
+
 def test_errors_name_the_problem():
     x = ember.zeros((2, 4, 3))
     with pytest.raises(ValueError, match=r"normalized_shape \(4,\)"):

@@ -307,3 +307,34 @@ def test_random_axes(data, shape, op, dt, keepdims):
         a, t = a[::-1], t[::-1]
     assert_same(getattr(ember, op)(t, axis=axis, keepdims=keepdims), expected(op, a, axis=axis, keepdims=keepdims),
                 **tol(dt, op))
+
+
+@pytest.mark.parametrize("case", ["plain", "nan", "inf", "zeros", "huge"])
+def test_long_float32_extremes_vs_numpy_any_threads(case):
+    # long enough for the parallel chunk groups and the fast float32 chunk
+    # scan, with what makes that scan hand a chunk back to the exact one
+    n = 300_001
+    a = np.random.default_rng(7).standard_normal(n).astype(np.float32)
+    if case == "nan":
+        a[[5, 123_457, n - 1]] = [np.inf, np.nan, -np.nan]
+    elif case == "inf":
+        a[[70_000, 70_001, 250_000]] = [np.inf, -np.inf, np.inf]
+    elif case == "zeros":
+        a = -np.abs(a) - 1
+        a[[1000, 1003, 200_000]] = [-0.0, 0.0, -0.0]
+    elif case == "huge":
+        a = (np.sign(a) * (2e38 + 1e38 * np.abs(np.tanh(a)))).astype(np.float32)  # finite; chunk sums overflow
+    before = ember.get_num_threads()
+    try:
+        for threads in (1, 2, 3):
+            ember.set_num_threads(threads)
+            t = ember.asarray(a)
+            for op in ("max", "min"):
+                got, want = getattr(ember, op)(t).item(), getattr(np, op)(a)
+                assert (np.isnan(got) and np.isnan(want)) or got == want, (op, threads)
+            if case == "zeros":  # +0 over -0 whatever the order (NumPy's pick depends on its lanes)
+                assert not np.signbit(ember.max(t).item())
+            assert ember.argmax(t).item() == np.argmax(a)
+            assert ember.argmin(t).item() == np.argmin(a)
+    finally:
+        ember.set_num_threads(before)

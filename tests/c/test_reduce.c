@@ -829,14 +829,15 @@ TEST(reduce_out_of_memory) {
 }
 
 /* ---- contiguous fast paths ----------------------------------------------
- * max/min/argmax/argmin run on blocks of 128 bytes and chunks of 2048 bytes
+ * max/min/argmax/argmin run on blocks of 128 bytes and chunks of 8192 bytes
  * (the last one overlapping its neighbour) before a scalar tail; floats are
  * compared through integer keys with a separate NaN flag; all/any stop at
  * the first deciding block.  The sizes straddle every boundary for every
  * element size; the reference is a plain loop read straight off the buffer. */
 
 static const int64_t edge_sizes[] = {1,   3,   15,  16,   17,   31,   32,   33,   63,   64,   65,   127,  128, 129,
-                                     255, 256, 257, 511,  512,  513,  1000, 1023, 1024, 1025, 2047, 2048, 2049, 5000};
+                                     255, 256, 257, 511,  512,  513,  1000, 1023, 1024, 1025, 2047, 2048, 2049, 5000,
+                                     8191, 8192, 8193};
 #define NEDGE (int)(sizeof edge_sizes / sizeof edge_sizes[0])
 
 static bool is_flt(em_dtype dt) { return dt == EM_F32 || dt == EM_F64; }
@@ -1107,4 +1108,50 @@ TEST(reduce_fast_logsumexp_f32) {
         em_tensor_free(o2);
         em_tensor_free(t);
     }
+}
+
+/* float32 chunks of 2048 take a fast path (native max/min, a running sum
+ * that flags NaN and +-inf) that hands the chunk back to the key scan when
+ * the sum is not finite or the extreme is +-0.  Each case below forces one
+ * of those hand-backs inside a single chunk, at several places of several
+ * chunks, and must still match the plain reference (values, first indices,
+ * +0 over -0 for max and -0 for min). */
+TEST(reduce_fast_f32_fallbacks) {
+    const int64_t n = 4 * 2048 + 77;
+    void *d;
+    em_tensor *t = vec_zeros(EM_F32, n, &d), *o = NULL;
+    if (!t) return;
+    float *x = d;
+    int64_t pos[] = {0, 5, 2047, 2048, 4000, 6143, 8191, 8192, n - 1};
+    for (int p = 0; p < 9; p++) {
+        /* finite values whose sum overflows: no NaN, the extremes are exact */
+        for (int64_t i = 0; i < n; i++) x[i] = (i % 3 ? 3.0e38f : -2.0e38f) * (1.0f - (float)(hash64(i) % 97) / 1000);
+        x[pos[p]] = 3.4e38f;
+        x[(pos[p] + 700) % n] = -3.4e38f;
+        check_ext(t, EM_F32, d, n, "overflowing sum");
+        /* a zero maximum: -0 first, +0 later in the same chunk */
+        for (int64_t i = 0; i < n; i++) x[i] = -1.0f - (float)(hash64(i) % 13);
+        x[pos[p]] = -0.0f;
+        if (pos[p] + 3 < n) x[pos[p] + 3] = 0.0f;
+        check_ext(t, EM_F32, d, n, "zero max");
+        CHECK_OK(em_reduce(EM_OP_MAX, t, NULL, &o));
+        CHECK(o && ((const float *)em_tensor_data(o))[0] == 0 &&
+              !!signbit(((const float *)em_tensor_data(o))[0]) == (pos[p] + 3 >= n));
+        em_tensor_free(o);
+        o = NULL;
+        /* a zero minimum: +0 first, -0 later */
+        for (int64_t i = 0; i < n; i++) x[i] = 1.0f + (float)(hash64(i) % 13);
+        x[pos[p]] = 0.0f;
+        if (pos[p] + 3 < n) x[pos[p] + 3] = -0.0f;
+        check_ext(t, EM_F32, d, n, "zero min");
+        CHECK_OK(em_reduce(EM_OP_MIN, t, NULL, &o));
+        CHECK(o && !!signbit(((const float *)em_tensor_data(o))[0]) == (pos[p] + 3 < n));
+        em_tensor_free(o);
+        o = NULL;
+        /* an infinity among finite values (the sum flags it; no NaN) */
+        for (int64_t i = 0; i < n; i++) x[i] = (float)(hash64(i) % 1000) - 500;
+        x[pos[p]] = p % 2 ? -INFINITY : INFINITY;
+        check_ext(t, EM_F32, d, n, "infinity");
+    }
+    em_tensor_free(t);
 }

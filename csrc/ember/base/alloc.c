@@ -3,6 +3,19 @@
 #include "../internal.h"
 
 #include <stdlib.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
+/* Large blocks (>= HUGE_MIN) start on a 2 MiB boundary and are marked
+ * MADV_HUGEPAGE, as NumPy does: with transparent huge pages in "madvise"
+ * mode (a common default) a fresh 64 MB result is then faulted in 32 steps
+ * of 2 MiB instead of 16384 of 4 KiB, which otherwise costs an elementwise
+ * op on such a block about half its time.  Where THP is off or missing the
+ * advice is ignored (madvise fails harmlessly) and only the alignment is
+ * left, at the cost of 2 MiB of untouched address space per block. */
+#define HUGE_MIN ((size_t)4 << 20)
+#define HUGE_ALIGN ((size_t)2 << 20)
 
 /* The default hooks align by hand over malloc: glibc's posix_memalign takes
  * a slow path for every block, and small tensors are made by the million.
@@ -10,11 +23,19 @@
 static void *default_alloc(size_t size, size_t align, void *ctx) {
     (void)ctx;
     if (align < 16) align = 16;
+#ifdef MADV_HUGEPAGE
+    bool huge = size >= HUGE_MIN && align < HUGE_ALIGN;
+    if (huge) align = HUGE_ALIGN;
+#endif
     if (size > SIZE_MAX - align) return NULL;
     char *raw = malloc(size + align);
     if (!raw) return NULL;
     char *p = (char *)(((uintptr_t)raw + align) & ~(uintptr_t)(align - 1)); /* raw < p <= raw + align */
     ((void **)p)[-1] = raw;
+#ifdef MADV_HUGEPAGE
+    /* whole huge pages from p only, so the advice never reaches past the block */
+    if (huge) (void)madvise(p, size & ~(HUGE_ALIGN - 1), MADV_HUGEPAGE);
+#endif
     return p;
 }
 static void default_free(void *p, void *ctx) {

@@ -344,8 +344,31 @@ static void vmath_loop(em__vmath_fn f, int64_t n, char **p, const int64_t *s, fl
         }                                                                             \
     }
 
+/* The arithmetic ops, which large tensors mostly run, are also built for
+ * AVX2 and AVX-512 (x86-64-v4) and the best the CPU runs is chosen at load
+ * time (ifunc; GCC >= 11 on x86-64 Linux): one operation per element, so
+ * every variant gives the same bits.  -DEM_NO_SIMD_CLONES builds the
+ * baseline alone. */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && defined(__x86_64__) && defined(__linux__) && \
+    !defined(EM_NO_SIMD_CLONES)
+#define BIN_CLONES_1 __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#else
+#define BIN_CLONES_1
+#endif
+#define BIN_CLONES_0
+#define CLONED_ADD ~, 1
+#define CLONED_SUB ~, 1
+#define CLONED_MUL ~, 1
+#define CLONED_DIV ~, 1
+#define SECOND_(a, b, ...) b
+#define SECOND(...) SECOND_(__VA_ARGS__)
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+/* BIN_CLONES_1 for the ops with a CLONED_ entry, else nothing */
+#define BIN_CLONES(OP) CAT(BIN_CLONES_, SECOND(CLONED_##OP, 0, ~))
+
 #define BINARY_LOOP(OP, C, N, DT, T, U, K)                                            \
-    static void bin_##OP##_##N(int64_t n, char **p, const int64_t *s, void *ctx) {    \
+    BIN_CLONES(OP) static void bin_##OP##_##N(int64_t n, char **p, const int64_t *s, void *ctx) {    \
         typedef OUT_##C(T) TO;                                                        \
         const int64_t so = (int64_t)sizeof(TO), st = (int64_t)sizeof(T);              \
         TO *o = (TO *)p[0];                                                           \

@@ -405,6 +405,36 @@ VM_INLINE float vm_cos(float x, float al) { return sin_cos(x, 1); }
         }                                                                                       \
     }
 
+/* y[i] = e^(x[i] - m) and their sum, for softmax: one pass instead of three.
+ * Lane j of VM_STEP accumulates elements i = j (mod VM_STEP) in order and the
+ * lanes are added pairwise at the end, so the sum's bits depend on n alone,
+ * and the AVX2 and AVX-512 variants agree (no product is summed: nothing to
+ * contract).  y may be NULL (sum only) or equal x. */
+#define VM_EXPSUM_(ISA, TARGET)                                                                 \
+    TARGET static float expsum_##ISA(float *y, const float *x, int64_t n, float m) {            \
+        const float al = 0.0f;                                                                  \
+        float acc[VM_STEP] = {0};                                                               \
+        int64_t i = 0;                                                                          \
+        for (; i + VM_STEP <= n; i += VM_STEP) {                                                \
+            float in_[VM_STEP], out_[VM_STEP];                                                  \
+            for (int j = 0; j < VM_STEP; j++) in_[j] = x[i + j] - m;                            \
+            VM_FAST(exp, in_, out_)                                                             \
+            for (int j = 0; j < VM_STEP; j++) acc[j] += out_[j];                                \
+            if (y) memcpy(y + i, out_, sizeof out_);                                            \
+        }                                                                                       \
+        if (i < n) {                                                                            \
+            float in_[VM_STEP] = {0}, out_[VM_STEP];                                            \
+            int64_t rest = n - i;                                                               \
+            for (int64_t j = 0; j < rest; j++) in_[j] = x[i + j] - m;                           \
+            VM_FAST(exp, in_, out_)                                                             \
+            for (int64_t j = 0; j < rest; j++) acc[j] += out_[j];                               \
+            if (y) memcpy(y + i, out_, (size_t)rest * sizeof *out_);                            \
+        }                                                                                       \
+        for (int w = VM_STEP / 2; w > 0; w /= 2)                                                \
+            for (int j = 0; j < w; j++) acc[j] += acc[j + w];                                   \
+        return acc[0];                                                                          \
+    }
+
 /* X(OP, name, KIND, A): the ops with a kernel (A passed through) */
 #define VM_OPS(X, A)                                                                            \
     X(EXP, exp, VM_FAST, A) X(EXPM1, expm1, VM_PLAIN, A) X(EXP2, exp2, VM_PLAIN, A)             \
@@ -420,6 +450,7 @@ VM_INLINE float vm_cos(float x, float al) { return sin_cos(x, 1); }
 
 VM_OPS(VM_VARIANT, portable)
 static const em__vmath_fn table_portable[EM_OP_UNARY_END_] = {VM_OPS(VM_ROW, portable)};
+VM_EXPSUM_(portable, VM_TARGET_portable)
 
 #if defined(__GNUC__) && defined(__x86_64__)
 /* Same code compiled for AVX2+FMA and AVX-512F, chosen at run time: never
@@ -431,6 +462,9 @@ VM_OPS(VM_VARIANT, avx512)
 static const em__vmath_fn table_avx2[EM_OP_UNARY_END_] = {VM_OPS(VM_ROW, avx2)};
 static const em__vmath_fn table_avx512[EM_OP_UNARY_END_] = {VM_OPS(VM_ROW, avx512)};
 static const em__vmath_fn *const tables[EM__VMATH_COUNT] = {table_portable, table_avx2, table_avx512};
+VM_EXPSUM_(avx2, VM_TARGET_avx2)
+VM_EXPSUM_(avx512, VM_TARGET_avx512)
+static const em__vmath_expsum_fn expsums[EM__VMATH_COUNT] = {expsum_portable, expsum_avx2, expsum_avx512};
 
 static bool cpu_has(em__vmath_isa isa) {
     __builtin_cpu_init();
@@ -440,6 +474,7 @@ static bool cpu_has(em__vmath_isa isa) {
 }
 #else
 static const em__vmath_fn *const tables[EM__VMATH_COUNT] = {table_portable, NULL, NULL};
+static const em__vmath_expsum_fn expsums[EM__VMATH_COUNT] = {expsum_portable, NULL, NULL};
 static bool cpu_has(em__vmath_isa isa) { return true; }
 #endif
 
@@ -469,4 +504,10 @@ em__vmath_fn em__vmath_f32_isa(em_op op, em__vmath_isa isa) {
 
 em__vmath_fn em__vmath_f32(em_op op) {
     return (unsigned)op < EM_OP_UNARY_END_ ? tables[em__vmath_active_isa()][op] : NULL;
+}
+
+em__vmath_expsum_fn em__vmath_expsum_f32(void) { return expsums[em__vmath_active_isa()]; }
+
+em__vmath_expsum_fn em__vmath_expsum_f32_isa(em__vmath_isa isa) {
+    return (unsigned)isa < EM__VMATH_COUNT && tables[isa] && cpu_has(isa) ? expsums[isa] : NULL;
 }

@@ -31,6 +31,13 @@ em__vmath_fn em__vmath_f32(em_op op);
  * or the CPU cannot run the variant. */
 em__vmath_fn em__vmath_f32_isa(em_op op, em__vmath_isa isa);
 
+/* Softmax's fused pass: y[i] = e^(x[i] - m) for i < n (y NULL: not stored;
+ * y may equal x) and returns their float32 sum, added in an order fixed by n
+ * (VM_STEP lanes, then pairwise).  Same variants as above. */
+typedef float (*em__vmath_expsum_fn)(float *y, const float *x, int64_t n, float m);
+em__vmath_expsum_fn em__vmath_expsum_f32(void);
+em__vmath_expsum_fn em__vmath_expsum_f32_isa(em__vmath_isa isa);
+
 /* The variant em__vmath_f32 uses. */
 em__vmath_isa em__vmath_active_isa(void);
 

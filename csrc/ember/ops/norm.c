@@ -20,7 +20,7 @@
 #include "../autograd/ag.h"
 #include "../base/threadpool.h"
 
-#define LANES 4
+#define LANES 8
 #define COLS 256         /* columns per task item in the layer-norm weight gradients */
 #define CHUNK 4096       /* values per batch-norm partial sum */
 #define TASK_ELEMS 16384 /* elements a task item should at least cover */
@@ -39,9 +39,45 @@ typedef struct {
     bool training;
 } nctx;
 
+/* The task functions are also built for AVX2 and AVX-512 (x86-64-v4),
+ * chosen at load time (ifunc; GCC >= 11 on x86-64 Linux); the helpers are
+ * inlined into each variant.  Contraction is off and every sum has explicit
+ * lanes, so each variant does the same roundings in the same order: results
+ * do not depend on the vector width (nor on the thread count, see above). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && defined(__x86_64__) && defined(__linux__) && \
+    !defined(EM_NO_SIMD_CLONES)
+#define NORM_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#else
+#define NORM_CLONES
+#endif
+#define NORM_INLINE static inline __attribute__((always_inline))
+
+/* lanes s[0..LANES) added pairwise */
+NORM_INLINE double lanes_total(double *s) {
+    for (int w = LANES / 2; w > 0; w /= 2)
+        for (int j = 0; j < w; j++) s[j] += s[j + w];
+    return s[0];
+}
+
+/* Segments of one row of layer norm (mode 0: one segment of all m elements,
+ * a weight per element) or group norm (mode 1: the group's cg channels, hw
+ * elements each, one weight per channel).  Segment k covers elements
+ * [k len, (k + 1) len) and its weights start at w + c0 + k, with stride step. */
+typedef struct {
+    int64_t nseg, len, c0;
+    int step;
+} segs;
+static segs row_segs(const nctx *c, int64_t r) {
+    if (c->mode == 0) return (segs){1, c->m, 0, 1};
+    return (segs){c->cg, c->hw, r % (c->c / c->cg) * c->cg, 0};
+}
+
 #define NORM_KERNELS(T, SUF)                                                                          \
     /* sum (x - mu) (sq false) or sum (x - mu)^2 */                                                   \
-    static double sum_##SUF(const T *x, int64_t n, double mu, bool sq) {                             \
+    NORM_INLINE double sum_##SUF(const T *x, int64_t n, double mu, bool sq) {                        \
         double s[LANES] = {0};                                                                        \
         int64_t i = 0;                                                                                \
         if (sq)                                                                                       \
@@ -51,51 +87,74 @@ typedef struct {
             for (; i + LANES <= n; i += LANES)                                                        \
                 for (int j = 0; j < LANES; j++) s[j] += (double)x[i + j] - mu;                         \
         for (; i < n; i++) s[0] += sq ? ((double)x[i] - mu) * ((double)x[i] - mu) : (double)x[i] - mu; \
-        return (s[0] + s[1]) + (s[2] + s[3]);                                                         \
+        return lanes_total(s);                                                                        \
     }                                                                                                 \
-    /* s1 = sum g w, s2 = sum g w (x - mu); w NULL: 1 */                                              \
-    static void dots_##SUF(const T *g, const T *x, const T *w, int64_t n, double mu, double *s1, double *s2) { \
+    /* s1 = sum g w, s2 = sum g w (x - mu); w NULL: 1 (a loop of its own, so both vectorise) */      \
+    NORM_INLINE void dots_##SUF(const T *g, const T *x, const T *w, int64_t n, double mu, double *s1, double *s2) { \
         double a[LANES] = {0}, b[LANES] = {0};                                                        \
         int64_t i = 0;                                                                                \
-        for (; i + LANES <= n; i += LANES)                                                            \
-            for (int j = 0; j < LANES; j++) {                                                         \
-                double gw = (double)g[i + j] * (w ? (double)w[i + j] : 1.0);                          \
-                a[j] += gw;                                                                           \
-                b[j] += gw * ((double)x[i + j] - mu);                                                 \
-            }                                                                                         \
+        if (w)                                                                                        \
+            for (; i + LANES <= n; i += LANES)                                                        \
+                for (int j = 0; j < LANES; j++) {                                                     \
+                    double gw = (double)g[i + j] * (double)w[i + j];                                  \
+                    a[j] += gw;                                                                       \
+                    b[j] += gw * ((double)x[i + j] - mu);                                             \
+                }                                                                                     \
+        else                                                                                          \
+            for (; i + LANES <= n; i += LANES)                                                        \
+                for (int j = 0; j < LANES; j++) {                                                     \
+                    double gw = (double)g[i + j];                                                     \
+                    a[j] += gw;                                                                       \
+                    b[j] += gw * ((double)x[i + j] - mu);                                             \
+                }                                                                                     \
         for (; i < n; i++) {                                                                          \
             double gw = (double)g[i] * (w ? (double)w[i] : 1.0);                                      \
             a[0] += gw;                                                                               \
             b[0] += gw * ((double)x[i] - mu);                                                         \
         }                                                                                             \
-        *s1 = (a[0] + a[1]) + (a[2] + a[3]);                                                          \
-        *s2 = (b[0] + b[1]) + (b[2] + b[3]);                                                          \
+        *s1 = lanes_total(a);                                                                         \
+        *s2 = lanes_total(b);                                                                         \
     }                                                                                                 \
     /* mean and rstd of a contiguous row, rounded to T */                                             \
-    static void stats_##SUF(const T *x, int64_t m, double eps, T *mean, T *rstd) {                    \
+    NORM_INLINE void stats_##SUF(const T *x, int64_t m, double eps, T *mean, T *rstd) {               \
         double mu = sum_##SUF(x, m, 0, false) / (double)m;                                            \
         double var = sum_##SUF(x, m, mu, true) / (double)m;                                           \
         *mean = (T)mu;                                                                                \
         *rstd = (T)(1 / sqrt(var + eps));                                                             \
     }                                                                                                 \
-    /* y = (x - mu) r w + b over n elements; w, b arrays (step 1) or one value (step 0) or NULL */    \
-    static void affine_##SUF(T *y, const T *x, int64_t n, T mu, T r, const T *w, const T *b, int step) { \
-        for (int64_t i = 0; i < n; i++) {                                                             \
-            T v = (x[i] - mu) * r;                                                                    \
-            if (w) v *= w[i * step];                                                                  \
-            if (b) v += b[i * step];                                                                  \
-            y[i] = v;                                                                                 \
+    /* y = (x - mu) r w + b over n elements; w, b arrays (step 1) or one value (step 0) or NULL.     \
+     * One loop per case, so none tests w or b per element and all vectorise; an absent w            \
+     * multiplies by 1 (exact), an absent b adds nothing (adding 0 would turn -0 into +0). */        \
+    NORM_INLINE void affine_##SUF(T *y, const T *x, int64_t n, T mu, T r, const T *w, const T *b, int step) { \
+        if (step == 0) {                                                                              \
+            const T w0 = w ? *w : (T)1;                                                               \
+            if (b) {                                                                                  \
+                const T b0 = *b;                                                                      \
+                for (int64_t i = 0; i < n; i++) y[i] = (x[i] - mu) * r * w0 + b0;                     \
+            } else {                                                                                  \
+                for (int64_t i = 0; i < n; i++) y[i] = (x[i] - mu) * r * w0;                          \
+            }                                                                                         \
+        } else if (w && b) {                                                                          \
+            for (int64_t i = 0; i < n; i++) y[i] = (x[i] - mu) * r * w[i] + b[i];                     \
+        } else if (w) {                                                                               \
+            for (int64_t i = 0; i < n; i++) y[i] = (x[i] - mu) * r * w[i];                            \
+        } else if (b) {                                                                               \
+            for (int64_t i = 0; i < n; i++) y[i] = (x[i] - mu) * r + b[i];                            \
+        } else {                                                                                      \
+            for (int64_t i = 0; i < n; i++) y[i] = (x[i] - mu) * r;                                   \
         }                                                                                             \
     }                                                                                                 \
-    /* grad_x of a row segment: r (g w - a - (x - mu) rb) */                                          \
-    static void gx_##SUF(T *y, const T *g, const T *x, int64_t n, const T *w, int step, T mu, T r, T a, T rb) { \
-        for (int64_t i = 0; i < n; i++) {                                                             \
-            T gw = w ? g[i] * w[i * step] : g[i];                                                     \
-            y[i] = r * (gw - a - (x[i] - mu) * rb);                                                   \
+    /* grad_x of a row segment: r (g w - a - (x - mu) rb); w as in affine_ */                        \
+    NORM_INLINE void gx_##SUF(T *y, const T *g, const T *x, int64_t n, const T *w, int step, T mu, T r, T a, T rb) { \
+        if (w && step) {                                                                              \
+            for (int64_t i = 0; i < n; i++) y[i] = r * (g[i] * w[i] - a - (x[i] - mu) * rb);          \
+        } else {                                                                                      \
+            const T w0 = w ? *w : (T)1;                                                               \
+            for (int64_t i = 0; i < n; i++) y[i] = r * (g[i] * w0 - a - (x[i] - mu) * rb);            \
         }                                                                                             \
     }                                                                                                 \
     /* layer norm (mode 0) and group norm (mode 1) forward: rows [b, e) */                            \
-    static void rows_fwd_##SUF(void *ctx, int64_t b, int64_t e, int tid) {                            \
+    NORM_CLONES static void rows_fwd_##SUF(void *ctx, int64_t b, int64_t e, int tid) {                \
         const nctx *c = ctx;                                                                          \
         const T *w = c->w, *bb = c->b;                                                                \
         for (int64_t r = b; r < e; r++) {                                                             \
@@ -104,47 +163,40 @@ typedef struct {
             stats_##SUF(x, c->m, c->eps, &mu, &rs);                                                   \
             ((T *)c->mean)[r] = mu;                                                                   \
             ((T *)c->rstd)[r] = rs;                                                                   \
-            if (c->mode == 0) {                                                                       \
-                affine_##SUF(y, x, c->m, mu, rs, w, bb, 1);                                           \
-                continue;                                                                             \
-            }                                                                                         \
-            int64_t c0 = r % (c->c / c->cg) * c->cg; /* first channel of the group */                 \
-            for (int64_t k = 0; k < c->cg; k++)                                                       \
-                affine_##SUF(y + k * c->hw, x + k * c->hw, c->hw, mu, rs, w ? w + c0 + k : NULL,      \
-                             bb ? bb + c0 + k : NULL, 0);                                             \
+            segs sg = row_segs(c, r);                                                                 \
+            for (int64_t k = 0; k < sg.nseg; k++)                                                     \
+                affine_##SUF(y + k * sg.len, x + k * sg.len, sg.len, mu, rs, w ? w + sg.c0 + k : NULL, \
+                             bb ? bb + sg.c0 + k : NULL, sg.step);                                    \
         }                                                                                             \
     }                                                                                                 \
     /* layer norm (mode 0) and group norm (mode 1) grad_x: rows [b, e) */                             \
-    static void rows_bwd_##SUF(void *ctx, int64_t b, int64_t e, int tid) {                            \
+    NORM_CLONES static void rows_bwd_##SUF(void *ctx, int64_t b, int64_t e, int tid) {                \
         const nctx *c = ctx;                                                                          \
         const T *w = c->w;                                                                            \
         for (int64_t r = b; r < e; r++) {                                                             \
             const T *x = (const T *)c->x + r * c->m, *g = (const T *)c->g + r * c->m;                 \
             T *y = (T *)c->y + r * c->m, mu = ((const T *)c->mean)[r], rs = ((const T *)c->rstd)[r];  \
+            segs sg = row_segs(c, r);                                                                 \
             double s1 = 0, s2 = 0, t1, t2;                                                            \
-            int64_t c0 = c->mode ? r % (c->c / c->cg) * c->cg : 0;                                    \
-            if (c->mode == 0) {                                                                       \
-                dots_##SUF(g, x, w, c->m, mu, &s1, &s2);                                              \
-            } else {                                                                                  \
-                for (int64_t k = 0; k < c->cg; k++) {                                                 \
-                    dots_##SUF(g + k * c->hw, x + k * c->hw, NULL, c->hw, mu, &t1, &t2);              \
-                    double wk = w ? (double)w[c0 + k] : 1.0;                                          \
-                    s1 += wk * t1;                                                                    \
-                    s2 += wk * t2;                                                                    \
+            for (int64_t k = 0; k < sg.nseg; k++) {                                                   \
+                const T *wk = w ? w + sg.c0 + k : NULL;                                               \
+                dots_##SUF(g + k * sg.len, x + k * sg.len, sg.step ? wk : NULL, sg.len, mu, &t1, &t2); \
+                if (sg.step || !wk) { /* weights inside the dots, or none */                          \
+                    s1 += t1;                                                                         \
+                    s2 += t2;                                                                         \
+                } else {                                                                              \
+                    s1 += (double)*wk * t1;                                                           \
+                    s2 += (double)*wk * t2;                                                           \
                 }                                                                                     \
             }                                                                                         \
             T a = (T)(s1 / (double)c->m), rb = (T)(s2 * (double)rs * (double)rs / (double)c->m);      \
-            if (c->mode == 0) {                                                                       \
-                gx_##SUF(y, g, x, c->m, w, 1, mu, rs, a, rb);                                         \
-                continue;                                                                             \
-            }                                                                                         \
-            for (int64_t k = 0; k < c->cg; k++)                                                       \
-                gx_##SUF(y + k * c->hw, g + k * c->hw, x + k * c->hw, c->hw, w ? w + c0 + k : NULL, 0, \
-                         mu, rs, a, rb);                                                              \
+            for (int64_t k = 0; k < sg.nseg; k++)                                                     \
+                gx_##SUF(y + k * sg.len, g + k * sg.len, x + k * sg.len, sg.len, w ? w + sg.c0 + k : NULL, \
+                         sg.step, mu, rs, a, rb);                                                     \
         }                                                                                             \
     }                                                                                                 \
     /* layer norm weight/bias gradients: column blocks [b, e) summed over rows in order */            \
-    static void ln_wb_##SUF(void *ctx, int64_t b, int64_t e, int tid) {                               \
+    NORM_CLONES static void ln_wb_##SUF(void *ctx, int64_t b, int64_t e, int tid) {                   \
         const nctx *c = ctx;                                                                          \
         double aw[COLS], ab[COLS];                                                                    \
         for (int64_t blk = b; blk < e; blk++) {                                                       \
@@ -166,7 +218,7 @@ typedef struct {
         }                                                                                             \
     }                                                                                                 \
     /* group norm weight/bias gradients: channels [b, e), each summed over n in order */              \
-    static void gn_wb_##SUF(void *ctx, int64_t b, int64_t e, int tid) {                               \
+    NORM_CLONES static void gn_wb_##SUF(void *ctx, int64_t b, int64_t e, int tid) {                   \
         const nctx *c = ctx;                                                                          \
         int64_t groups = c->c / c->cg;                                                                \
         for (int64_t ch = b; ch < e; ch++) {                                                          \
@@ -184,7 +236,7 @@ typedef struct {
     }                                                                                                 \
     /* batch norm partial sums of (channel, chunk) items [b, e): mode 0 sum x, mode 1 sum (x - mean)^2, \
      * mode 2 sum g and sum g (x - mean) */                                                           \
-    static void bn_partial_##SUF(void *ctx, int64_t b, int64_t e, int tid) {                          \
+    NORM_CLONES static void bn_partial_##SUF(void *ctx, int64_t b, int64_t e, int tid) {              \
         const nctx *c = ctx;                                                                          \
         int64_t len = c->n * c->hw;                                                                   \
         for (int64_t t = b; t < e; t++) {                                                             \
@@ -209,7 +261,7 @@ typedef struct {
         }                                                                                             \
     }                                                                                                 \
     /* batch norm elementwise passes over (n, c) planes [b, e): mode 0 forward, mode 1 grad_x */      \
-    static void bn_planes_##SUF(void *ctx, int64_t b, int64_t e, int tid) {                           \
+    NORM_CLONES static void bn_planes_##SUF(void *ctx, int64_t b, int64_t e, int tid) {               \
         const nctx *c = ctx;                                                                          \
         const T *w = c->w;                                                                            \
         for (int64_t p = b; p < e; p++) {                                                             \

@@ -25,10 +25,45 @@
 #define COLS 256   /* columns per task along a non-last axis; also the exp block */
 #define TASK_ELEMS 16384
 
+/* The row and column loops are also built for AVX2 and AVX-512
+ * (x86-64-v4), chosen at load time (ifunc; GCC >= 11 on x86-64 Linux), so
+ * the max, sum and scaling passes run at the vector width of the exp
+ * kernel.  With contraction off every variant does the same roundings: the
+ * lanes are explicit, so the results do not depend on the vector width. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && defined(__x86_64__) && defined(__linux__) && \
+    !defined(EM_NO_SIMD_CLONES)
+#define SM_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#else
+#define SM_CLONES
+#endif
+
 /* e^v in place over n contiguous elements */
 static void exp_f32(float *v, int64_t n) { em__vmath_f32(EM_OP_EXP)(v, v, n, 0.0f); }
 static void exp_f64(double *v, int64_t n) {
     for (int64_t i = 0; i < n; i++) v[i] = exp(v[i]);
+}
+/* y = e^(x - m) (y NULL: not stored) and its sum */
+static float expsum_f32(float *y, const float *x, int64_t n, float m) { return em__vmath_expsum_f32()(y, x, n, m); }
+static double expsum_f64(double *y, const double *x, int64_t n, double m) {
+    double sv[LANES] = {0};
+    int64_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int j = 0; j < LANES; j++) {
+            double e = exp(x[i + j] - m);
+            if (y) y[i + j] = e;
+            sv[j] += e;
+        }
+    for (; i < n; i++) {
+        double e = exp(x[i] - m);
+        if (y) y[i] = e;
+        sv[i % LANES] += e;
+    }
+    double s = 0;
+    for (int j = 0; j < LANES; j++) s += sv[j];
+    return s;
 }
 
 typedef struct {
@@ -41,7 +76,7 @@ typedef struct {
 /* Lane helpers: fixed 8-way partial sums / maxima combined in lane order.
  * NaN never wins a comparison, but it then makes its row NaN below. */
 #define SM_KERNELS(T, SUF)                                                                        \
-    static T max_##SUF(const T *x, int64_t n) {                                                  \
+    static inline __attribute__((always_inline)) T max_##SUF(const T *x, int64_t n) {            \
         T mv[LANES];                                                                              \
         for (int j = 0; j < LANES; j++) mv[j] = x[0];                                            \
         int64_t i = 0;                                                                            \
@@ -53,7 +88,7 @@ typedef struct {
         return m;                                                                                 \
     }                                                                                             \
     /* sum x[i] (b NULL) or sum x[i] * b[i] */                                                    \
-    static T sum_##SUF(const T *x, const T *b, int64_t n) {                                      \
+    static inline __attribute__((always_inline)) T sum_##SUF(const T *x, const T *b, int64_t n) { \
         T sv[LANES] = {0};                                                                        \
         int64_t i = 0;                                                                            \
         if (b)                                                                                    \
@@ -67,23 +102,15 @@ typedef struct {
         for (int j = 0; j < LANES; j++) s += sv[j];                                               \
         return s;                                                                                 \
     }                                                                                             \
-    static void row_##SUF(const sm_ctx *c, const T *x, const T *g, T *y) {                        \
+    static inline __attribute__((always_inline)) void row_##SUF(const sm_ctx *c, const T *x, const T *g, T *y) { \
         int64_t n = c->n;                                                                         \
         T tmp[COLS];                                                                              \
         if (c->kind == 0) {                                                                       \
             T m = max_##SUF(x, n);                                                                \
-            for (int64_t i = 0; i < n; i++) y[i] = x[i] - m;                                      \
-            exp_##SUF(y, n);                                                                      \
-            T r = 1 / sum_##SUF(y, NULL, n);                                                      \
+            T r = 1 / expsum_##SUF(y, x, n, m);                                                   \
             for (int64_t i = 0; i < n; i++) y[i] *= r;                                            \
         } else if (c->kind == 1) {                                                                \
-            T m = max_##SUF(x, n), s = 0;                                                         \
-            for (int64_t i0 = 0; i0 < n; i0 += COLS) {                                            \
-                int64_t b = n - i0 < COLS ? n - i0 : COLS;                                        \
-                for (int64_t i = 0; i < b; i++) tmp[i] = x[i0 + i] - m;                           \
-                exp_##SUF(tmp, b);                                                                \
-                s += sum_##SUF(tmp, NULL, b);                                                     \
-            }                                                                                     \
+            T m = max_##SUF(x, n), s = expsum_##SUF(NULL, x, n, m);                               \
             T ls = log(s);                                                                        \
             for (int64_t i = 0; i < n; i++) y[i] = (x[i] - m) - ls;                               \
         } else if (c->kind == 2) {                                                                \
@@ -100,7 +127,7 @@ typedef struct {
         }                                                                                         \
     }                                                                                             \
     /* w columns of a slab whose rows are `inner` apart */                                        \
-    static void cols_##SUF(const sm_ctx *c, const T *x, const T *g, T *y, int64_t w) {            \
+    static inline __attribute__((always_inline)) void cols_##SUF(const sm_ctx *c, const T *x, const T *g, T *y, int64_t w) {            \
         int64_t n = c->n, in = c->inner;                                                          \
         T acc[COLS], tmp[COLS];                                                                   \
         if (c->kind <= 1) {                                                                       \
@@ -140,7 +167,7 @@ typedef struct {
             }                                                                                     \
         }                                                                                         \
     }                                                                                             \
-    static void task_##SUF(void *ctx, int64_t b, int64_t e, int tid) {                            \
+    SM_CLONES static void task_##SUF(void *ctx, int64_t b, int64_t e, int tid) {                  \
         const sm_ctx *c = ctx;                                                                    \
         const T *x = c->x, *g = c->g;                                                             \
         T *y = c->y;                                                                              \
