@@ -1,8 +1,10 @@
 /* em_linalg_tall_gram / em_linalg_tall_qr and em_knn_brute against naive
  * references computed here in double, errors, and out-of-memory injection. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/gemm.h"
 #include "test.h"
 #include "test_util.h"
 
@@ -159,6 +161,12 @@ TEST(knn_brute_matches_reference) {
     em_tensor_free(X), em_tensor_free(Q);
 }
 
+static bool same_bits(const em_tensor *a, const em_tensor *b) {
+    return em_tensor_numel(a) == em_tensor_numel(b) &&
+           !memcmp(em_tensor_data(a), em_tensor_data(b),
+                   (size_t)em_tensor_numel(a) * em_dtype_size(em_tensor_dtype(a)));
+}
+
 TEST(tall_project_matches_reference) {
     int64_t m = 1000, d = 7, k = 3;
     em_tensor *x = xmat(m, d), *w = xmat(k, d), *b = vector_of(EM_F64, k, V(0.5, -1, 2)), *out = NULL;
@@ -171,6 +179,53 @@ TEST(tall_project_matches_reference) {
             CHECK_NEAR(((const double *)em_tensor_data(out))[r * k + j], s, 1e-13);
         }
     em_tensor_free(out), out = NULL;
+    /* every register-tile width (k = 1..16, f64 and f32), tail rows (m % 4 != 0), a transposed
+     * (strided) w: each kernel the CPU runs against a double reference, and results with the
+     * same bits for any thread count */
+    int64_t m2 = 1003, d2 = 19;
+    em_tensor *x2 = xmat(m2, d2), *x2f = NULL;
+    CHECK_OK(em_tensor_cast(x2, EM_F32, &x2f));
+    const double *x2p = em_tensor_data(x2);
+    for (int64_t kk = 1; kk <= 16; kk++) {
+        em_tensor *wt = xmat(d2, kk), *wv = NULL, *bk = xmat(1, kk), *bv = NULL;
+        CHECK_OK(em_tensor_transpose(wt, 0, 1, &wv)); /* (kk, d2) view with strides (1, kk) */
+        CHECK_OK(em_tensor_reshape(bk, 1, (int64_t[]){kk}, &bv));
+        const double *wtp = em_tensor_data(wt), *bkp = em_tensor_data(bk);
+        for (int dt = 0; dt < 2; dt++) {
+            em_tensor *wc = NULL, *bc = NULL;
+            CHECK_OK(em_tensor_cast(wv, dt ? EM_F32 : EM_F64, &wc));
+            CHECK_OK(em_tensor_cast(bv, dt ? EM_F32 : EM_F64, &bc));
+            em_tensor *first = NULL;
+            for (int isa = 0; isa < EM__GEMM_ISA_COUNT; isa++) {
+                if (em__gemm_set_isa(isa) != EM_OK) continue; /* this CPU cannot run it */
+                em_tensor *o = NULL;
+                CHECK_OK(em_linalg_tall_project(dt ? x2f : x2, dt ? wc : wv, bc, &o));
+                for (int64_t r = 0; o && r < m2; r++)
+                    for (int64_t j = 0; j < kk; j++) {
+                        double s = bkp[j], a = fabs(bkp[j]);
+                        for (int64_t i = 0; i < d2; i++)
+                            s += x2p[r * d2 + i] * wtp[i * kk + j], a += fabs(x2p[r * d2 + i] * wtp[i * kk + j]);
+                        double got = dt ? ((const float *)em_tensor_data(o))[r * kk + j]
+                                        : ((const double *)em_tensor_data(o))[r * kk + j];
+                        CHECK(fabs(got - s) <= (dt ? 1e-5 : 1e-14) * a);
+                    }
+                if (o && isa == 0) {
+                    CHECK_OK(em_set_num_threads(3));
+                    em_tensor *o3 = NULL;
+                    CHECK_OK(em_linalg_tall_project(dt ? x2f : x2, dt ? wc : wv, bc, &o3));
+                    CHECK(o3 && same_bits(o3, o));
+                    em_tensor_free(o3);
+                    CHECK_OK(em_set_num_threads(0));
+                }
+                if (!first) first = o;
+                else em_tensor_free(o);
+            }
+            em__gemm_set_isa(-1);
+            em_tensor_free(first), em_tensor_free(wc), em_tensor_free(bc);
+        }
+        em_tensor_free(wt), em_tensor_free(wv), em_tensor_free(bk), em_tensor_free(bv);
+    }
+    em_tensor_free(x2), em_tensor_free(x2f);
     CHECK_STATUS(em_linalg_tall_project(x, b, NULL, &out), EM_ERR_DTYPE); /* 1-D w */
     em_tensor *w32 = tensor_of(EM_F32, 2, SH(1, 7), NULL);
     CHECK_STATUS(em_linalg_tall_project(x, w32, NULL, &out), EM_ERR_DTYPE);

@@ -1,6 +1,6 @@
 /* k-means iterations (ember/kmeans.h): Lloyd and Elkan, float32 and float64.
  *
- * Samples are cut into chunks of KM_CHUNK rows (one GEMM each for Lloyd)
+ * Samples are cut into chunks of up to KM_CHUNK rows (one GEMM each for Lloyd)
  * grouped into at most KM_MAX_BLOCKS blocks; the blocks are the parallel
  * work items and each writes its own partial centre sums, weights, inertia
  * and label-change count, combined afterwards in block order.  The cuts
@@ -15,7 +15,8 @@
 #include <math.h>
 #include <stdlib.h>
 
-#define KM_CHUNK 4096
+#define KM_CHUNK 4096 /* rows per chunk at most; fewer with many centres (KM_SCRATCH_BYTES) */
+#define KM_SCRATCH_BYTES (1 << 20)
 #define KM_MAX_BLOCKS 128
 /* doubles of per-block partial sums at most (32 MiB): many clusters and
  * features get fewer, larger blocks */
@@ -55,7 +56,10 @@ typedef struct {
 
 static km_layout km_layout_of(int64_t n, int64_t k, int64_t d) {
     km_layout L;
-    L.chunk = KM_CHUNK;
+    /* the chunk's distances (chunk x k) stay within KM_SCRATCH_BYTES, in L2, for the argmin
+     * that reads them back: with 1000 centres 4096 rows would write and re-read 32 MiB */
+    int64_t fit = KM_SCRATCH_BYTES / (8 * (k > 1 ? k : 1)) / 256 * 256;
+    L.chunk = fit < 256 ? 256 : fit > KM_CHUNK ? KM_CHUNK : fit;
     int64_t nchunks = (n + L.chunk - 1) / L.chunk, per = k * (d + 1) + 1;
     int64_t nb = KM_PARTIAL_BUDGET / per;
     nb = nb < 1 ? 1 : nb > KM_MAX_BLOCKS ? KM_MAX_BLOCKS : nb;

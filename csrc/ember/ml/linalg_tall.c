@@ -27,6 +27,7 @@
  * reduced on its own (in parallel) and the chunk results are merged in chunk
  * order, so the result does not depend on the thread count. */
 #include <math.h>
+#include <string.h>
 
 /* Let gcc vectorise the unknown-length column loops (baseline SSE2, no
  * CPU-specific code) despite -O2's "very cheap" cost model. */
@@ -34,6 +35,7 @@
 
 #include "../base/threadpool.h"
 #include "../kernels/gemm.h"
+#include "../kernels/tall_proj.h"
 #include "linalg_internal.h"
 
 #define MIN_CHUNK_ROWS 8192
@@ -380,31 +382,24 @@ em_status em_linalg_tall_qr(const em_tensor *x, const em_tensor *y, const em_ten
 #define PROJ_ROWS 256 /* rows per parallel work item */
 
 typedef struct {
-    const em_tensor *x, *w, *b;
-    em_tensor *out;
-    int64_t m, d, k;
+    const void *x, *wp, *b; /* x (m, d) rows ldx apart; W^T packed (d, kp); bias (k) or NULL */
+    void *out;
+    int64_t m, d, k, kp, ldx;
+    em__tallproj_f64_fn f64;
+    em__tallproj_f32_fn f32;
 } proj_ctx;
 
-/* out[r][j] = b_j + x_r . w_j, each dot in 4 interleaved partial sums (a
- * fixed order the compiler vectorises).  For few directions this is a
- * streaming pass over x at memory speed; GEMM would pack x, or (dot form)
- * waste most of a register tile on a 1- to 4-wide result. */
+/* The portable kernel (contract in kernels/tall_proj.h): per row, one
+ * accumulator per direction, each a chain in ascending f. */
 #define DEF_PROJ(S, T)                                                                                         \
-    static void proj_rows_##S(const proj_ctx *c, int64_t r0, int64_t r1) {                                     \
-        const T *w = (const T *)em__ptr(c->w), *b = c->b ? (const T *)em__ptr(c->b) : NULL;                    \
-        int64_t d = c->d, k = c->k, xs = c->x->strides[0], ws = c->w->strides[0];                              \
-        T *o = (T *)em__ptr(c->out);                                                                           \
-        for (int64_t r = r0; r < r1; r++) {                                                                    \
-            const T *x = (const T *)em__ptr(c->x) + r * xs;                                                    \
-            for (int64_t j = 0; j < k; j++) {                                                                  \
-                const T *wj = w + j * ws;                                                                      \
-                T s[4] = {0, 0, 0, 0};                                                                         \
-                int64_t i = 0;                                                                                 \
-                for (; i + 4 <= d; i += 4)                                                                     \
-                    for (int l = 0; l < 4; l++) s[l] += x[i + l] * wj[i + l];                                  \
-                for (; i < d; i++) s[0] += x[i] * wj[i];                                                       \
-                o[r * k + j] = ((s[0] + s[1]) + (s[2] + s[3])) + (b ? b[j * c->b->strides[0]] : 0);            \
-            }                                                                                                  \
+    static void tallproj_portable_##S(int64_t m, int64_t d, int64_t k, int64_t kp, const T *X, int64_t ldx,    \
+                                      const T *Wp, const T *b, T *out) {                                       \
+        for (int64_t i = 0; i < m; i++) {                                                                      \
+            const T *x = X + i * ldx, *wf = Wp;                                                                \
+            T acc[EM__TP_MAX_K] = {0};                                                                         \
+            for (int64_t f = 0; f < d; f++, wf += kp)                                                          \
+                for (int64_t j = 0; j < k; j++) acc[j] += x[f] * wf[j];                                        \
+            for (int64_t j = 0; j < k; j++) out[i * k + j] = acc[j] + (b ? b[j] : 0);                          \
         }                                                                                                      \
     }
 DEF_PROJ(f32, float)
@@ -413,8 +408,12 @@ DEF_PROJ(f64, double)
 static void proj_run(void *vctx, int64_t begin, int64_t end, int tid) {
     const proj_ctx *c = vctx;
     int64_t r0 = begin * PROJ_ROWS, r1 = end * PROJ_ROWS < c->m ? end * PROJ_ROWS : c->m;
-    if (c->x->dtype == EM_F32) proj_rows_f32(c, r0, r1);
-    else proj_rows_f64(c, r0, r1);
+    if (c->f32)
+        c->f32(r1 - r0, c->d, c->k, c->kp, (const float *)c->x + r0 * c->ldx, c->ldx, c->wp, c->b,
+               (float *)c->out + r0 * c->k);
+    else
+        c->f64(r1 - r0, c->d, c->k, c->kp, (const double *)c->x + r0 * c->ldx, c->ldx, c->wp, c->b,
+               (double *)c->out + r0 * c->k);
 }
 
 em_status em_linalg_tall_project(const em_tensor *x, const em_tensor *w, const em_tensor *b, em_tensor **out) {
@@ -424,16 +423,40 @@ em_status em_linalg_tall_project(const em_tensor *x, const em_tensor *w, const e
         (b && (b->ndim != 1 || b->dtype != x->dtype)))
         return em__error(EM_ERR_DTYPE, "tall_project: x %s, w %s and b %s must be 2-D, 2-D and 1-D of one float dtype",
                          em__desc(x, d1), em__desc(w, d2), b ? em__desc(b, d3) : "None");
-    if (w->shape[1] != x->shape[1] || (b && b->shape[0] != w->shape[0]) || w->shape[0] < 1 || w->shape[0] > 16)
+    if (w->shape[1] != x->shape[1] || (b && b->shape[0] != w->shape[0]) || w->shape[0] < 1 ||
+        w->shape[0] > EM__TP_MAX_K)
         return em__error(EM_ERR_SHAPE, "tall_project: want x (m, d), w (k, d) with 1 <= k <= 16, b (k,); got x %s, "
                          "w %s, b %s", em__desc(x, d1), em__desc(w, d2), b ? em__desc(b, d3) : "None");
-    if ((x->shape[1] > 1 && x->strides[1] != 1) || (w->shape[1] > 1 && w->strides[1] != 1))
-        return em__error(EM_ERR_INVALID_ARG, "tall_project: rows of x %s and w %s must be contiguous", em__desc(x, d1),
-                         em__desc(w, d2));
-    proj_ctx c = {.x = x, .w = w, .b = b, .m = x->shape[0], .d = x->shape[1], .k = w->shape[0]};
-    EM_TRY(em__new(x->dtype, 2, (int64_t[]){c.m, c.k}, &c.out));
-    /* work items of 256 rows; a thread takes 64 of them (~ 16384 rows) at least */
-    em__parallel_for((c.m + PROJ_ROWS - 1) / PROJ_ROWS, 64, em__threads(), proj_run, &c);
-    *out = c.out;
-    return EM_OK;
+    if (x->shape[1] > 1 && x->strides[1] != 1)
+        return em__error(EM_ERR_INVALID_ARG, "tall_project: rows of x %s must be contiguous", em__desc(x, d1));
+    bool f32 = x->dtype == EM_F32, avx2 = em__gemm_active_isa() >= EM__GEMM_AVX2;
+    int64_t d = x->shape[1], k = w->shape[0], nr = f32 ? EM__TP_NR_F32 : EM__TP_NR_F64, es = (int64_t)em__dsize(x->dtype);
+    proj_ctx c = {.x = em__ptr(x), .m = x->shape[0], .d = d, .k = k, .kp = (k + nr - 1) / nr * nr,
+                  .ldx = x->shape[0] > 1 ? x->strides[0] : d};
+    if (f32) c.f32 = avx2 && em__tallproj_avx2_f32() ? em__tallproj_avx2_f32() : tallproj_portable_f32;
+    else c.f64 = avx2 && em__tallproj_avx2_f64() ? em__tallproj_avx2_f64() : tallproj_portable_f64;
+    /* W^T packed (d, kp) and the bias padded to kp, zeros in the padding (any strides in w and b) */
+    void *pack = em__calloc((size_t)((d + 1) * c.kp * es));
+    if (!pack) return em__error(EM_ERR_NOMEM, "tall_project: out of memory packing w %s", em__desc(w, d2));
+    for (int64_t j = 0; j < k; j++)
+        for (int64_t f = 0; f < d; f++) {
+            const char *src = (const char *)em__ptr(w) + (j * w->strides[0] + f * w->strides[1]) * es;
+            memcpy((char *)pack + (f * c.kp + j) * es, src, (size_t)es);
+        }
+    c.wp = pack;
+    if (b) {
+        char *bp = (char *)pack + d * c.kp * es;
+        for (int64_t j = 0; j < k; j++) memcpy(bp + j * es, (const char *)em__ptr(b) + j * b->strides[0] * es, (size_t)es);
+        c.b = bp;
+    }
+    em_tensor *o = NULL;
+    em_status st = em__new(x->dtype, 2, (int64_t[]){c.m, k}, &o);
+    if (!st) {
+        c.out = em__ptr(o);
+        /* work items of 256 rows; a thread takes 64 of them (~ 16384 rows) at least */
+        em__parallel_for((c.m + PROJ_ROWS - 1) / PROJ_ROWS, 64, em__threads(), proj_run, &c);
+        *out = o;
+    }
+    em__free(pack);
+    return st;
 }

@@ -67,21 +67,30 @@ static em_status lr_eval(lr_problem *p, const double *theta, double *f, double *
         double *z = p->Z + i * k, s = p->sw ? p->sw[i] : 1.0;
         if (p->intercept)
             for (int64_t c = 0; c < k; c++) z[c] += b[c];
+        /* one exp per output (the loss and its gradient share it): the exps are most of an
+         * evaluation's time after the two GEMMs */
         if (k == 1) {
-            /* log(1 + e^z) - y z, stable; gradient sigmoid(z) - y */
-            double zz = z[0], yy = (double)p->y[i];
-            double l = zz > 0 ? zz + log1p(exp(-zz)) : log1p(exp(zz));
+            /* log(1 + e^z) - y z, stable; gradient sigmoid(z) - y; e = e^-|z| in (0, 1] */
+            double zz = z[0], yy = (double)p->y[i], e = exp(-fabs(zz));
+            double l = (zz > 0 ? zz : 0) + log1p(e);
             loss += s * (l - yy * zz);
-            double sig = zz >= 0 ? 1.0 / (1.0 + exp(-zz)) : exp(zz) / (1.0 + exp(zz));
+            double sig = zz >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
             z[0] = s * (sig - yy) / p->S;
         } else {
             double m = z[0];
             for (int64_t c = 1; c < k; c++) m = z[c] > m ? z[c] : m;
-            double sum = 0;
-            for (int64_t c = 0; c < k; c++) sum += exp(z[c] - m);
-            double lse = m + log(sum);
+            /* softmax_c = e^(z_c - m) / sum, the exps kept from the sum (up to 64 classes; more
+             * take them again) */
+            double ex[64], sum = 0;
+            for (int64_t c = 0; c < k; c++) {
+                double e = exp(z[c] - m);
+                if (c < 64) ex[c] = e;
+                sum += e;
+            }
+            double lse = m + log(sum), inv = 1.0 / sum;
             loss += s * (lse - z[p->y[i]]);
-            for (int64_t c = 0; c < k; c++) z[c] = s * (exp(z[c] - lse) - (c == p->y[i])) / p->S;
+            for (int64_t c = 0; c < k; c++)
+                z[c] = s * ((c < 64 ? ex[c] * inv : exp(z[c] - lse)) - (c == p->y[i])) / p->S;
         }
     }
     /* grad W = G^T X / ... (G already scaled), + W / (C S) */

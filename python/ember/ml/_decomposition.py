@@ -13,7 +13,7 @@ import ember
 from .. import _C
 from ._base import BaseEstimator, TransformerMixin, check_is_fitted
 from ._tall import GRAM_MAX_COND, is_tall, tall_gram_eig, tall_qr_svd
-from ._validation import validate_data
+from ._validation import check_result_finite, validate_data
 
 __all__ = ["PCA"]
 
@@ -118,13 +118,16 @@ class PCA(TransformerMixin, BaseEstimator):
         return U[:, :k] * (S[:k] if not self.whiten else np.sqrt(max(n - 1, 1)))
 
     def _project(self, Xa: np.ndarray) -> np.ndarray:
-        """(Xa - mean_) @ components_.T as Xa @ components_.T - mean_ @ components_.T: one GEMM with the
-        centring as its bias, so X is neither copied nor centred (scikit-learn does the same)."""
+        """(Xa - mean_) @ components_.T as Xa @ components_.T - mean_ @ components_.T, the centring
+        folded into the bias, so X is neither copied nor centred (scikit-learn does the same).  Up to
+        16 components: X read once in place against the packed components (em_linalg_tall_project);
+        more: one GEMM with that bias."""
         dt = np.promote_types(Xa.dtype, self.components_.dtype) if Xa.dtype.kind == "f" else np.float64
         W = np.ascontiguousarray(self.components_, dtype=dt)
         bias = np.ascontiguousarray(-(self.mean_.astype(dt) @ W.T))
-        return np.asarray(_C._linear(ember.asarray(np.ascontiguousarray(Xa, dtype=dt)), ember.asarray(W),
-                                     ember.asarray(bias)))
+        fn = _C._tall_project if 1 <= len(W) <= 16 else _C._linear
+        return np.asarray(fn(ember.asarray(np.ascontiguousarray(Xa, dtype=dt)), ember.asarray(W),
+                             ember.asarray(bias)))
 
     def fit_transform(self, X: Any, y: Any = None) -> Any:
         """Fits and returns the projections of X."""
@@ -137,8 +140,10 @@ class PCA(TransformerMixin, BaseEstimator):
         from ._validation import wrap_like
 
         check_is_fitted(self, "components_")
-        Xa = validate_data(self, X, reset=False)
+        # inf and NaN are looked for in the result, not in an extra pass over X (check_result_finite)
+        Xa = validate_data(self, X, reset=False, allow_nan=True, allow_inf=True)
         out = self._project(Xa)
+        check_result_finite(out, Xa, self)
         if self.whiten:
             out = out / np.sqrt(self.explained_variance_)
         return wrap_like(out, X)

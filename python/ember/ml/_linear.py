@@ -21,8 +21,8 @@ import ember
 from .. import _C
 from ._base import BaseEstimator, ClassifierMixin, RegressorMixin, check_is_fitted
 from ._tall import is_tall, tall_lstsq
-from ._validation import (check_classification_targets, check_sample_weight, seed_from, validate_data,
-                          wrap_like)
+from ._validation import (check_classification_targets, check_result_finite, check_sample_weight, seed_from,
+                          validate_data, wrap_like)
 
 __all__ = ["LinearRegression", "Ridge", "Lasso", "ElasticNet", "LogisticRegression", "SGDClassifier",
            "SGDRegressor", "Perceptron", "LinearSVC", "ConvergenceWarning"]
@@ -56,13 +56,17 @@ def _center(X: np.ndarray, y: np.ndarray, w: np.ndarray, fit_intercept: bool):
 class _LinearPredictor:
     def _decision(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "coef_")
-        Xa = validate_data(self, X, reset=False).astype(np.float64, copy=False)
+        # inf and NaN are looked for in the result instead of in X (one pass over X, not two): any
+        # non-finite element of a row makes its outputs non-finite, so X is scanned only then
+        Xa = validate_data(self, X, reset=False, allow_nan=True, allow_inf=True).astype(np.float64, copy=False)
         coef = np.ascontiguousarray(np.atleast_2d(self.coef_), dtype=np.float64)
         b = np.ascontiguousarray(np.broadcast_to(np.asarray(self.intercept_, dtype=np.float64), (coef.shape[0],)))
-        # X @ coef.T + intercept in one pass: for one or two outputs a streaming dot per row
-        # (em_linalg_tall_project), else the GEMM with the intercept as its bias
-        fn = _C._tall_project if coef.shape[0] <= 2 else _C._linear
-        return np.asarray(fn(_t(Xa), _t(coef), _t(b)))
+        # X @ coef.T + intercept in one pass: for up to 16 outputs X is read in place against the
+        # packed coefficients (em_linalg_tall_project), else the GEMM with the intercept as its bias
+        fn = _C._tall_project if coef.shape[0] <= 16 else _C._linear
+        out = np.asarray(fn(_t(Xa), _t(coef), _t(b)))
+        check_result_finite(out, Xa, self)
+        return out
 
 
 class _LinearRegressorBase(_LinearPredictor, RegressorMixin, BaseEstimator):
@@ -220,8 +224,6 @@ class ElasticNet(_LinearRegressorBase):
     solved by cyclic coordinate descent in C with scikit-learn's duality-gap
     stopping rule."""
 
-    _l1_ratio_fixed: float | None = None
-
     def __init__(self, alpha: float = 1.0, *, l1_ratio: float = 0.5, fit_intercept: bool = True,
                  precompute: bool = False, max_iter: int = 1000, copy_X: bool = True, tol: float = 1e-4,
                  warm_start: bool = False, positive: bool = False, random_state: Any = None,
@@ -244,7 +246,7 @@ class ElasticNet(_LinearRegressorBase):
             raise ValueError("selection='random' is not implemented in ember; use 'cyclic'")
         if self.precompute not in (False, "auto"):
             raise ValueError("precompute (Gram matrices) is not implemented in ember; use False")
-        l1_ratio = self._l1_ratio_fixed if self._l1_ratio_fixed is not None else self.l1_ratio
+        l1_ratio = self.l1_ratio
         if not 0 <= l1_ratio <= 1:
             raise ValueError(f"l1_ratio must be in [0, 1], got {l1_ratio}")
         if self.alpha < 0:
@@ -276,9 +278,9 @@ class ElasticNet(_LinearRegressorBase):
 
 class Lasso(ElasticNet):
     """Linear regression with an l1 penalty (ElasticNet with l1_ratio = 1):
-    (1/(2n)) ||y - X w - b||^2 + alpha ||w||_1."""
-
-    _l1_ratio_fixed = 1.0
+    (1/(2n)) ||y - X w - b||^2 + alpha ||w||_1.  l1_ratio is fixed (an
+    attribute, not a parameter: get_params leaves it out), as in
+    scikit-learn."""
 
     def __init__(self, alpha: float = 1.0, *, fit_intercept: bool = True, precompute: bool = False,
                  copy_X: bool = True, max_iter: int = 1000, tol: float = 1e-4, warm_start: bool = False,
@@ -286,11 +288,6 @@ class Lasso(ElasticNet):
         super().__init__(alpha=alpha, l1_ratio=1.0, fit_intercept=fit_intercept, precompute=precompute,
                          max_iter=max_iter, copy_X=copy_X, tol=tol, warm_start=warm_start, positive=positive,
                          random_state=random_state, selection=selection)
-        del self.l1_ratio
-
-    @classmethod
-    def _get_param_names(cls) -> list[str]:
-        return [p for p in super()._get_param_names() if p != "l1_ratio"]
 
 
 class _LinearClassifierBase(_LinearPredictor, ClassifierMixin, BaseEstimator):
@@ -440,7 +437,40 @@ _SCHEDULES = {"constant": 0, "optimal": 1, "invscaling": 2}
 
 
 class _SGDBase:
-    def _opts(self, losses: dict[str, int]) -> tuple:
+    """What SGDClassifier and SGDRegressor share: the hyper-parameters, their
+    checks, the epoch loop and the fit (one weight row per target vector the
+    subclass hands out: one-vs-rest rows for a classifier, the one target of
+    a regressor).  Subclasses set _losses and implement _check_xy, _init_model
+    and _targets."""
+
+    _losses: dict[str, int]
+
+    def __init__(self, loss: str, *, penalty: str | None, alpha: float, l1_ratio: float, fit_intercept: bool,
+                 max_iter: int, tol: float | None, shuffle: bool, verbose: int, epsilon: float, random_state: Any,
+                 learning_rate: str, eta0: float, power_t: float, early_stopping: bool, validation_fraction: float,
+                 n_iter_no_change: int, warm_start: bool, average: bool):
+        self.loss = loss
+        self.penalty = penalty
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.shuffle = shuffle
+        self.verbose = verbose
+        self.epsilon = epsilon
+        self.random_state = random_state
+        self.learning_rate = learning_rate
+        self.eta0 = eta0
+        self.power_t = power_t
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.warm_start = warm_start
+        self.average = average
+
+    def _opts(self) -> tuple:
+        losses = self._losses
         if self.loss not in losses:
             raise ValueError(f"The loss {self.loss!r} is not supported; choose one of {sorted(losses)}")
         if self.penalty not in _PENALTIES:
@@ -482,6 +512,41 @@ class _SGDBase:
                     break
         return b, t, done
 
+    def _fit(self, X: Any, y: Any, sample_weight: Any, epochs: int, stop: bool, reset: bool,
+             classes: Any = None) -> "_SGDBase":
+        """epochs passes (stop: early stopping by tol) over each target vector;
+        reset starts from zero weights, else from the fitted ones."""
+        opts = self._opts()
+        X, y = self._check_xy(X, y, reset)
+        if reset:
+            self._init_model(X.shape[1], y, classes)
+            self.t_ = 1.0
+            self._gen = ember.Generator(seed_from(self.random_state))
+        targets, sw = self._targets(y, check_sample_weight(sample_weight, len(X)))
+        # one C-contiguous row of weights per target (1-D coef_ of a regressor: one row), updated in place
+        coef = np.array(self.coef_, dtype=np.float64).reshape(len(targets), X.shape[1])
+        intercept = np.array(self.intercept_, dtype=np.float64).reshape(len(targets))
+        t_start, t_end, n_iter = self.t_, self.t_, 0
+        for r, yy in enumerate(targets):  # one-vs-rest rows each start from the same step count
+            b, t_end, done = self._run(X, yy, sw, coef[r], float(intercept[r]), t_start, opts, self._gen, epochs,
+                                       stop)
+            intercept[r] = b
+            n_iter = max(n_iter, done)
+        self.coef_ = coef.reshape(np.shape(self.coef_))
+        self.intercept_ = intercept
+        self.t_, self.n_iter_ = t_end, n_iter
+        if stop and n_iter >= self.max_iter and self.tol is not None:
+            warnings.warn(f"Maximum number of iteration reached before convergence ({self.max_iter}). Consider "
+                          "increasing max_iter to improve the fit.", ConvergenceWarning, stacklevel=3)
+        return self
+
+    def fit(self, X: Any, y: Any, coef_init: Any = None, intercept_init: Any = None,
+            sample_weight: Any = None) -> "_SGDBase":
+        """Trains for up to max_iter epochs (stopping early by tol); with
+        warm_start, from the weights of the previous fit."""
+        return self._fit(X, y, sample_weight, int(self.max_iter), True,
+                         reset=not (self.warm_start and hasattr(self, "coef_")))
+
 
 class SGDClassifier(_SGDBase, _LinearClassifierBase):
     """Linear classifiers (SVM, logistic regression, ...) trained by stochastic
@@ -489,86 +554,53 @@ class SGDClassifier(_SGDBase, _LinearClassifierBase):
     from a stream of batches.  Epochs run in C; shuffling uses ember's
     generator."""
 
+    _losses = _CLF_LOSSES
+
     def __init__(self, loss: str = "hinge", *, penalty: str | None = "l2", alpha: float = 0.0001,
                  l1_ratio: float = 0.15, fit_intercept: bool = True, max_iter: int = 1000, tol: float | None = 1e-3,
                  shuffle: bool = True, verbose: int = 0, epsilon: float = 0.1, n_jobs: int | None = None,
                  random_state: Any = None, learning_rate: str = "optimal", eta0: float = 0.0, power_t: float = 0.5,
                  early_stopping: bool = False, validation_fraction: float = 0.1, n_iter_no_change: int = 5,
                  class_weight: Any = None, warm_start: bool = False, average: bool = False):
-        self.loss = loss
-        self.penalty = penalty
-        self.alpha = alpha
-        self.l1_ratio = l1_ratio
-        self.fit_intercept = fit_intercept
-        self.max_iter = max_iter
-        self.tol = tol
-        self.shuffle = shuffle
-        self.verbose = verbose
-        self.epsilon = epsilon
+        super().__init__(loss, penalty=penalty, alpha=alpha, l1_ratio=l1_ratio, fit_intercept=fit_intercept,
+                         max_iter=max_iter, tol=tol, shuffle=shuffle, verbose=verbose, epsilon=epsilon,
+                         random_state=random_state, learning_rate=learning_rate, eta0=eta0, power_t=power_t,
+                         early_stopping=early_stopping, validation_fraction=validation_fraction,
+                         n_iter_no_change=n_iter_no_change, warm_start=warm_start, average=average)
         self.n_jobs = n_jobs
-        self.random_state = random_state
-        self.learning_rate = learning_rate
-        self.eta0 = eta0
-        self.power_t = power_t
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
         self.class_weight = class_weight
-        self.warm_start = warm_start
-        self.average = average
 
-    def _fit(self, X: Any, y: Any, sample_weight: Any, classes: Any, epochs: int, stop: bool,
-             reset: bool) -> "SGDClassifier":
-        opts = self._opts(_CLF_LOSSES)
+    def _check_xy(self, X: Any, y: Any, reset: bool) -> tuple[np.ndarray, np.ndarray]:
         X, y = validate_data(self, X, y, reset=reset)
-        X = X.astype(np.float64, copy=False)
-        if reset:
-            if classes is not None:
-                self.classes_ = np.unique(np.asarray(classes))
-            else:
-                self._classes(y)
-            k = len(self.classes_)
-            rows = 1 if k == 2 else k
-            self.coef_ = np.zeros((rows, X.shape[1]))
-            self.intercept_ = np.zeros(rows)
-            self.t_ = 1.0
-            self._gen = ember.Generator(seed_from(self.random_state))
+        return X.astype(np.float64, copy=False), y
+
+    def _init_model(self, n_features: int, y: np.ndarray, classes: Any) -> None:
+        if classes is not None:
+            self.classes_ = np.unique(np.asarray(classes))
+        else:
+            self._classes(y)
+        rows = 1 if len(self.classes_) == 2 else len(self.classes_)
+        self.coef_ = np.zeros((rows, n_features))
+        self.intercept_ = np.zeros(rows)
+
+    def _targets(self, y: np.ndarray, sw: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+        """+-1 targets, one per row of coef_ (class 1 against the rest for two
+        classes, each class against the rest otherwise), and the weights."""
         idx = np.searchsorted(self.classes_, y)
         idx_c = np.minimum(idx, len(self.classes_) - 1)
         if (self.classes_[idx_c] != y).any():
             raise ValueError(f"The target label(s) {np.unique(y[self.classes_[idx_c] != y]).tolist()} in y do not "
                              f"exist in the initial classes {self.classes_.tolist()}")
-        sw = self._class_weights(idx_c.astype(np.int64), check_sample_weight(sample_weight, len(X)))
-        t_start, n_iter, t_end = self.t_, 0, self.t_
-        for r in range(self.coef_.shape[0]):
-            target = idx_c == (1 if self.coef_.shape[0] == 1 else r)
-            yy = np.where(target, 1.0, -1.0)
-            w = np.ascontiguousarray(self.coef_[r])
-            b, t_end, done = self._run(X, yy, sw, w, float(self.intercept_[r]), t_start, opts, self._gen, epochs,
-                                       stop)
-            self.coef_[r], self.intercept_[r] = w, b
-            n_iter = max(n_iter, done)
-        self.t_ = t_end
-        self.n_iter_ = n_iter
-        if stop and n_iter >= self.max_iter and self.tol is not None:
-            warnings.warn(f"Maximum number of iteration reached before convergence ({self.max_iter}). Consider "
-                          "increasing max_iter to improve the fit.", ConvergenceWarning, stacklevel=3)
-        return self
-
-    def fit(self, X: Any, y: Any, coef_init: Any = None, intercept_init: Any = None,
-            sample_weight: Any = None) -> "SGDClassifier":
-        """Trains for up to max_iter epochs (stopping early by tol)."""
-        if self.warm_start and hasattr(self, "coef_"):
-            return self._fit(X, y, sample_weight, None, int(self.max_iter), True, reset=False)
-        self._fit(X, y, sample_weight, None, int(self.max_iter), True, reset=True)
-        return self
+        rows = len(self.coef_)
+        targets = [np.where(idx_c == (1 if rows == 1 else r), 1.0, -1.0) for r in range(rows)]
+        return targets, self._class_weights(idx_c.astype(np.int64), sw)
 
     def partial_fit(self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None) -> "SGDClassifier":
         """One epoch over this batch (classes required on the first call)."""
         first = not hasattr(self, "coef_")
         if first and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit.")
-        return self._fit(X, y, sample_weight, classes, 1, False, reset=first)
+        return self._fit(X, y, sample_weight, 1, False, reset=first, classes=classes)
 
     @property
     def predict_proba(self) -> Any:
@@ -594,7 +626,9 @@ class SGDClassifier(_SGDBase, _LinearClassifierBase):
 
 class Perceptron(SGDClassifier):
     """The perceptron: SGDClassifier(loss='perceptron', learning_rate='constant',
-    eta0=1, penalty=None)."""
+    eta0=1, penalty=None).  loss, learning_rate, epsilon, power_t and average
+    are fixed (attributes, not parameters: get_params leaves them out), as in
+    scikit-learn."""
 
     def __init__(self, *, penalty: str | None = None, alpha: float = 0.0001, l1_ratio: float = 0.15,
                  fit_intercept: bool = True, max_iter: int = 1000, tol: float | None = 1e-3, shuffle: bool = True,
@@ -606,13 +640,6 @@ class Perceptron(SGDClassifier):
                          n_jobs=n_jobs, random_state=random_state, learning_rate="constant", eta0=eta0,
                          early_stopping=early_stopping, validation_fraction=validation_fraction,
                          n_iter_no_change=n_iter_no_change, class_weight=class_weight, warm_start=warm_start)
-        del self.loss, self.learning_rate, self.epsilon, self.power_t, self.average
-
-    loss = "perceptron"
-    learning_rate = "constant"
-    epsilon = 0.1
-    power_t = 0.5
-    average = False
 
 
 class SGDRegressor(_SGDBase, _LinearRegressorBase):
@@ -620,6 +647,7 @@ class SGDRegressor(_SGDBase, _LinearRegressorBase):
     huber or epsilon-insensitive losses; l2/l1/elasticnet penalties);
     partial_fit learns from a stream of batches."""
 
+    _losses = _REG_LOSSES
     _multi_output = False
 
     def __init__(self, loss: str = "squared_error", *, penalty: str | None = "l2", alpha: float = 0.0001,
@@ -628,58 +656,26 @@ class SGDRegressor(_SGDBase, _LinearRegressorBase):
                  learning_rate: str = "invscaling", eta0: float = 0.01, power_t: float = 0.25,
                  early_stopping: bool = False, validation_fraction: float = 0.1, n_iter_no_change: int = 5,
                  warm_start: bool = False, average: bool = False):
-        self.loss = loss
-        self.penalty = penalty
-        self.alpha = alpha
-        self.l1_ratio = l1_ratio
-        self.fit_intercept = fit_intercept
-        self.max_iter = max_iter
-        self.tol = tol
-        self.shuffle = shuffle
-        self.verbose = verbose
-        self.epsilon = epsilon
-        self.random_state = random_state
-        self.learning_rate = learning_rate
-        self.eta0 = eta0
-        self.power_t = power_t
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.warm_start = warm_start
-        self.average = average
+        super().__init__(loss, penalty=penalty, alpha=alpha, l1_ratio=l1_ratio, fit_intercept=fit_intercept,
+                         max_iter=max_iter, tol=tol, shuffle=shuffle, verbose=verbose, epsilon=epsilon,
+                         random_state=random_state, learning_rate=learning_rate, eta0=eta0, power_t=power_t,
+                         early_stopping=early_stopping, validation_fraction=validation_fraction,
+                         n_iter_no_change=n_iter_no_change, warm_start=warm_start, average=average)
 
-    def _fit(self, X: Any, y: Any, sample_weight: Any, epochs: int, stop: bool, reset: bool) -> "SGDRegressor":
-        opts = self._opts(_REG_LOSSES)
+    def _check_xy(self, X: Any, y: Any, reset: bool) -> tuple[np.ndarray, np.ndarray]:
         X, y = validate_data(self, X, y, reset=reset, y_numeric=True)
-        X, y = X.astype(np.float64, copy=False), y.astype(np.float64)
-        if reset:
-            self.coef_ = np.zeros(X.shape[1])
-            self.intercept_ = np.zeros(1)
-            self.t_ = 1.0
-            self._gen = ember.Generator(seed_from(self.random_state))
-        w = np.ascontiguousarray(self.coef_)
-        b, self.t_, done = self._run(X, y, check_sample_weight(sample_weight, len(X)), w,
-                                     float(self.intercept_[0]), self.t_, opts, self._gen, epochs, stop)
-        self.coef_, self.intercept_ = w, np.array([b])
-        self.n_iter_ = done
-        if stop and done >= self.max_iter and self.tol is not None:
-            warnings.warn(f"Maximum number of iteration reached before convergence ({self.max_iter}). Consider "
-                          "increasing max_iter to improve the fit.", ConvergenceWarning, stacklevel=3)
-        return self
+        return X.astype(np.float64, copy=False), y.astype(np.float64)
 
-    def fit(self, X: Any, y: Any, coef_init: Any = None, intercept_init: Any = None,
-            sample_weight: Any = None) -> "SGDRegressor":
-        """Trains for up to max_iter epochs (stopping early by tol)."""
-        return self._fit(X, y, sample_weight, int(self.max_iter), True,
-                         reset=not (self.warm_start and hasattr(self, "coef_")))
+    def _init_model(self, n_features: int, y: np.ndarray, classes: Any) -> None:
+        self.coef_ = np.zeros(n_features)
+        self.intercept_ = np.zeros(1)
+
+    def _targets(self, y: np.ndarray, sw: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+        return [y], sw
 
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> "SGDRegressor":
         """One epoch over this batch."""
         return self._fit(X, y, sample_weight, 1, False, reset=not hasattr(self, "coef_"))
-
-    def predict(self, X: Any) -> Any:
-        """X @ coef_ + intercept_."""
-        return wrap_like(self._decision(X)[:, 0], X)
 
 
 class LinearSVC(_LinearClassifierBase):

@@ -144,6 +144,15 @@ def _check_finite(a: np.ndarray, allow_nan: bool, allow_inf: bool, name: str, es
         raise ValueError(f"Input {name} contains infinity or a value too large for {a.dtype!r}.")
 
 
+def check_result_finite(out: np.ndarray, X: np.ndarray, estimator: Any, name: str = "X") -> None:
+    """For predict paths that skip the finiteness check of X: a NaN or inf in
+    a row of X makes that row's result NaN or inf, so X is scanned (and the
+    usual error raised) only when the result is not finite.  A finite X whose
+    result overflows passes, as it would have."""
+    if out.dtype.kind == "f" and not np.isfinite(out).all() and X.dtype.kind in "fc":
+        _check_finite(X, False, False, name, estimator)
+
+
 def column_or_1d(y: Any, *, warn: bool = False, dtype: Any = None) -> np.ndarray:
     """y as a 1-D array; a column vector is raveled (with a DataConversionWarning
     when warn=True), anything else 2-D is an error."""
