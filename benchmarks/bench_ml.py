@@ -13,13 +13,17 @@ Data: make_regression / make_classification with 20 features.  What each
 model fits and predicts on, so that no cell takes scikit-learn minutes:
   - LinearRegression, Ridge, LogisticRegression, KMeans, PCA: fit on all n
     rows; predict / transform on min(n, 100000) rows;
-  - RandomForest (50 trees): fit on min(n, 50000) rows, predict on
-    min(n, 10000) rows;
+  - RandomForestClassifier / RandomForestRegressor: fit on all n rows,
+    predict on 10000 held-out rows (quality is test accuracy / R^2); 50
+    trees up to 10^5 rows, 10 trees above (same count on both sides);
+    default depth (grown to purity); max_features 'sqrt' (classifier
+    default) and 0.33 (regressor: the usual p/3, as scikit-learn's default
+    of all features makes a 10^6-row cell take scikit-learn many minutes);
   - KNN (k=5, brute force at 20 features): fit on all n rows, predict on a
     fixed 2000 query rows (at 10^6 training rows that is already 4 * 10^10
     multiply-adds per predict);
-  - LogisticRegression and RandomForest are skipped at n > 100000 unless
-    --all-sizes (each cell takes minutes in scikit-learn there).
+  - LogisticRegression is skipped at n > 100000 unless --all-sizes (each
+    cell takes minutes in scikit-learn there).
 PCA compares both libraries' default solver (svd_solver="auto": for tall
 data scikit-learn takes the covariance matrix, ember its Gram / QR
 factor).  --clock cpu measures process CPU time instead of wall time
@@ -38,9 +42,10 @@ import ember
 import ember.ml as em
 
 PREDICT_ROWS = 100_000
-RF_FIT_ROWS, RF_PREDICT_ROWS = 50_000, 10_000
+RF_PREDICT_ROWS = 10_000  # held-out rows the forests predict and are scored on
+RF_MANY_TREES, RF_FEW_TREES = 50, 10  # trees up to SLOW_ABOVE rows, and above
 KNN_QUERIES = 2000
-SLOW_ABOVE = 100_000  # LogisticRegression, RandomForest: skipped above this many rows unless --all-sizes
+SLOW_ABOVE = 100_000  # LogisticRegression: skipped above this many rows unless --all-sizes; RF: fewer trees
 
 
 def clock_fn(kind):
@@ -65,7 +70,6 @@ def cases(n, all_sizes):
     Xr, yr = make_regression(n, 20, noise=5.0, random_state=0)
     Xc, yc = make_classification(n, 20, n_informative=10, n_classes=3, random_state=0)
     p = min(n, PREDICT_ROWS)
-    rf_fit, rf_pred = min(n, RF_FIT_ROWS), min(n, RF_PREDICT_ROWS)
     q = min(n, KNN_QUERIES)
     r2, acc = "R^2", "accuracy"
     slow = n > SLOW_ABOVE and not all_sizes
@@ -84,10 +88,8 @@ def cases(n, all_sizes):
                                                linear_model.LogisticRegression(l1_ratio=1.0, C=0.1, solver="saga",
                                                                                max_iter=1000)),
              Xc, yc, Xc[:p], yc[:p], acc),
-            (f"RandomForest (50 trees, fit {rf_fit})", lambda: (em.RandomForestClassifier(50, random_state=0),
-                                                              ensemble.RandomForestClassifier(50, random_state=0)),
-             Xc[:rf_fit], yc[:rf_fit], Xc[:rf_pred], yc[:rf_pred], acc),
         ]
+    out += rf_cases(n)
     out += [
         (f"KNN (predict {q})", lambda: (em.KNeighborsClassifier(5), neighbors.KNeighborsClassifier(5)),
          Xc, yc, Xc[:q], yc[:q], acc),
@@ -99,6 +101,25 @@ def cases(n, all_sizes):
         ("PCA (5)", lambda: (em.PCA(5), decomposition.PCA(5)), Xc, None, Xc[:p], None, "explained"),
     ]
     return out
+
+
+def rf_cases(n):
+    """Random forests: fit on n rows, scored on RF_PREDICT_ROWS held-out rows of the same distribution."""
+    t = RF_MANY_TREES if n <= SLOW_ABOVE else RF_FEW_TREES
+    m = n + RF_PREDICT_ROWS
+    Xc, yc = make_classification(m, 20, n_informative=10, n_classes=3, random_state=1)
+    Xr, yr = make_regression(m, 20, n_informative=10, noise=5.0, random_state=1)
+    return [
+        (f"RandomForestClassifier ({t} trees)",
+         lambda: (em.RandomForestClassifier(t, random_state=0),
+                  ensemble.RandomForestClassifier(t, random_state=0, n_jobs=ember.get_num_threads())),
+         Xc[:n], yc[:n], Xc[n:], yc[n:], "accuracy"),
+        (f"RandomForestRegressor ({t} trees, max_features 0.33)",
+         lambda: (em.RandomForestRegressor(t, max_features=0.33, random_state=0),
+                  ensemble.RandomForestRegressor(t, max_features=0.33, random_state=0,
+                                                 n_jobs=ember.get_num_threads())),
+         Xr[:n], yr[:n], Xr[n:], yr[n:], "R^2"),
+    ]
 
 
 def quality(est, X, y, kind):

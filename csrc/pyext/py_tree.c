@@ -137,7 +137,58 @@ done:
     return result;
 }
 
+/* _forest_predict(trees, X, normalize) -> float64 (n, n_values): the mean over
+ * trees of each row's leaf value (class shares with normalize).  trees: a
+ * sequence of (left, right, feature, threshold, value) array tuples. */
+static PyObject *py_forest_predict(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "_forest_predict(trees, X, normalize)");
+        return NULL;
+    }
+    int normalize = PyObject_IsTrue(args[2]);
+    if (normalize < 0) return NULL;
+    PyObject *seq = PySequence_Fast(args[0], "_forest_predict: trees must be a sequence of tuples");
+    if (!seq) return NULL;
+    Py_ssize_t nt = PySequence_Fast_GET_SIZE(seq);
+    em_tree *trees = PyMem_Calloc(nt > 0 ? (size_t)nt : 1, sizeof *trees);
+    em_tensor *X = NULL;
+    PyObject *result = NULL;
+    if (!trees) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    static const int dts[5] = {EM_I64, EM_I64, EM_I64, EM_F64, EM_F64};
+    static const char *const what[5] = {"left", "right", "feature", "threshold", "value"};
+    for (Py_ssize_t b = 0; b < nt; b++) {
+        PyObject *tup = PySequence_Fast_GET_ITEM(seq, b);
+        if (!PyTuple_Check(tup) || PyTuple_GET_SIZE(tup) != 5) {
+            PyErr_Format(PyExc_TypeError, "_forest_predict: trees[%zd] must be a (left, right, feature, threshold, "
+                         "value) tuple", b);
+            goto done;
+        }
+        em_tensor **dst[5] = {&trees[b].left, &trees[b].right, &trees[b].feature, &trees[b].threshold,
+                              &trees[b].value};
+        for (int i = 0; i < 5; i++)
+            if (!(*dst[i] = empy_as_tensor(PyTuple_GET_ITEM(tup, i), dts[i], what[i]))) goto done;
+        trees[b].n_nodes = em_tensor_ndim(trees[b].left) == 1 ? em_tensor_shape(trees[b].left)[0] : 0;
+    }
+    if (!(X = empy_as_tensor(args[1], EM_F32, "X"))) goto done;
+    em_tensor *out = NULL;
+    em_status st = EMPY_CALL(em_tensor_numel(X) * (nt > 0 ? nt : 1),
+                             em_forest_predict(trees, (int64_t)nt, X, normalize != 0, &out));
+    result = st ? empy_raise(st) : empy_wrap(out);
+done:
+    if (trees)
+        for (Py_ssize_t b = 0; b < nt; b++) em_tree_free(&trees[b]);
+    PyMem_Free(trees);
+    em_tensor_free(X);
+    Py_DECREF(seq);
+    return result;
+}
+
 PyMethodDef empy_tree_methods[] = {
+    {"_forest_predict", (PyCFunction)(void (*)(void))py_forest_predict, METH_FASTCALL,
+     "_forest_predict(trees, X, normalize)\n--\n\nMean leaf value of each row of X over a forest (private)."},
     {"_tree_fit", (PyCFunction)(void (*)(void))py_tree_fit, METH_FASTCALL | METH_KEYWORDS,
      "_tree_fit(X, y, sample_weight, n_classes, criterion, max_depth, min_samples_split, min_samples_leaf,\n"
      "          max_features, min_impurity_decrease, seed, n_trees=None, bootstrap=False, max_samples=0)\n--\n\n"

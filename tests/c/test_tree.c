@@ -1,6 +1,7 @@
 /* CART trees and forests (ember/tree.h): exact trees on hand-checked data,
  * invariants of larger fits, determinism across thread counts, bad input and
  * out-of-memory injection. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,6 +120,46 @@ TEST(forest_same_for_any_thread_count) {
           ref[0].n_nodes != ref[1].n_nodes);
     CHECK(value_at(ref[0].weighted_n_samples, 0) == 200);
     for (int b = 0; b < 6; b++) em_tree_free(&ref[b]);
+    em_tensor_free(X), em_tensor_free(y);
+}
+
+/* em_forest_predict = mean over trees of the leaf class shares, the same bits
+ * for any thread count; 3000 rows also take the radix-sorted node path. */
+TEST(forest_predict_is_the_mean_of_leaf_shares) {
+    em_tensor *X, *y;
+    noisy_data(3000, &X, &y);
+    em_tree_options o = em_tree_default_options();
+    o.max_features = 2;
+    o.seed = 3;
+    em_tree t[4];
+    CHECK_OK(em_forest_fit(X, y, NULL, 2, &o, 4, true, 3000, t));
+    em_tensor *p1 = NULL, *p3 = NULL, *leaf[4] = {NULL};
+    CHECK_OK(em_set_num_threads(1));
+    CHECK_OK(em_forest_predict(t, 4, X, true, &p1));
+    CHECK_OK(em_set_num_threads(3));
+    CHECK_OK(em_forest_predict(t, 4, X, true, &p3));
+    CHECK_OK(em_set_num_threads(0));
+    CHECK(memcmp(em_tensor_data(p1), em_tensor_data(p3), 3000 * 2 * sizeof(double)) == 0);
+    for (int b = 0; b < 4; b++) CHECK_OK(em_tree_apply(&t[b], X, &leaf[b]));
+    const double *p = em_tensor_data(p1);
+    int bad = 0;
+    for (int64_t i = 0; i < 3000; i++)
+        for (int c = 0; c < 2; c++) {
+            double want = 0;
+            for (int b = 0; b < 4; b++) {
+                const double *v = (const double *)em_tensor_data(t[b].value) + 2 * ((int64_t *)em_tensor_data(leaf[b]))[i];
+                want += v[c] / (v[0] + v[1]);
+            }
+            bad += fabs(p[i * 2 + c] - want / 4) > 1e-12;
+        }
+    CHECK(bad == 0);
+    em_tensor *q = NULL;
+    CHECK_STATUS(em_forest_predict(t, 0, X, true, &q), EM_ERR_INVALID_ARG);
+    CHECK_STATUS(em_forest_predict(NULL, 4, X, true, &q), EM_ERR_INVALID_ARG);
+    CHECK_STATUS(em_forest_predict(t, 4, y, true, &q), EM_ERR_DTYPE);
+    CHECK(q == NULL);
+    em_tensor_free(p1), em_tensor_free(p3);
+    for (int b = 0; b < 4; b++) em_tensor_free(leaf[b]), em_tree_free(&t[b]);
     em_tensor_free(X), em_tensor_free(y);
 }
 

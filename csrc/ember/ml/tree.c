@@ -89,6 +89,44 @@ static void sort_pairs(pair *a, int64_t n) {
     }
 }
 
+/* LSD radix sort of pairs by value for large nodes: three stable passes of 11
+ * bits over the float's bits mapped to an unsigned order (negatives
+ * flipped), O(n) instead of O(n log n).  tmp holds n pairs; a pass whose
+ * digit is the same for every key is skipped.  Equal values may end in
+ * another order than sort_pairs leaves them, which the split sweep does not
+ * see (it only scores boundaries between distinct values). */
+#define RADIX_MIN 1024 /* below this, the 3 * 2048 counters cost more than quicksort */
+
+static inline uint32_t float_key(float v) {
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    return u & 0x80000000u ? ~u : u | 0x80000000u;
+}
+
+static void radix_pairs(pair *a, pair *tmp, int64_t n) {
+    uint32_t cnt[3][2048];
+    memset(cnt, 0, sizeof cnt);
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t k = float_key(a[i].v);
+        cnt[0][k & 2047]++, cnt[1][(k >> 11) & 2047]++, cnt[2][k >> 22]++;
+    }
+    pair *src = a, *dst = tmp;
+    for (int d = 0; d < 3; d++) {
+        uint32_t *c = cnt[d], first = (float_key(a[0].v) >> (11 * d)) & 2047;
+        if (c[first] == (uint32_t)n) continue; /* one bucket: the pass would copy in order */
+        uint32_t sum = 0;
+        for (int b = 0; b < 2048; b++) {
+            uint32_t t = c[b];
+            c[b] = sum;
+            sum += t;
+        }
+        for (int64_t i = 0; i < n; i++) dst[c[(float_key(src[i].v) >> (11 * d)) & 2047]++] = src[i];
+        pair *t = src;
+        src = dst, dst = t;
+    }
+    if (src != a) memcpy(a, src, (size_t)n * sizeof *a);
+}
+
 /* ---- the builder ------------------------------------------------------------ */
 typedef struct {
     /* inputs */
@@ -103,7 +141,7 @@ typedef struct {
     rng r;
     /* scratch */
     int32_t *samples;
-    pair *pairs;
+    pair *pairs, *pairs_tmp;
     double *stats;      /* 6 * (k + 2): see build() */
     int64_t *features;
     /* growing output */
@@ -198,7 +236,8 @@ static void best_split(builder *b, int64_t lo, int64_t hi, const double *node_st
         b->features[j] = f;
         pair *pr = b->pairs;
         for (int64_t i = 0; i < n; i++) pr[i] = (pair){xval(b, b->samples[lo + i], f), b->samples[lo + i]};
-        sort_pairs(pr, n);
+        if (n >= RADIX_MIN) radix_pairs(pr, b->pairs_tmp, n);
+        else sort_pairs(pr, n);
         if (pr[n - 1].v <= pr[0].v + FEATURE_EPS) continue; /* constant here: does not count */
         visited++;
         memset(L, 0, (size_t)(k + 2) * sizeof *L);
@@ -326,7 +365,7 @@ static em_status build(builder *b) {
 }
 
 static void builder_free(builder *b) {
-    em__free(b->samples), em__free(b->pairs), em__free(b->stats), em__free(b->features);
+    em__free(b->samples), em__free(b->pairs), em__free(b->pairs_tmp), em__free(b->stats), em__free(b->features);
     em__free(b->left), em__free(b->right), em__free(b->feature), em__free(b->n_samples);
     em__free(b->threshold), em__free(b->impurity), em__free(b->wn), em__free(b->value);
 }
@@ -416,6 +455,21 @@ static em_status check_inputs(const char *op, const em_tensor *X, const em_tenso
     return EM_OK;
 }
 
+/* Copies X feature-major into *xt (freed by the caller) and points in at it:
+ * a node gathers one feature of its samples at a time, and within one
+ * column (4 n bytes) those reads stay in cache, where across the rows of a
+ * row-major X each one is a cache miss at large n. */
+static em_status feature_major(const char *op, inputs *in, float **xt) {
+    int64_t n = in->n, d = in->d;
+    EM_TRY(em__alloc_or_fail((size_t)(n * d) * sizeof **xt, op, (void **)xt));
+    float *t = *xt;
+    for (int64_t i0 = 0; i0 < n; i0 += 256) /* row blocks: both sides stay in cache */
+        for (int64_t f = 0; f < d; f++)
+            for (int64_t i = i0; i < n && i < i0 + 256; i++) t[f * n + i] = in->X[i * in->xs0 + f * in->xs1];
+    in->X = t, in->xs0 = 1, in->xs1 = n;
+    return EM_OK;
+}
+
 /* One tree from checked inputs with per-sample weights w (n values). */
 static em_status fit_one(const inputs *in, const double *w, int64_t n_classes, const em_tree_options *o,
                          uint64_t stream, em_tree *out) {
@@ -424,9 +478,10 @@ static em_status fit_one(const inputs *in, const double *w, int64_t n_classes, c
                  .w = w, .k = k, .opt = o, .regression = in->regression, .r = {o->seed, stream, 0, {0}, 4}};
     b.samples = em__alloc((size_t)in->n * sizeof *b.samples);
     b.pairs = em__alloc((size_t)in->n * sizeof *b.pairs);
+    b.pairs_tmp = em__alloc((size_t)in->n * sizeof *b.pairs_tmp);
     b.stats = em__alloc(6 * (size_t)(k + 2) * sizeof *b.stats);
     b.features = em__alloc((size_t)in->d * sizeof *b.features);
-    em_status st = b.samples && b.pairs && b.stats && b.features ? EM_OK
+    em_status st = b.samples && b.pairs && b.pairs_tmp && b.stats && b.features ? EM_OK
                                                                  : em__error(EM_ERR_NOMEM, "tree: out of memory");
     if (!st) st = build(&b);
     if (!st) st = finish(&b, out);
@@ -440,15 +495,41 @@ em_status em_tree_fit(const em_tensor *X, const em_tensor *y, const em_tensor *s
     EM_TRY(check_inputs("tree_fit", X, y, sample_weight, n_classes, opt, &in));
     if (!out) return em__error(EM_ERR_INVALID_ARG, "tree_fit: NULL out");
     double *ones = NULL;
+    float *xt = NULL;
     const double *w = in.w;
-    if (!w) {
-        EM_TRY(em__alloc_or_fail((size_t)in.n * sizeof *ones, "tree_fit", (void **)&ones));
-        for (int64_t i = 0; i < in.n; i++) ones[i] = 1.0;
+    em_status st = feature_major("tree_fit", &in, &xt);
+    if (!st && !w) {
+        st = em__alloc_or_fail((size_t)in.n * sizeof *ones, "tree_fit", (void **)&ones);
+        for (int64_t i = 0; !st && i < in.n; i++) ones[i] = 1.0;
         w = ones;
     }
-    em_status st = fit_one(&in, w, n_classes, opt, 0, out);
+    if (!st) st = fit_one(&in, w, n_classes, opt, 0, out);
     em__free(ones);
+    em__free(xt);
     return st;
+}
+
+/* Checks that t's node arrays are walkable for rows of X: every internal
+ * node names a feature of X and children with larger ids (so walks end). */
+static em_status check_tree(const char *op, const em_tree *t, const em_tensor *X) {
+    char a[EM_DESC_LEN];
+    if (!t || !t->left || !t->right || !t->feature || !t->threshold || t->n_nodes < 1)
+        return em__error(EM_ERR_INVALID_ARG, "%s: NULL or empty tree", op);
+    const em_tensor *arr[4] = {t->left, t->right, t->feature, t->threshold};
+    for (int i = 0; i < 4; i++)
+        if (arr[i]->ndim != 1 || arr[i]->shape[0] != t->n_nodes || arr[i]->strides[0] != 1 ||
+            arr[i]->dtype != (i == 3 ? EM_F64 : EM_I64))
+            return em__error(EM_ERR_SHAPE, "%s: tree arrays must be contiguous (%lld,) int64/float64 tensors, got %s",
+                             op, (long long)t->n_nodes, em__desc(arr[i], a));
+    const int64_t *left = (const int64_t *)em__ptr(t->left), *right = (const int64_t *)em__ptr(t->right);
+    const int64_t *feat = (const int64_t *)em__ptr(t->feature);
+    for (int64_t i = 0; i < t->n_nodes; i++)
+        if (left[i] >= 0 && (feat[i] < 0 || feat[i] >= X->shape[1] || left[i] >= t->n_nodes || right[i] < 0 ||
+                             right[i] >= t->n_nodes || left[i] <= i || right[i] <= i))
+            return em__error(EM_ERR_INVALID_ARG, "%s: node %lld is malformed for X %s (feature %lld, children "
+                             "%lld, %lld)", op, (long long)i, em__desc(X, a), (long long)feat[i], (long long)left[i],
+                             (long long)right[i]);
+    return EM_OK;
 }
 
 em_status em_tree_apply(const em_tree *t, const em_tensor *X, em_tensor **out) {
@@ -456,15 +537,10 @@ em_status em_tree_apply(const em_tree *t, const em_tensor *X, em_tensor **out) {
     if (!t || !X || !out || !t->left) return em__error(EM_ERR_INVALID_ARG, "tree_apply: NULL argument");
     if (X->dtype != EM_F32 || X->ndim != 2)
         return em__error(EM_ERR_DTYPE, "tree_apply: X must be a 2-d float32 tensor, got %s", em__desc(X, a));
+    EM_TRY(check_tree("tree_apply", t, X));
     const int64_t *left = (const int64_t *)em__ptr(t->left), *right = (const int64_t *)em__ptr(t->right);
     const int64_t *feat = (const int64_t *)em__ptr(t->feature);
     const double *thr = (const double *)em__ptr(t->threshold);
-    for (int64_t i = 0; i < t->n_nodes; i++)
-        if (left[i] >= 0 && (feat[i] < 0 || feat[i] >= X->shape[1] || left[i] >= t->n_nodes || right[i] < 0 ||
-                             right[i] >= t->n_nodes || left[i] <= i || right[i] <= i))
-            return em__error(EM_ERR_INVALID_ARG, "tree_apply: node %lld is malformed for X %s (feature %lld, children "
-                             "%lld, %lld)", (long long)i, em__desc(X, a), (long long)feat[i], (long long)left[i],
-                             (long long)right[i]);
     EM_TRY(em__new(EM_I64, 1, X->shape, out));
     int64_t *leaf = (int64_t *)em__ptr(*out);
     const float *x = (const float *)em__ptr(X);
@@ -474,6 +550,82 @@ em_status em_tree_apply(const em_tree *t, const em_tensor *X, em_tensor **out) {
             node = (double)x[i * X->strides[0] + feat[node] * X->strides[1]] <= thr[node] ? left[node] : right[node];
         leaf[i] = node;
     }
+    return EM_OK;
+}
+
+/* ---- forest prediction -------------------------------------------------------- */
+typedef struct {
+    const em_tree *trees;
+    int64_t n_trees, k, xs0, xs1;
+    const float *x;
+    bool normalize;
+    double *out;
+    int64_t rows;
+} predict_ctx;
+
+#define PREDICT_BLOCK 64 /* rows per parallel item */
+
+static void predict_range(void *vctx, int64_t begin, int64_t end, int tid) {
+    (void)tid;
+    const predict_ctx *c = vctx;
+    int64_t k = c->k;
+    /* trees outer: one tree's nodes stay in cache while the range's rows walk it */
+    {
+        int64_t r0 = begin * PREDICT_BLOCK, r1 = end * PREDICT_BLOCK; /* clipped at c->rows below */
+        for (int64_t b = 0; b < c->n_trees; b++) {
+            const em_tree *t = &c->trees[b];
+            const int64_t *left = (const int64_t *)em__ptr(t->left), *right = (const int64_t *)em__ptr(t->right);
+            const int64_t *feat = (const int64_t *)em__ptr(t->feature);
+            const double *thr = (const double *)em__ptr(t->threshold), *val = (const double *)em__ptr(t->value);
+            for (int64_t i = r0; i < r1 && i < c->rows; i++) {
+                const float *xi = c->x + i * c->xs0;
+                int64_t node = 0;
+                while (left[node] >= 0) node = (double)xi[feat[node] * c->xs1] <= thr[node] ? left[node] : right[node];
+                const double *v = val + node * k;
+                double *oi = c->out + i * k;
+                if (c->normalize) {
+                    double s = 0;
+                    for (int64_t j = 0; j < k; j++) s += v[j];
+                    if (s > 0)
+                        for (int64_t j = 0; j < k; j++) oi[j] += v[j] / s;
+                } else {
+                    for (int64_t j = 0; j < k; j++) oi[j] += v[j];
+                }
+            }
+        }
+    }
+}
+
+em_status em_forest_predict(const em_tree *trees, int64_t n_trees, const em_tensor *X, bool normalize,
+                            em_tensor **out) {
+    char a[EM_DESC_LEN];
+    if (!trees || !X || !out) return em__error(EM_ERR_INVALID_ARG, "forest_predict: NULL argument");
+    if (n_trees < 1) return em__error(EM_ERR_INVALID_ARG, "forest_predict: n_trees must be >= 1, got %lld",
+                                      (long long)n_trees);
+    if (X->dtype != EM_F32 || X->ndim != 2)
+        return em__error(EM_ERR_DTYPE, "forest_predict: X must be a 2-d float32 tensor, got %s", em__desc(X, a));
+    int64_t k = trees[0].value ? trees[0].value->shape[trees[0].value->ndim - 1] : 0;
+    for (int64_t b = 0; b < n_trees; b++) {
+        EM_TRY(check_tree("forest_predict", &trees[b], X));
+        const em_tensor *v = trees[b].value;
+        if (!v || v->dtype != EM_F64 || v->ndim != 2 || v->shape[0] != trees[b].n_nodes || v->shape[1] != k ||
+            k < 1 || !em_tensor_is_contiguous(v))
+            return em__error(EM_ERR_SHAPE, "forest_predict: tree %lld: value must be a contiguous (%lld, %lld) "
+                             "float64 tensor, got %s", (long long)b, (long long)trees[b].n_nodes, (long long)k,
+                             v ? em__desc(v, a) : "NULL");
+    }
+    int64_t shape[2] = {X->shape[0], k};
+    EM_TRY(em__new(EM_F64, 2, shape, out));
+    double *o = (double *)em__ptr(*out);
+    memset(o, 0, (size_t)(shape[0] * k) * sizeof *o);
+    predict_ctx c = {trees, n_trees, k, X->strides[0], X->strides[1], (const float *)em__ptr(X), normalize, o,
+                     X->shape[0]};
+    int64_t blocks = (X->shape[0] + PREDICT_BLOCK - 1) / PREDICT_BLOCK;
+    /* a range is worth a thread once it walks ~ 10^4 tree levels */
+    int64_t grain = 1 + 256 / (n_trees < 256 ? n_trees : 256);
+    em__parallel_for(blocks, grain, em__threads(), predict_range, &c);
+    /* each row's sum was taken in tree order; dividing afterwards keeps that */
+    for (int64_t i = 0; i < shape[0] * k; i++) o[i] /= (double)n_trees;
     return EM_OK;
 }
 
@@ -523,10 +675,12 @@ em_status em_forest_fit(const em_tensor *X, const em_tensor *y, const em_tensor 
     if (bootstrap && max_samples < 1)
         return em__error(EM_ERR_INVALID_ARG, "forest_fit: max_samples must be >= 1, got %lld", (long long)max_samples);
     memset(trees, 0, (size_t)n_trees * sizeof *trees);
+    float *xt = NULL;
+    EM_TRY(feature_major("forest_fit", &in, &xt)); /* shared by all trees */
     em_status *status = em__calloc((size_t)n_trees * sizeof *status);
     char(*errors)[256] = em__calloc((size_t)n_trees * sizeof *errors);
     if (!status || !errors) {
-        em__free(status), em__free(errors);
+        em__free(status), em__free(errors), em__free(xt);
         return em__error(EM_ERR_NOMEM, "forest_fit: out of memory");
     }
     forest_ctx c = {&in, n_classes, max_samples, opt, bootstrap, trees, status, errors};
@@ -536,6 +690,6 @@ em_status em_forest_fit(const em_tensor *X, const em_tensor *y, const em_tensor 
         if (status[b]) st = em__error(status[b], "forest_fit: tree %lld: %s", (long long)b, errors[b]);
     if (st)
         for (int64_t b = 0; b < n_trees; b++) em_tree_free(&trees[b]);
-    em__free(status), em__free(errors);
+    em__free(status), em__free(errors), em__free(xt);
     return st;
 }

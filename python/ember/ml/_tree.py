@@ -293,14 +293,11 @@ class _BaseForest(_TreeParams, BaseEstimator):
     def _mean_leaf_values(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "estimators_")
         X32 = self._to32(validate_data(self, X, reset=False))
-        acc = None
-        for est in self.estimators_:
-            v = est.tree_.value[est.tree_.apply(X32), 0]
-            if not self._regression:
-                s = v.sum(axis=1, keepdims=True)
-                v = v / np.where(s > 0, s, 1)
-            acc = v if acc is None else acc + v
-        return acc / len(self.estimators_)
+        # one C call walks every tree for each block of rows (rows in parallel;
+        # each row sums its trees in order, so any thread count gives the same bits)
+        trees = [(t.children_left, t.children_right, t.feature, t.threshold, t.value[:, 0, :])
+                 for t in (est.tree_ for est in self.estimators_)]
+        return np.asarray(_C._forest_predict(trees, X32, not self._regression))
 
     def apply(self, X: Any) -> Any:
         """Leaf index of each sample in each tree, shape (n, n_estimators)."""

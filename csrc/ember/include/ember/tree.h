@@ -68,4 +68,16 @@ EM_API em_status em_forest_fit(const em_tensor *X, const em_tensor *y, const em_
                                int64_t n_classes, const em_tree_options *opt, int64_t n_trees, bool bootstrap,
                                int64_t max_samples, em_tree *trees);
 
+/* Forest prediction: out[i, :] = (1 / n_trees) * sum over b = 0 .. n_trees-1
+ * (in that order) of the value row of the leaf X[i] reaches in trees[b];
+ * with normalize, each leaf row is first divided by its sum (class shares,
+ * as a classifier's predict_proba; a row summing to 0 stays 0).  Only the
+ * left, right, feature, threshold and value fields of the trees are read, and
+ * every tree must have the same n_values.  Rows run in parallel, each row
+ * summing its trees in the fixed order, so the result is bit-identical for
+ * any thread count.  X: (n, d) float32, d > every feature index.  New
+ * float64 (n, n_values) tensor in *out. */
+EM_API em_status em_forest_predict(const em_tree *trees, int64_t n_trees, const em_tensor *X, bool normalize,
+                                   em_tensor **out);
+
 #endif
