@@ -335,20 +335,17 @@ def roc_curve(y_true: Any, y_score: Any, *, pos_label: Any = None, sample_weight
         fps, tps, thr = fps[keep], tps[keep], thr[keep]
     tps, fps = np.r_[0, tps], np.r_[0, fps]
     thr = np.r_[np.inf, thr]
+    return _roc_rate(fps, "negative", "false"), _roc_rate(tps, "positive", "true"), thr
+
+
+def _roc_rate(counts: np.ndarray, samples: str, rate: str) -> np.ndarray:
+    # cumulative counts over their total; NaN (with scikit-learn's warning) when there are none
+    if counts[-1] <= 0:
+        warnings.warn(f"No {samples} samples in y_true, {rate} positive value should be meaningless",
+                      UndefinedMetricWarning)
+        return np.full(counts.shape, np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
-        if fps[-1] <= 0:
-            warnings.warn("No negative samples in y_true, false positive value should be meaningless",
-                          UndefinedMetricWarning)
-            fpr = np.full(fps.shape, np.nan)
-        else:
-            fpr = fps / fps[-1]
-        if tps[-1] <= 0:
-            warnings.warn("No positive samples in y_true, true positive value should be meaningless",
-                          UndefinedMetricWarning)
-            tpr = np.full(tps.shape, np.nan)
-        else:
-            tpr = tps / tps[-1]
-    return fpr, tpr, thr
+        return counts / counts[-1]
 
 
 def _binary_auc(y_true: np.ndarray, y_score: np.ndarray, sample_weight: Any, pos_label: Any = None) -> float:

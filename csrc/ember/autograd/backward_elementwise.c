@@ -1,13 +1,7 @@
 /* Gradients of the elementwise ops (unary, binary, where, clip), written
  * with the em_* ops themselves so they can be differentiated again. */
 #include "ag.h"
-
-#define U(op, x) em__f_un(&f, EM_OP_##op, x)
-#define B(op, a, b) em__f_bin(&f, EM_OP_##op, a, b)
-#define BC(op, a, c) em__f_binc(&f, EM_OP_##op, a, c)
-#define CB(op, c, b) em__f_cbin(&f, EM_OP_##op, c, b)
-#define SAVED(k) em__f_saved(&f, n, k)
-#define ZERO(t) em__f_scalar(&f, 0.0, (t)->dtype)
+#include "formula_short.h"
 
 /* Which tensors an op's gradient reads: bit 0 the input, bit 1 the output. */
 static int unary_saves(em_op op) {

@@ -1,29 +1,19 @@
 /* Gradients of the reductions: the output gradient is broadcast back over
  * the reduced axes and weighted per op. */
 #include "ag.h"
-
-#define U(op, x) em__f_un(&f, EM_OP_##op, x)
-#define B(op, a, b) em__f_bin(&f, EM_OP_##op, a, b)
-#define BC(op, a, c) em__f_binc(&f, EM_OP_##op, a, c)
-#define CB(op, c, b) em__f_cbin(&f, EM_OP_##op, c, b)
-#define SAVED(k) em__f_saved(&f, n, k)
-#define ZERO(t) em__f_scalar(&f, 0.0, (t)->dtype)
+#include "formula_short.h"
 
 /* node parameters: i[0] = axes mask (or the scan axis), i[1] = keepdims,
  * i[2] = scan over the flattened tensor; alpha = correction or ord. */
 
+/* op over the axes in mask, keeping them (size 1) so the result broadcasts
+ * back against x. */
 static em_tensor *reduce_keep(em__f *f, em_op op, em_tensor *x, uint32_t mask) {
     if (f->st || !x) return NULL;
     int axes[EM_MAX_DIMS], na = 0;
     for (int i = 0; i < x->ndim; i++)
         if (mask & (1u << i)) axes[na++] = i;
-    em_reduce_options o = em_reduce_default_options();
-    o.axes = axes;
-    o.naxes = na;
-    o.keepdims = true;
-    em_tensor *r = NULL;
-    em_status st_ = em_reduce(op, x, &o, &r);
-    return em__f_keep(f, st_, r);
+    return em__f_reduce(f, op, x, axes, na, true);
 }
 
 static em_tensor *flip_axis(em__f *f, em_tensor *x, int axis) {
@@ -34,13 +24,7 @@ static em_tensor *flip_axis(em__f *f, em_tensor *x, int axis) {
 }
 
 static em_tensor *cumsum_axis(em__f *f, em_tensor *x, int axis) {
-    if (f->st || !x) return NULL;
-    em_reduce_options o = em_reduce_default_options();
-    o.axes = &axis;
-    o.naxes = 1;
-    em_tensor *r = NULL;
-    em_status st_ = em_reduce(EM_OP_CUMSUM, x, &o, &r);
-    return em__f_keep(f, st_, r);
+    return em__f_reduce(f, EM_OP_CUMSUM, x, &axis, 1, false);
 }
 
 /* Reverse cumulative sum along axis: out_i = sum_{j >= i} t_j. */

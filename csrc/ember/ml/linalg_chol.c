@@ -14,12 +14,7 @@ em_status em_linalg_cholesky(const em_tensor *x0, bool upper, em_tensor **out) {
     em_tensor *x = NULL, *res = NULL;
     int64_t bshape[EM_MAX_DIMS];
     int nb = 0;
-    char d[EM_DESC_LEN];
-    em_status st = em__la_operand("cholesky", "x", x0, 2, EM_F32, &x);
-    if (!st && x->shape[x->ndim - 1] != x->shape[x->ndim - 2])
-        st = em__error(EM_ERR_SHAPE, "cholesky: expected square matrices in the last two dimensions, got %s",
-                       em__desc(x, d));
-    if (!st) st = em__la_batch_shape("cholesky", x, 2, NULL, 0, bshape, &nb);
+    em_status st = em__la_matrix("cholesky", x0, true, &x, bshape, &nb);
     if (!st) st = em__la_new(x->dtype, nb, bshape, 2, x->shape + x->ndim - 2, &res);
     if (!st)
         st = x->dtype == EM_F32 ? chol_all_f32(x, upper, nb, bshape, res) : chol_all_f64(x, upper, nb, bshape, res);

@@ -35,6 +35,26 @@ em_status em__la_batch_shape(const char *op, const em_tensor *x, int core, const
     return EM_OK;
 }
 
+
+em_status em__la_check_square(const char *op, const em_tensor *x) {
+    char d[EM_DESC_LEN];
+    if (x->shape[x->ndim - 1] != x->shape[x->ndim - 2])
+        return em__error(EM_ERR_SHAPE, "%s: expected square matrices in the last two dimensions, got %s", op,
+                         em__desc(x, d));
+    return EM_OK;
+}
+
+em_status em__la_matrix(const char *op, const em_tensor *x0, bool square, em_tensor **x, int64_t *bshape, int *nb) {
+    *x = NULL;
+    em_status st = em__la_operand(op, "x", x0, 2, EM_F32, x);
+    if (!st && square) st = em__la_check_square(op, *x);
+    if (!st) st = em__la_batch_shape(op, *x, 2, NULL, 0, bshape, nb);
+    if (st) {
+        em_tensor_free(*x);
+        *x = NULL;
+    }
+    return st;
+}
 int64_t em__la_boff(const em_tensor *x, int core, int nb, const int64_t *bshape, int64_t b) {
     int nx = x->ndim - core;
     int64_t off = 0;

@@ -14,12 +14,7 @@ em_status em_linalg_eigh(const em_tensor *x0, em_tensor **w, em_tensor **v) {
     em_tensor *x = NULL, *wo = NULL, *vo = NULL;
     int64_t bshape[EM_MAX_DIMS];
     int nb = 0;
-    char d[EM_DESC_LEN];
-    em_status st = em__la_operand("eigh", "x", x0, 2, EM_F32, &x);
-    if (!st && x->shape[x->ndim - 1] != x->shape[x->ndim - 2])
-        st = em__error(EM_ERR_SHAPE, "eigh: expected square matrices in the last two dimensions, got %s",
-                       em__desc(x, d));
-    if (!st) st = em__la_batch_shape("eigh", x, 2, NULL, 0, bshape, &nb);
+    em_status st = em__la_matrix("eigh", x0, true, &x, bshape, &nb);
     if (!st) st = em__la_new(x->dtype, nb, bshape, 1, x->shape + x->ndim - 1, &wo);
     if (!st && v) st = em__la_new(x->dtype, nb, bshape, 2, x->shape + x->ndim - 2, &vo);
     if (!st) st = x->dtype == EM_F32 ? eigh_all_f32(x, nb, bshape, wo, vo) : eigh_all_f64(x, nb, bshape, wo, vo);

@@ -22,6 +22,12 @@ em_status em__la_operand(const char *op, const char *what, const em_tensor *x, i
  * y may be NULL) into shape/nb; errors name op. */
 em_status em__la_batch_shape(const char *op, const em_tensor *x, int core, const em_tensor *y, int ycore,
                              int64_t *shape, int *nb);
+/* Errors unless x's matrices (its last two dims) are square; names op. */
+em_status em__la_check_square(const char *op, const em_tensor *x);
+/* The one operand x0 of a single-matrix op: em__la_operand (float32 for
+ * non-floats) into *x, checked square when `square`, and its batch shape
+ * into bshape/nb.  On failure *x is NULL. */
+em_status em__la_matrix(const char *op, const em_tensor *x0, bool square, em_tensor **x, int64_t *bshape, int *nb);
 /* Element offset (from em__ptr(x)) of batch item b of the batch shape
  * (nb, bshape), x's batch dims right-aligned and broadcast. */
 int64_t em__la_boff(const em_tensor *x, int core, int nb, const int64_t *bshape, int64_t b);

@@ -9,14 +9,6 @@
 #define LA_TEMPLATE "linalg_lu_t.h"
 #include "linalg_inst.h"
 
-static em_status check_square(const char *op, const em_tensor *x) {
-    char d[EM_DESC_LEN];
-    if (x->shape[x->ndim - 1] != x->shape[x->ndim - 2])
-        return em__error(EM_ERR_SHAPE, "%s: expected square matrices in the last two dimensions, got %s", op,
-                         em__desc(x, d));
-    return EM_OK;
-}
-
 static em_dtype pair_dtype(const em_tensor *a, const em_tensor *b) {
     return a->dtype == EM_F64 || (b && b->dtype == EM_F64) ? EM_F64 : EM_F32;
 }
@@ -28,7 +20,7 @@ em_status em_linalg_solve(const em_tensor *a0, const em_tensor *b0, em_tensor **
     int bcore = b0->ndim == 1 ? 1 : 2;
     em_status st = em__la_operand("solve", "a", a0, 2, dt, &a);
     if (!st) st = em__la_operand("solve", "b", b0, bcore, dt, &b);
-    if (!st) st = check_square("solve", a);
+    if (!st) st = em__la_check_square("solve", a);
     char d1[EM_DESC_LEN], d2[EM_DESC_LEN];
     int64_t bshape[EM_MAX_DIMS];
     int nb = 0;
@@ -63,9 +55,7 @@ em_status em_linalg_inv(const em_tensor *x0, em_tensor **out) {
     em_tensor *x = NULL, *res = NULL;
     int64_t bshape[EM_MAX_DIMS];
     int nb = 0;
-    em_status st = em__la_operand("inv", "x", x0, 2, EM_F32, &x);
-    if (!st) st = check_square("inv", x);
-    if (!st) st = em__la_batch_shape("inv", x, 2, NULL, 0, bshape, &nb);
+    em_status st = em__la_matrix("inv", x0, true, &x, bshape, &nb);
     if (!st) st = em__la_new(x->dtype, nb, bshape, 2, x->shape + x->ndim - 2, &res);
     if (!st)
         st = x->dtype == EM_F32 ? solve_all_f32("inv", x, NULL, 2, nb, bshape, res)
@@ -84,9 +74,7 @@ static em_status det_common(const char *op, const em_tensor *x0, em_tensor **sig
     em_tensor *x = NULL, *s = NULL, *l = NULL, *d = NULL;
     int64_t bshape[EM_MAX_DIMS];
     int nb = 0;
-    em_status st = em__la_operand(op, "x", x0, 2, EM_F32, &x);
-    if (!st) st = check_square(op, x);
-    if (!st) st = em__la_batch_shape(op, x, 2, NULL, 0, bshape, &nb);
+    em_status st = em__la_matrix(op, x0, true, &x, bshape, &nb);
     if (!st && det) st = em__la_new(x->dtype, nb, bshape, 0, NULL, &d);
     if (!st && sign) st = em__la_new(x->dtype, nb, bshape, 0, NULL, &s);
     if (!st && sign) st = em__la_new(x->dtype, nb, bshape, 0, NULL, &l);

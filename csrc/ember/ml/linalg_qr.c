@@ -15,8 +15,7 @@ em_status em_linalg_qr(const em_tensor *x0, em_qr_mode mode, em_tensor **q, em_t
     em_tensor *x = NULL, *qo = NULL, *ro = NULL;
     int64_t bshape[EM_MAX_DIMS];
     int nb = 0;
-    em_status st = em__la_operand("qr", "x", x0, 2, EM_F32, &x);
-    if (!st) st = em__la_batch_shape("qr", x, 2, NULL, 0, bshape, &nb);
+    em_status st = em__la_matrix("qr", x0, false, &x, bshape, &nb);
     int64_t m = st ? 0 : x->shape[x->ndim - 2], n = st ? 0 : x->shape[x->ndim - 1], k = m < n ? m : n;
     int64_t qc = mode == EM_QR_COMPLETE ? m : k, rr = mode == EM_QR_COMPLETE ? m : k;
     if (!st && mode != EM_QR_R) st = em__la_new(x->dtype, nb, bshape, 2, (int64_t[]){m, qc}, &qo);

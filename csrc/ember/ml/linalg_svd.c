@@ -21,8 +21,7 @@ em_status em_linalg_svd(const em_tensor *x0, bool full_matrices, em_tensor **u, 
     em_tensor *x = NULL, *uo = NULL, *so = NULL, *vo = NULL;
     int64_t bshape[EM_MAX_DIMS];
     int nb = 0;
-    em_status st = em__la_operand("svd", "x", x0, 2, EM_F32, &x);
-    if (!st) st = em__la_batch_shape("svd", x, 2, NULL, 0, bshape, &nb);
+    em_status st = em__la_matrix("svd", x0, false, &x, bshape, &nb);
     int64_t m = st ? 0 : x->shape[x->ndim - 2], n = st ? 0 : x->shape[x->ndim - 1], k = m < n ? m : n;
     if (!st) st = em__la_new(x->dtype, nb, bshape, 1, &k, &so);
     if (!st && u) st = em__la_new(x->dtype, nb, bshape, 2, (int64_t[]){m, full_matrices ? m : k}, &uo);
@@ -46,8 +45,7 @@ em_status em_linalg_pinv(const em_tensor *x0, double rtol, em_tensor **out) {
     em_tensor *x = NULL, *res = NULL;
     int64_t bshape[EM_MAX_DIMS];
     int nb = 0;
-    em_status st = em__la_operand("pinv", "x", x0, 2, EM_F32, &x);
-    if (!st) st = em__la_batch_shape("pinv", x, 2, NULL, 0, bshape, &nb);
+    em_status st = em__la_matrix("pinv", x0, false, &x, bshape, &nb);
     int64_t m = st ? 0 : x->shape[x->ndim - 2], n = st ? 0 : x->shape[x->ndim - 1];
     if (!st) st = em__la_new(x->dtype, nb, bshape, 2, (int64_t[]){n, m}, &res);
     if (!st) {

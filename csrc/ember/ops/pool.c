@@ -102,13 +102,17 @@ static void out_shape(int nd, const int64_t *xs, const pool_geom *g, int64_t *os
     os[nd - 1] = g->OW;
 }
 
+typedef enum { POOL_MAX, POOL_AVG, POOL_ADAPTIVE } pool_kind;
+
 typedef struct pool_ctx {
     const pool_geom *g;
-    const void *x;
-    const int64_t *idx;
-    void *y;
-    int64_t *iy;
-    bool two_by_two; /* max pool 2x2, stride 2, windows inside x: the unrolled loop */
+    pool_kind kind;
+    bool backward;
+    const void *x;      /* forward: the input; backward: grad_output */
+    const int64_t *idx; /* max backward: the argmax of each output */
+    void *y;            /* forward: the output; backward: grad_input */
+    int64_t *iy;        /* max forward: where the argmaxes go, or NULL */
+    bool two_by_two;    /* max pool 2x2, stride 2, windows inside x: the unrolled loop */
     atomic_int bad_index;
 } pool_ctx;
 
@@ -143,154 +147,134 @@ static bool is_two_by_two(const pool_geom *g) {
            g->dw == 1 && 2 * g->OH <= g->H && 2 * g->OW <= g->W;
 }
 
-/* Avg window of output (oh, ow): clipped bounds and divisor, as PyTorch. */
-static inline int64_t avg_window(const pool_geom *g, int64_t oh, int64_t ow, int64_t *h0, int64_t *h1, int64_t *w0,
-                                 int64_t *w1) {
-    int64_t a = oh * g->sh - g->ph, c = ow * g->sw - g->pw;
-    int64_t b = a + g->kh < g->H + g->ph ? a + g->kh : g->H + g->ph;
-    int64_t d = c + g->kw < g->W + g->pw ? c + g->kw : g->W + g->pw;
-    int64_t pool_size = (b - a) * (d - c);
-    a = a > 0 ? a : 0, c = c > 0 ? c : 0, b = b < g->H ? b : g->H, d = d < g->W ? d : g->W;
-    *h0 = a, *h1 = b, *w0 = c, *w1 = d;
-    if (g->divisor) return g->divisor;
-    return g->count_include_pad ? pool_size : (b - a) * (d - c);
+/* The window of output o along one axis of `in` inputs (PyTorch's rules):
+ * inputs lo, lo + d, ... below hi.  Returns the window's length counting
+ * padding (avg pooling's divisor with count_include_pad). */
+static inline int64_t axis_window(pool_kind kind, int64_t o, int64_t in, int64_t out, int64_t k, int64_t s,
+                                  int64_t p, int64_t d, int64_t *lo, int64_t *hi) {
+    int64_t a, b, span;
+    if (kind == POOL_ADAPTIVE) {
+        a = o * in / out, b = ((o + 1) * in + out - 1) / out;
+        span = b - a;
+    } else if (kind == POOL_MAX) {
+        a = o * s - p, b = a + (k - 1) * d + 1, span = 0;
+        while (a < 0) a += d;
+    } else {
+        a = o * s - p, b = a + k < in + p ? a + k : in + p;
+        span = b - a;
+        a = a > 0 ? a : 0;
+    }
+    *lo = a, *hi = b < in ? b : in;
+    return span;
 }
 
+/* Runs the statements ... for every output (oh, ow) of a plane, with its
+ * window [h0, h1) x [w0, w1) (max pooling steps through it by the dilation)
+ * and avg pooling's divisor div. */
+#define FOR_WINDOWS(c, g, ...)                                                                                 \
+    for (int64_t oh = 0; oh < (g)->OH; oh++) {                                                                 \
+        int64_t h0, h1, hspan = axis_window((c)->kind, oh, (g)->H, (g)->OH, (g)->kh, (g)->sh, (g)->ph, (g)->dh, \
+                                            &h0, &h1);                                                         \
+        for (int64_t ow = 0; ow < (g)->OW; ow++) {                                                             \
+            int64_t w0, w1, wspan = axis_window((c)->kind, ow, (g)->W, (g)->OW, (g)->kw, (g)->sw, (g)->pw,      \
+                                                (g)->dw, &w0, &w1);                                            \
+            int64_t div = (g)->divisor             ? (g)->divisor                                              \
+                          : (g)->count_include_pad ? hspan * wspan                                             \
+                                                   : (h1 - h0) * (w1 - w0);                                    \
+            (void)div;                                                                                         \
+            __VA_ARGS__                                                                                        \
+        }                                                                                                      \
+    }
+
 #define DEF_POOL(S, T)                                                                                        \
-    static void max_fwd_##S(void *vc, int64_t b, int64_t e, int tid) {                                        \
-        pool_ctx *c = vc;                                                                                     \
+    /* max pool 2x2, stride 2, windows inside x: the same rule and order as                                 \
+     * max_fwd, unrolled.  The sizes come by value (stores into iy cannot change                             \
+     * them) and it is inlined into two calls, with and without iy, so that                                  \
+     * each loop has no branch left and vectorises. */                                                       \
+    static inline __attribute__((always_inline)) void max2x2_##S(const T *x, T *y, int64_t *iy, int64_t W,  \
+                                                                 int64_t OH, int64_t OW) {                    \
+        for (int64_t oh = 0; oh < OH; oh++)                                                                   \
+            for (int64_t ow = 0; ow < OW; ow++) {                                                             \
+                int64_t k = 2 * oh * W + 2 * ow, best = k;                                                    \
+                T m = x[k];                                                                                   \
+                MAX_STEP(S, x[k + 1], k + 1);                                                                 \
+                MAX_STEP(S, x[k + W], k + W);                                                                 \
+                MAX_STEP(S, x[k + W + 1], k + W + 1);                                                         \
+                y[oh * OW + ow] = m;                                                                          \
+                if (iy) iy[oh * OW + ow] = best;                                                              \
+            }                                                                                                 \
+    }                                                                                                         \
+    static void max_fwd_##S(const pool_ctx *c, const T *x, T *y, int64_t *iy) {                               \
         const pool_geom *g = c->g;                                                                            \
-        for (int64_t pl = b; pl < e; pl++) {                                                                  \
-            const T *x = (const T *)c->x + pl * g->H * g->W;                                                  \
-            T *y = (T *)c->y + pl * g->OH * g->OW;                                                            \
-            int64_t *iy = c->iy ? c->iy + pl * g->OH * g->OW : NULL;                                          \
-            if (c->two_by_two) { /* same rule and order as below, unrolled */                                \
-                for (int64_t oh = 0; oh < g->OH; oh++)                                                        \
-                    for (int64_t ow = 0; ow < g->OW; ow++) {                                                  \
-                        int64_t k = 2 * oh * g->W + 2 * ow, best = k;                                         \
-                        T m = x[k];                                                                           \
-                        MAX_STEP(S, x[k + 1], k + 1);                                                         \
-                        MAX_STEP(S, x[k + g->W], k + g->W);                                                      \
-                        MAX_STEP(S, x[k + g->W + 1], k + g->W + 1);                                              \
-                        y[oh * g->OW + ow] = m;                                                               \
-                        if (iy) iy[oh * g->OW + ow] = best;                                                   \
-                    }                                                                                         \
+        if (c->two_by_two) {                                                                                  \
+            if (iy) max2x2_##S(x, y, iy, g->W, g->OH, g->OW);                                                 \
+            else max2x2_##S(x, y, NULL, g->W, g->OH, g->OW);                                                  \
+            return;                                                                                           \
+        }                                                                                                     \
+        FOR_WINDOWS(c, g, {                                                                                   \
+            int64_t best = h0 * g->W + w0;                                                                    \
+            T m = -INFINITY;                                                                                  \
+            for (int64_t ih = h0; ih < h1; ih += g->dh)                                                       \
+                for (int64_t iw = w0; iw < w1; iw += g->dw) MAX_STEP(S, x[ih * g->W + iw], ih * g->W + iw);   \
+            y[oh * g->OW + ow] = m;                                                                           \
+            if (iy) iy[oh * g->OW + ow] = best;                                                               \
+        })                                                                                                    \
+    }                                                                                                         \
+    static void max_bwd_##S(pool_ctx *c, const T *gy, const int64_t *ix, T *gx) {                             \
+        int64_t HW = c->g->H * c->g->W, P = c->g->OH * c->g->OW;                                              \
+        for (int64_t p = 0; p < P; p++) {                                                                     \
+            if (ix[p] < 0 || ix[p] >= HW) {                                                                   \
+                atomic_store(&c->bad_index, 1);                                                               \
                 continue;                                                                                     \
             }                                                                                                 \
-            for (int64_t oh = 0; oh < g->OH; oh++) {                                                          \
-                int64_t hs = oh * g->sh - g->ph, he = hs + (g->kh - 1) * g->dh + 1;                           \
-                while (hs < 0) hs += g->dh;                                                                   \
-                if (he > g->H) he = g->H;                                                                     \
-                for (int64_t ow = 0; ow < g->OW; ow++) {                                                      \
-                    int64_t ws = ow * g->sw - g->pw, we = ws + (g->kw - 1) * g->dw + 1;                       \
-                    while (ws < 0) ws += g->dw;                                                               \
-                    if (we > g->W) we = g->W;                                                                 \
-                    int64_t best = hs * g->W + ws;                                                            \
-                    T m = -INFINITY;                                                                          \
-                    for (int64_t ih = hs; ih < he; ih += g->dh)                                               \
-                        for (int64_t iw = ws; iw < we; iw += g->dw) {                                         \
-                            T v = x[ih * g->W + iw];                                                          \
-                            MAX_STEP(S, v, ih * g->W + iw);                                                      \
-                        }                                                                                     \
-                    y[oh * g->OW + ow] = m;                                                                   \
-                    if (iy) iy[oh * g->OW + ow] = best;                                                       \
-                }                                                                                             \
-            }                                                                                                 \
+            gx[ix[p]] += gy[p];                                                                               \
         }                                                                                                     \
     }                                                                                                         \
-    static void max_bwd_##S(void *vc, int64_t b, int64_t e, int tid) {                                        \
-        pool_ctx *c = vc;                                                                                     \
+    /* avg and adaptive avg: the mean of each window, and its gradient spread back evenly */                 \
+    static void avg_fwd_##S(const pool_ctx *c, const T *x, T *y) {                                            \
         const pool_geom *g = c->g;                                                                            \
-        int64_t HW = g->H * g->W, P = g->OH * g->OW;                                                          \
+        FOR_WINDOWS(c, g, {                                                                                   \
+            T s = 0;                                                                                          \
+            for (int64_t ih = h0; ih < h1; ih++)                                                              \
+                for (int64_t iw = w0; iw < w1; iw++) s += x[ih * g->W + iw];                                  \
+            y[oh * g->OW + ow] = h0 < h1 && w0 < w1 ? s / (T)div : 0;                                         \
+        })                                                                                                    \
+    }                                                                                                         \
+    static void avg_bwd_##S(const pool_ctx *c, const T *gy, T *gx) {                                          \
+        const pool_geom *g = c->g;                                                                            \
+        FOR_WINDOWS(c, g, {                                                                                   \
+            T v = gy[oh * g->OW + ow] / (T)div;                                                               \
+            for (int64_t ih = h0; ih < h1; ih++)                                                              \
+                for (int64_t iw = w0; iw < w1; iw++) gx[ih * g->W + iw] += v;                                 \
+        })                                                                                                    \
+    }                                                                                                         \
+    /* planes [b, e): each backward accumulates into its own zeroed plane */                                 \
+    static void planes_##S(void *vc, int64_t b, int64_t e, int tid) {                                         \
+        pool_ctx *c = vc;                                                                                     \
+        int64_t HW = c->g->H * c->g->W, P = c->g->OH * c->g->OW;                                              \
         for (int64_t pl = b; pl < e; pl++) {                                                                  \
+            if (!c->backward) {                                                                               \
+                const T *x = (const T *)c->x + pl * HW;                                                       \
+                T *y = (T *)c->y + pl * P;                                                                    \
+                if (c->kind == POOL_MAX) max_fwd_##S(c, x, y, c->iy ? c->iy + pl * P : NULL);                 \
+                else avg_fwd_##S(c, x, y);                                                                    \
+                continue;                                                                                     \
+            }                                                                                                 \
             const T *gy = (const T *)c->x + pl * P;                                                           \
-            const int64_t *ix = c->idx + pl * P;                                                              \
             T *gx = (T *)c->y + pl * HW;                                                                      \
             memset(gx, 0, (size_t)HW * sizeof(T));                                                            \
-            for (int64_t p = 0; p < P; p++) {                                                                 \
-                if (ix[p] < 0 || ix[p] >= HW) {                                                               \
-                    atomic_store(&c->bad_index, 1);                                                           \
-                    continue;                                                                                 \
-                }                                                                                             \
-                gx[ix[p]] += gy[p];                                                                           \
-            }                                                                                                 \
-        }                                                                                                     \
-    }                                                                                                         \
-    static void avg_fwd_##S(void *vc, int64_t b, int64_t e, int tid) {                                        \
-        pool_ctx *c = vc;                                                                                     \
-        const pool_geom *g = c->g;                                                                            \
-        for (int64_t pl = b; pl < e; pl++) {                                                                  \
-            const T *x = (const T *)c->x + pl * g->H * g->W;                                                  \
-            T *y = (T *)c->y + pl * g->OH * g->OW;                                                            \
-            for (int64_t oh = 0; oh < g->OH; oh++)                                                            \
-                for (int64_t ow = 0; ow < g->OW; ow++) {                                                      \
-                    int64_t h0, h1, w0, w1, div = avg_window(g, oh, ow, &h0, &h1, &w0, &w1);                  \
-                    T s = 0;                                                                                  \
-                    for (int64_t ih = h0; ih < h1; ih++)                                                      \
-                        for (int64_t iw = w0; iw < w1; iw++) s += x[ih * g->W + iw];                          \
-                    y[oh * g->OW + ow] = h0 < h1 && w0 < w1 ? s / (T)div : 0;                                 \
-                }                                                                                             \
-        }                                                                                                     \
-    }                                                                                                         \
-    static void avg_bwd_##S(void *vc, int64_t b, int64_t e, int tid) {                                        \
-        pool_ctx *c = vc;                                                                                     \
-        const pool_geom *g = c->g;                                                                            \
-        for (int64_t pl = b; pl < e; pl++) {                                                                  \
-            const T *gy = (const T *)c->x + pl * g->OH * g->OW;                                               \
-            T *gx = (T *)c->y + pl * g->H * g->W;                                                             \
-            memset(gx, 0, (size_t)(g->H * g->W) * sizeof(T));                                                 \
-            for (int64_t oh = 0; oh < g->OH; oh++)                                                            \
-                for (int64_t ow = 0; ow < g->OW; ow++) {                                                      \
-                    int64_t h0, h1, w0, w1, div = avg_window(g, oh, ow, &h0, &h1, &w0, &w1);                  \
-                    T v = gy[oh * g->OW + ow] / (T)div;                                                       \
-                    for (int64_t ih = h0; ih < h1; ih++)                                                      \
-                        for (int64_t iw = w0; iw < w1; iw++) gx[ih * g->W + iw] += v;                         \
-                }                                                                                             \
-        }                                                                                                     \
-    }                                                                                                         \
-    static void adapt_fwd_##S(void *vc, int64_t b, int64_t e, int tid) {                                      \
-        pool_ctx *c = vc;                                                                                     \
-        const pool_geom *g = c->g;                                                                            \
-        for (int64_t pl = b; pl < e; pl++) {                                                                  \
-            const T *x = (const T *)c->x + pl * g->H * g->W;                                                  \
-            T *y = (T *)c->y + pl * g->OH * g->OW;                                                            \
-            for (int64_t oh = 0; oh < g->OH; oh++) {                                                          \
-                int64_t h0 = oh * g->H / g->OH, h1 = ((oh + 1) * g->H + g->OH - 1) / g->OH;                   \
-                for (int64_t ow = 0; ow < g->OW; ow++) {                                                      \
-                    int64_t w0 = ow * g->W / g->OW, w1 = ((ow + 1) * g->W + g->OW - 1) / g->OW;               \
-                    T s = 0;                                                                                  \
-                    for (int64_t ih = h0; ih < h1; ih++)                                                      \
-                        for (int64_t iw = w0; iw < w1; iw++) s += x[ih * g->W + iw];                          \
-                    y[oh * g->OW + ow] = s / (T)((h1 - h0) * (w1 - w0));                                      \
-                }                                                                                             \
-            }                                                                                                 \
-        }                                                                                                     \
-    }                                                                                                         \
-    static void adapt_bwd_##S(void *vc, int64_t b, int64_t e, int tid) {                                      \
-        pool_ctx *c = vc;                                                                                     \
-        const pool_geom *g = c->g;                                                                            \
-        for (int64_t pl = b; pl < e; pl++) {                                                                  \
-            const T *gy = (const T *)c->x + pl * g->OH * g->OW;                                               \
-            T *gx = (T *)c->y + pl * g->H * g->W;                                                             \
-            memset(gx, 0, (size_t)(g->H * g->W) * sizeof(T));                                                 \
-            for (int64_t oh = 0; oh < g->OH; oh++) {                                                          \
-                int64_t h0 = oh * g->H / g->OH, h1 = ((oh + 1) * g->H + g->OH - 1) / g->OH;                   \
-                for (int64_t ow = 0; ow < g->OW; ow++) {                                                      \
-                    int64_t w0 = ow * g->W / g->OW, w1 = ((ow + 1) * g->W + g->OW - 1) / g->OW;               \
-                    T v = gy[oh * g->OW + ow] / (T)((h1 - h0) * (w1 - w0));                                   \
-                    for (int64_t ih = h0; ih < h1; ih++)                                                      \
-                        for (int64_t iw = w0; iw < w1; iw++) gx[ih * g->W + iw] += v;                         \
-                }                                                                                             \
-            }                                                                                                 \
+            if (c->kind == POOL_MAX) max_bwd_##S(c, gy, c->idx + pl * P, gx);                                 \
+            else avg_bwd_##S(c, gy, gx);                                                                      \
         }                                                                                                     \
     }
 
 DEF_POOL(f32, float)
 DEF_POOL(f64, double)
 
-/* Runs fn over the planes (on the pool when there are enough). */
-static void run_planes(const pool_geom *g, em__range_fn fn, pool_ctx *c) {
+/* Runs the kernel of c over the planes (on the pool when there are enough). */
+static void run_planes(const pool_geom *g, em_dtype dt, pool_ctx *c) {
     if (g->planes <= 0) return;
+    em__range_fn fn = dt == EM_F32 ? planes_f32 : planes_f64;
     int nt = em__threads();
     int64_t work = g->planes * (g->H * g->W + g->OH * g->OW);
     if (nt > 1 && g->planes >= 2 && work >= 16384)
@@ -299,9 +283,9 @@ static void run_planes(const pool_geom *g, em__range_fn fn, pool_ctx *c) {
         fn(c, 0, g->planes, 0);
 }
 
-/* Forward driver: x made contiguous, out allocated, fn run over planes. */
-static em_status forward(const char *op, const em_tensor *x, const pool_geom *g, em__range_fn f32, em__range_fn f64,
-                         em_tensor **out, em_tensor **indices) {
+/* Forward driver: x made contiguous, out allocated, the kernel run over planes. */
+static em_status forward(const char *op, const em_tensor *x, const pool_geom *g, pool_kind kind, em_tensor **out,
+                         em_tensor **indices) {
     int64_t os[4];
     out_shape(x->ndim, x->shape, g, os);
     EM_TRY(em__check_shape(op, x->ndim, os));
@@ -310,9 +294,9 @@ static em_status forward(const char *op, const em_tensor *x, const pool_geom *g,
     if (!st) st = em__new(x->dtype, x->ndim, os, &res);
     if (!st && indices) st = em__new(EM_I64, x->ndim, os, &ix);
     if (!st) {
-        pool_ctx c = {.g = g, .x = em__ptr(xc), .y = em__ptr(res), .iy = ix ? (int64_t *)em__ptr(ix) : NULL,
-                      .two_by_two = is_two_by_two(g)};
-        run_planes(g, x->dtype == EM_F32 ? f32 : f64, &c);
+        pool_ctx c = {.g = g, .kind = kind, .x = em__ptr(xc), .y = em__ptr(res),
+                      .iy = ix ? (int64_t *)em__ptr(ix) : NULL, .two_by_two = is_two_by_two(g)};
+        run_planes(g, x->dtype, &c);
         *out = res;
         if (indices) *indices = ix;
         res = ix = NULL;
@@ -325,7 +309,7 @@ static em_status forward(const char *op, const em_tensor *x, const pool_geom *g,
 
 /* Backward driver: gout checked against the forward output shape. */
 static em_status backward(const char *op, const em_tensor *gout, const em_tensor *idx, int nd, const int64_t *xs,
-                          const pool_geom *g, em__range_fn f32, em__range_fn f64, em_tensor **out) {
+                          const pool_geom *g, pool_kind kind, em_tensor **out) {
     int64_t os[4];
     char b1[EM_DESC_LEN], b2[EM_DESC_LEN], b3[EM_DESC_LEN];
     out_shape(nd, xs, g, os);
@@ -340,8 +324,9 @@ static em_status backward(const char *op, const em_tensor *gout, const em_tensor
     if (!st && idx) st = em_tensor_contiguous(idx, &ic);
     if (!st) st = em__new(gout->dtype, nd, xs, &res);
     if (!st) {
-        pool_ctx c = {.g = g, .x = em__ptr(gc), .idx = ic ? (const int64_t *)em__ptr(ic) : NULL, .y = em__ptr(res)};
-        run_planes(g, gout->dtype == EM_F32 ? f32 : f64, &c);
+        pool_ctx c = {.g = g, .kind = kind, .backward = true, .x = em__ptr(gc),
+                      .idx = ic ? (const int64_t *)em__ptr(ic) : NULL, .y = em__ptr(res)};
+        run_planes(g, gout->dtype, &c);
         if (atomic_load(&c.bad_index)) {
             st = em__error(EM_ERR_INDEX, "%s: an index in indices %s is outside the input plane of %lld elements", op,
                            em__desc(idx, b1), (long long)(g->H * g->W));
@@ -361,18 +346,25 @@ static const em_pool_options *opts_or_null(const char *op, const em_pool_options
     return o;
 }
 
-em_status em_max_pool(const em_tensor *x, const em_pool_options *opts, em_tensor **out, em_tensor **indices) {
-    char op[64];
-    EM_TRY(check_x("max_pool", x));
-    pname("max", x->ndim, "", op);
+/* The checks of a max (or avg) pooling forward: x, out and opts; fills the
+ * op name ("max_pool2d") and the geometry. */
+static em_status pool_begin(bool max, const em_tensor *x, const em_pool_options *opts, em_tensor **out, char *op,
+                            pool_geom *g) {
+    EM_TRY(check_x(max ? "max_pool" : "avg_pool", x));
+    pname(max ? "max" : "avg", x->ndim, "", op);
     if (!out) return em__error(EM_ERR_INVALID_ARG, "%s: out is NULL", op);
     if (!opts_or_null(op, opts)) return EM_ERR_INVALID_ARG;
+    return make_geom(op, x->ndim, x->shape, opts, max, g);
+}
+
+em_status em_max_pool(const em_tensor *x, const em_pool_options *opts, em_tensor **out, em_tensor **indices) {
+    char op[64];
     pool_geom g;
-    EM_TRY(make_geom(op, x->ndim, x->shape, opts, true, &g));
-    if (em__ag_off || !em__ag_req(x)) return forward(op, x, &g, max_fwd_f32, max_fwd_f64, out, indices);
+    EM_TRY(pool_begin(true, x, opts, out, op, &g));
+    if (em__ag_off || !em__ag_req(x)) return forward(op, x, &g, POOL_MAX, out, indices);
     /* recording: the backward needs the argmax even when the caller does not */
     em_tensor *idx = NULL;
-    EM_TRY(forward(op, x, &g, max_fwd_f32, max_fwd_f64, out, &idx));
+    EM_TRY(forward(op, x, &g, POOL_MAX, out, &idx));
     em_status st = em__ag_pool(0, x, opts, NULL, idx, out);
     if (!st && indices) *indices = idx;
     else em_tensor_free(idx);
@@ -392,18 +384,14 @@ em_status em_max_pool_backward(const em_tensor *gout, const em_tensor *indices, 
     /* only the plane sizes matter: indices carry the windows */
     pool_geom g = {.planes = x_shape[0] * x_shape[1], .H = ndim == 4 ? x_shape[2] : 1, .W = x_shape[ndim - 1],
                    .OH = ndim == 4 ? gout->shape[2] : 1, .OW = gout->shape[gout->ndim - 1]};
-    return backward(op, gout, indices, ndim, x_shape, &g, max_bwd_f32, max_bwd_f64, out);
+    return backward(op, gout, indices, ndim, x_shape, &g, POOL_MAX, out);
 }
 
 em_status em_avg_pool(const em_tensor *x, const em_pool_options *opts, em_tensor **out) {
     char op[64];
-    EM_TRY(check_x("avg_pool", x));
-    pname("avg", x->ndim, "", op);
-    if (!out) return em__error(EM_ERR_INVALID_ARG, "%s: out is NULL", op);
-    if (!opts_or_null(op, opts)) return EM_ERR_INVALID_ARG;
     pool_geom g;
-    EM_TRY(make_geom(op, x->ndim, x->shape, opts, false, &g));
-    EM_TRY(forward(op, x, &g, avg_fwd_f32, avg_fwd_f64, out, NULL));
+    EM_TRY(pool_begin(false, x, opts, out, op, &g));
+    EM_TRY(forward(op, x, &g, POOL_AVG, out, NULL));
     return em__ag_off || !em__ag_req(x) ? EM_OK : em__ag_pool(1, x, opts, NULL, NULL, out);
 }
 
@@ -416,7 +404,7 @@ em_status em_avg_pool_backward(const em_tensor *gout, int ndim, const int64_t *x
     if (!opts_or_null(op, opts)) return EM_ERR_INVALID_ARG;
     pool_geom g;
     EM_TRY(make_geom(op, ndim, x_shape, opts, false, &g));
-    return backward(op, gout, NULL, ndim, x_shape, &g, avg_bwd_f32, avg_bwd_f64, out);
+    return backward(op, gout, NULL, ndim, x_shape, &g, POOL_AVG, out);
 }
 
 static em_status adaptive_geom(const char *op, int nd, const int64_t *xs, const int64_t *out_size, pool_geom *g) {
@@ -439,7 +427,7 @@ em_status em_adaptive_avg_pool(const em_tensor *x, const int64_t *out_size, em_t
     if (!out) return em__error(EM_ERR_INVALID_ARG, "%s: out is NULL", op);
     pool_geom g;
     EM_TRY(adaptive_geom(op, x->ndim, x->shape, out_size, &g));
-    EM_TRY(forward(op, x, &g, adapt_fwd_f32, adapt_fwd_f64, out, NULL));
+    EM_TRY(forward(op, x, &g, POOL_ADAPTIVE, out, NULL));
     return em__ag_off || !em__ag_req(x) ? EM_OK : em__ag_pool(2, x, NULL, out_size, NULL, out);
 }
 
@@ -453,5 +441,5 @@ em_status em_adaptive_avg_pool_backward(const em_tensor *gout, int ndim, const i
     int64_t osz[2] = {gout->shape[2], gout->shape[ndim - 1]}; /* 1-D reads osz[0] only */
     pool_geom g;
     EM_TRY(adaptive_geom(op, ndim, x_shape, osz, &g));
-    return backward(op, gout, NULL, ndim, x_shape, &g, adapt_bwd_f32, adapt_bwd_f64, out);
+    return backward(op, gout, NULL, ndim, x_shape, &g, POOL_ADAPTIVE, out);
 }

@@ -36,6 +36,20 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 class _BaseHGB(BaseEstimator):
     _regression = False
     _allow_nan = True
+    _loss_name = ""  # the one value of `loss` that is implemented
+
+    def _store_params(self, params: dict[str, Any]) -> None:
+        # the subclass's __init__ passes its locals(): every keyword argument
+        # is stored unchanged, as scikit-learn's get_params/clone expect
+        for name, value in params.items():
+            if name != "self":
+                setattr(self, name, value)
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "_BaseHGB":
+        """Fits the boosted trees to (X, y)."""
+        if self.loss != self._loss_name:
+            raise ValueError(f"loss={self.loss!r} is not implemented in ember; use {self._loss_name!r}")
+        return self._fit(X, y, sample_weight)
 
     def _check_params(self) -> None:
         def integer(v: Any) -> bool:
@@ -201,28 +215,29 @@ class _BaseHGB(BaseEstimator):
         return np.asarray(_C._hgb_predict(*cat[:5], cat[6], cat[7], offsets, np.asarray(outputs, dtype=np.int64),
                                           Xb, self.max_bins, K))
 
-    def _raw(self, X: Any, n_iter: int | None = None) -> np.ndarray:
+    def _fitted_X(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "_nodes")
-        Xa = np.asarray(validate_data(self, X, reset=False), dtype=np.float64)
+        return np.asarray(validate_data(self, X, reset=False), dtype=np.float64)
+
+    def _predict_roots(self, roots: np.ndarray, outputs: np.ndarray, Xa: np.ndarray) -> np.ndarray:
+        """Sum of the leaf values of the fitted trees starting at roots (tree i adds to output outputs[i])."""
+        nd = self._nodes
+        return np.asarray(_C._hgb_predict(nd["left"], nd["right"], nd["feature"], nd["bin_threshold"],
+                                          nd["missing_left"], nd["threshold"], nd["value"], roots, outputs, Xa,
+                                          self.max_bins, self.n_trees_per_iteration_))
+
+    def _raw(self, X: Any, n_iter: int | None = None) -> np.ndarray:
+        Xa = self._fitted_X(X)
         K = self.n_trees_per_iteration_
         T = len(self._roots) if n_iter is None else n_iter * K
-        nd = self._nodes
-        out = np.asarray(_C._hgb_predict(nd["left"], nd["right"], nd["feature"], nd["bin_threshold"],
-                                         nd["missing_left"], nd["threshold"], nd["value"], self._roots[:T],
-                                         np.arange(T, dtype=np.int64) % K, Xa, self.max_bins, K))
-        return out + self._baseline_prediction
+        return self._predict_roots(self._roots[:T], np.arange(T, dtype=np.int64) % K, Xa) + self._baseline_prediction
 
     def _staged_raw(self, X: Any) -> Iterator[np.ndarray]:
-        check_is_fitted(self, "_nodes")
-        Xa = np.asarray(validate_data(self, X, reset=False), dtype=np.float64)
+        Xa = self._fitted_X(X)
         K = self.n_trees_per_iteration_
         raw = np.zeros((len(Xa), K))  # trees summed from 0 in order, as in _raw, so the last stage equals it
-        nd = self._nodes
         for i in range(self.n_iter_):
-            roots = self._roots[i * K:(i + 1) * K]
-            raw = raw + np.asarray(_C._hgb_predict(nd["left"], nd["right"], nd["feature"], nd["bin_threshold"],
-                                                   nd["missing_left"], nd["threshold"], nd["value"], roots,
-                                                   np.arange(K, dtype=np.int64), Xa, self.max_bins, K))
+            raw = raw + self._predict_roots(self._roots[i * K:(i + 1) * K], np.arange(K, dtype=np.int64), Xa)
             yield raw + self._baseline_prediction
 
     def _encode_y(self, y: np.ndarray) -> np.ndarray:
@@ -247,6 +262,7 @@ class HistGradientBoostingRegressor(RegressorMixin, _BaseHGB):
     __doc__ = "Histogram-based gradient boosting for regression (loss 'squared_error')." + _COMMON_DOC
 
     _regression = True
+    _loss_name = "squared_error"
 
     def __init__(self, loss: str = "squared_error", *, quantile: float | None = None, learning_rate: float = 0.1,
                  max_iter: int = 100, max_leaf_nodes: int | None = 31, max_depth: int | None = None,
@@ -255,33 +271,7 @@ class HistGradientBoostingRegressor(RegressorMixin, _BaseHGB):
                  interaction_cst: Any = None, warm_start: bool = False, early_stopping: Any = "auto",
                  scoring: Any = "loss", validation_fraction: Any = 0.1, n_iter_no_change: int = 10,
                  tol: float = 1e-7, verbose: int = 0, random_state: Any = None):
-        self.loss = loss
-        self.quantile = quantile
-        self.learning_rate = learning_rate
-        self.max_iter = max_iter
-        self.max_leaf_nodes = max_leaf_nodes
-        self.max_depth = max_depth
-        self.min_samples_leaf = min_samples_leaf
-        self.l2_regularization = l2_regularization
-        self.max_features = max_features
-        self.max_bins = max_bins
-        self.categorical_features = categorical_features
-        self.monotonic_cst = monotonic_cst
-        self.interaction_cst = interaction_cst
-        self.warm_start = warm_start
-        self.early_stopping = early_stopping
-        self.scoring = scoring
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.verbose = verbose
-        self.random_state = random_state
-
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "HistGradientBoostingRegressor":
-        """Fits the boosted trees to (X, y)."""
-        if self.loss != "squared_error":
-            raise ValueError(f"loss={self.loss!r} is not implemented in ember; use 'squared_error'")
-        return self._fit(X, y, sample_weight)
+        self._store_params(locals())
 
     def _encode_y(self, y: np.ndarray) -> np.ndarray:
         return np.asarray(y, dtype=np.float64)
@@ -313,6 +303,8 @@ class HistGradientBoostingClassifier(ClassifierMixin, _BaseHGB):
     __doc__ = ("Histogram-based gradient boosting for classification (loss 'log_loss': binomial for two "
                "classes, multinomial with one tree per class and iteration beyond)." + _COMMON_DOC)
 
+    _loss_name = "log_loss"
+
     def __init__(self, loss: str = "log_loss", *, learning_rate: float = 0.1, max_iter: int = 100,
                  max_leaf_nodes: int | None = 31, max_depth: int | None = None, min_samples_leaf: int = 20,
                  l2_regularization: float = 0.0, max_features: float = 1.0, max_bins: int = 255,
@@ -320,33 +312,7 @@ class HistGradientBoostingClassifier(ClassifierMixin, _BaseHGB):
                  warm_start: bool = False, early_stopping: Any = "auto", scoring: Any = "loss",
                  validation_fraction: Any = 0.1, n_iter_no_change: int = 10, tol: float = 1e-7, verbose: int = 0,
                  random_state: Any = None, class_weight: Any = None):
-        self.loss = loss
-        self.learning_rate = learning_rate
-        self.max_iter = max_iter
-        self.max_leaf_nodes = max_leaf_nodes
-        self.max_depth = max_depth
-        self.min_samples_leaf = min_samples_leaf
-        self.l2_regularization = l2_regularization
-        self.max_features = max_features
-        self.max_bins = max_bins
-        self.categorical_features = categorical_features
-        self.monotonic_cst = monotonic_cst
-        self.interaction_cst = interaction_cst
-        self.warm_start = warm_start
-        self.early_stopping = early_stopping
-        self.scoring = scoring
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.verbose = verbose
-        self.random_state = random_state
-        self.class_weight = class_weight
-
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "HistGradientBoostingClassifier":
-        """Fits the boosted trees to (X, y)."""
-        if self.loss != "log_loss":
-            raise ValueError(f"loss={self.loss!r} is not implemented in ember; use 'log_loss'")
-        return self._fit(X, y, sample_weight)
+        self._store_params(locals())
 
     def _encode_y(self, y: np.ndarray) -> np.ndarray:
         check_classification_targets(y)
@@ -406,10 +372,12 @@ class HistGradientBoostingClassifier(ClassifierMixin, _BaseHGB):
         """Class probabilities (sigmoid or softmax of the raw scores)."""
         return wrap_like(self._proba(self._raw(X)), X)
 
+    def _classes_of(self, raw: np.ndarray) -> np.ndarray:
+        return self.classes_[np.argmax(self._proba(raw), axis=1)]
+
     def predict(self, X: Any) -> Any:
         """The most probable class."""
-        raw = self._raw(X)
-        return wrap_like(self.classes_[np.argmax(self._proba(raw), axis=1)], X)
+        return wrap_like(self._classes_of(self._raw(X)), X)
 
     def staged_predict_proba(self, X: Any) -> Iterator[Any]:
         """Class probabilities after each iteration."""
@@ -419,7 +387,7 @@ class HistGradientBoostingClassifier(ClassifierMixin, _BaseHGB):
     def staged_predict(self, X: Any) -> Iterator[Any]:
         """Predicted classes after each iteration."""
         for raw in self._staged_raw(X):
-            yield wrap_like(self.classes_[np.argmax(self._proba(raw), axis=1)], X)
+            yield wrap_like(self._classes_of(raw), X)
 
     def staged_decision_function(self, X: Any) -> Iterator[Any]:
         """Raw scores after each iteration."""

@@ -3,7 +3,7 @@ PyTorch's indexing, naming ('0', '1', ... or the dict keys) and reprs."""
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Iterable, Iterator, Mapping, Optional, Union, overload
+from typing import Any, Iterable, Iterator, Mapping, Optional, TypeVar, Union, overload
 
 from .module import Module, _addindent
 
@@ -16,7 +16,34 @@ def _index(idx: int, n: int, who: str) -> int:
     return idx % n
 
 
-class Sequential(Module):
+_N = TypeVar("_N", bound="_Numbered")
+
+
+class _Numbered(Module):
+    """What Sequential and ModuleList share: modules in order, appended as
+    '0', '1', ..."""
+
+    def __len__(self) -> int:
+        """Number of modules."""
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        """The modules in order."""
+        return iter(self._modules.values())
+
+    def append(self: _N, module: Module) -> _N:
+        """Add ``module`` at the end."""
+        self.add_module(str(len(self)), module)
+        return self
+
+    def _renumber(self, vals: list[Module]) -> None:
+        # after a deletion: the remaining modules become '0', '1', ...
+        self._modules.clear()
+        for i, m in enumerate(vals):
+            self._modules[str(i)] = m
+
+
+class Sequential(_Numbered):
     """Runs its modules in order, each on the previous one's output.
     ``Sequential(m0, m1, ...)`` names them '0', '1', ...;
     ``Sequential(OrderedDict(name=module, ...))`` uses the given names."""
@@ -54,23 +81,7 @@ class Sequential(Module):
         keys = list(self._modules)
         for k in (keys[idx] if isinstance(idx, slice) else [keys[_index(idx, len(keys), "Sequential")]]):
             del self._modules[k]
-        vals = list(self._modules.values())
-        self._modules.clear()
-        for i, m in enumerate(vals):
-            self._modules[str(i)] = m
-
-    def __len__(self) -> int:
-        """Number of modules."""
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        """The modules in order."""
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> "Sequential":
-        """Add ``module`` at the end."""
-        self.add_module(str(len(self)), module)
-        return self
+        self._renumber(list(self._modules.values()))
 
     def forward(self, input: Any) -> Any:
         """Feed ``input`` through every module in order."""
@@ -79,7 +90,7 @@ class Sequential(Module):
         return input
 
 
-class ModuleList(Module):
+class ModuleList(_Numbered):
     """A list of modules, registered as '0', '1', ... (no forward of its own)."""
 
     def __init__(self, modules: Optional[Iterable[Module]] = None) -> None:
@@ -102,17 +113,7 @@ class ModuleList(Module):
         """Remove modules; the rest are renumbered."""
         vals = list(self._modules.values())
         del vals[idx]
-        self._modules.clear()
-        for i, m in enumerate(vals):
-            self._modules[str(i)] = m
-
-    def __len__(self) -> int:
-        """Number of modules."""
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        """The modules in order."""
-        return iter(self._modules.values())
+        self._renumber(vals)
 
     def __repr__(self) -> str:
         """PyTorch's: runs of identical reprs collapse to ``(i-j): n x <repr>``."""
@@ -131,11 +132,6 @@ class ModuleList(Module):
     def __iadd__(self, modules: Iterable[Module]) -> "ModuleList":
         """Extend in place."""
         return self.extend(modules)
-
-    def append(self, module: Module) -> "ModuleList":
-        """Add ``module`` at the end."""
-        self.add_module(str(len(self)), module)
-        return self
 
     def extend(self, modules: Iterable[Module]) -> "ModuleList":
         """Add every module of ``modules`` at the end."""

@@ -16,6 +16,20 @@ from .parameter import Parameter
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm"]
 
 
+def _affine(module: Module, affine: bool, bias: bool, shape: tuple[int, ...], dt: Any) -> None:
+    """Registers the scale ``weight`` (ones) and shift ``bias`` (zeros) of
+    this shape, or None in their place (PyTorch keeps the names either way)."""
+    if affine:
+        module.weight = Parameter(_C.ones(shape, dtype=dt))
+        if bias:
+            module.bias = Parameter(_C.zeros(shape, dtype=dt))
+        else:
+            module.register_parameter("bias", None)
+    else:
+        module.register_parameter("weight", None)
+        module.register_parameter("bias", None)
+
+
 class _BatchNorm(Module):
     _dims: tuple[int, ...] = ()
 
@@ -26,15 +40,7 @@ class _BatchNorm(Module):
         dt = _dtype(dtype)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        if affine:
-            self.weight = Parameter(_C.ones((num_features,), dtype=dt))
-            if bias:
-                self.bias = Parameter(_C.zeros((num_features,), dtype=dt))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine(self, affine, bias, (num_features,), dt)
         if track_running_stats:
             self.register_buffer("running_mean", _C.zeros((num_features,), dtype=dt))
             self.register_buffer("running_var", _C.ones((num_features,), dtype=dt))
@@ -104,16 +110,7 @@ class LayerNorm(Module):
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
         self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
-        dt = _dtype(dtype)
-        if elementwise_affine:
-            self.weight = Parameter(_C.ones(shape, dtype=dt))
-            if bias:
-                self.bias = Parameter(_C.zeros(shape, dtype=dt))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine(self, elementwise_affine, bias, shape, _dtype(dtype))
 
     def forward(self, input: Any) -> Tensor:
         """The normalised input."""
@@ -136,16 +133,7 @@ class GroupNorm(Module):
             raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "
                              f"({num_groups})")
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
-        dt = _dtype(dtype)
-        if affine:
-            self.weight = Parameter(_C.ones((num_channels,), dtype=dt))
-            if bias:
-                self.bias = Parameter(_C.zeros((num_channels,), dtype=dt))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine(self, affine, bias, (num_channels,), _dtype(dtype))
 
     def forward(self, input: Any) -> Tensor:
         """The normalised input."""
