@@ -106,3 +106,39 @@ PyObject *empy_prefix_error(const char *fname) {
     PyErr_Restore(type, value, tb);
     return NULL;
 }
+
+int empy_want_nargs(Py_ssize_t nargs, Py_ssize_t n, const char *sig) {
+    if (nargs == n) return 0;
+    PyErr_Format(PyExc_TypeError, "%s takes %zd arguments, got %zd", sig, n, nargs);
+    return -1;
+}
+
+int empy_as_tensors(PyObject *const *args, int n, const int *dts, const char *const *what, bool none_ok,
+                    em_tensor **out) {
+    for (int i = 0; i < n; i++) out[i] = NULL;
+    for (int i = 0; i < n; i++) {
+        if (args[i] == Py_None && none_ok) continue;
+        if (args[i] == Py_None) PyErr_Format(PyExc_TypeError, "%s must not be None", what[i]);
+        else out[i] = empy_as_tensor(args[i], dts[i], what[i]);
+        if (!out[i]) {
+            empy_free_tensors(out, i);
+            for (int j = 0; j < i; j++) out[j] = NULL;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void empy_free_tensors(em_tensor **t, int n) {
+    for (int i = 0; i < n; i++) em_tensor_free(t[i]);
+}
+
+PyObject *empy_wrap_tuple(em_tensor *const *t, int n) {
+    PyObject *out = PyTuple_New(n);
+    for (int i = 0; i < n; i++) {
+        PyObject *w = out ? empy_wrap(t[i]) : (em_tensor_free(t[i]), NULL);
+        if (out && !w) Py_CLEAR(out);
+        if (out) PyTuple_SET_ITEM(out, i, w);
+    }
+    return out;
+}

@@ -3,61 +3,29 @@
  * pickle as plain arrays. */
 #include "pyember.h"
 
-#define N_PARTS 9
-
-/* Converts args[i] for i < n with the dtypes dts (what names them); frees and
- * returns -1 on failure. */
-static int convert_all(PyObject *const *args, int n, const int *dts, const char *const *what, em_tensor **out) {
-    for (int i = 0; i < n; i++) {
-        out[i] = NULL;
-        if (args[i] == Py_None) continue;
-        if (!(out[i] = empy_as_tensor(args[i], dts[i], what[i]))) {
-            for (int j = 0; j < i; j++) em_tensor_free(out[j]);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-static int wants(Py_ssize_t nargs, Py_ssize_t n, const char *sig) {
-    if (nargs == n) return 0;
-    PyErr_Format(PyExc_TypeError, "%s takes %zd arguments, got %zd", sig, n, nargs);
-    return -1;
-}
-
 /* _hgb_bin_fit(X, max_bins) -> (thresholds, n_thresholds) */
 static PyObject *py_bin_fit(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
-    if (wants(nargs, 2, "_hgb_bin_fit(X, max_bins)") < 0) return NULL;
+    if (empy_want_nargs(nargs, 2, "_hgb_bin_fit(X, max_bins)") < 0) return NULL;
     long long max_bins;
     if (empy_opt_long(args[1], 255, &max_bins, "_hgb_bin_fit", "max_bins") < 0) return NULL;
     em_tensor *X = empy_as_tensor(args[0], EM_F64, "X"), *thr = NULL, *nt = NULL;
     if (!X) return NULL;
     em_status st = EMPY_CALL(em_tensor_numel(X), em_hgb_bin_fit(X, max_bins, &thr, &nt));
     em_tensor_free(X);
-    if (st) return empy_raise(st);
-    PyObject *a = empy_wrap(thr), *b = a ? empy_wrap(nt) : (em_tensor_free(nt), NULL);
-    if (!a || !b) {
-        Py_XDECREF(a);
-        return NULL;
-    }
-    PyObject *out = PyTuple_Pack(2, a, b);
-    Py_DECREF(a), Py_DECREF(b);
-    return out;
+    return st ? empy_raise(st) : empy_wrap_tuple((em_tensor *[2]){thr, nt}, 2);
 }
 
 /* _hgb_bin_apply(X, thresholds, n_thresholds, max_bins) -> (d, n) uint8 codes */
 static PyObject *py_bin_apply(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
-    if (wants(nargs, 4, "_hgb_bin_apply(X, thresholds, n_thresholds, max_bins)") < 0) return NULL;
+    if (empy_want_nargs(nargs, 4, "_hgb_bin_apply(X, thresholds, n_thresholds, max_bins)") < 0) return NULL;
     long long max_bins;
     if (empy_opt_long(args[3], 255, &max_bins, "_hgb_bin_apply", "max_bins") < 0) return NULL;
     static const int dts[3] = {EM_F64, EM_F64, EM_I64};
     static const char *const what[3] = {"X", "thresholds", "n_thresholds"};
     em_tensor *t[3], *codes = NULL;
-    if (convert_all(args, 3, dts, what, t) < 0) return NULL;
-    em_status st = !t[0] || !t[1] || !t[2] ? (PyErr_SetString(PyExc_TypeError, "_hgb_bin_apply: None argument"), -1)
-                   : EMPY_CALL(em_tensor_numel(t[0]), em_hgb_bin_apply(t[0], t[1], t[2], max_bins, &codes));
-    for (int i = 0; i < 3; i++) em_tensor_free(t[i]);
-    if ((int)st == -1) return NULL;
+    if (empy_as_tensors(args, 3, dts, what, false, t) < 0) return NULL;
+    em_status st = EMPY_CALL(em_tensor_numel(t[0]), em_hgb_bin_apply(t[0], t[1], t[2], max_bins, &codes));
+    empy_free_tensors(t, 3);
     return st ? empy_raise(st) : empy_wrap(codes);
 }
 
@@ -65,7 +33,7 @@ static PyObject *py_bin_apply(PyObject *mod, PyObject *const *args, Py_ssize_t n
  *           min_samples_leaf, l2_regularization, shrinkage)
  * -> ((left, right, feature, bin_threshold, missing_left, count, threshold, value, gain), train_pred) */
 static PyObject *py_grow(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
-    if (wants(nargs, 11, "_hgb_grow(codes, thresholds, n_thresholds, max_bins, grad, hess, max_leaf_nodes, "
+    if (empy_want_nargs(nargs, 11, "_hgb_grow(codes, thresholds, n_thresholds, max_bins, grad, hess, max_leaf_nodes, "
                          "max_depth, min_samples_leaf, l2_regularization, shrinkage)") < 0)
         return NULL;
     long long max_bins, mln, md, msl;
@@ -83,30 +51,23 @@ static PyObject *py_grow(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
     static const int dts[5] = {EM_U8, EM_F64, EM_I64, EM_F64, EM_F64};
     static const char *const what[5] = {"codes", "thresholds", "n_thresholds", "grad", "hess"};
     em_tensor *t[5], *pred = NULL;
-    if (convert_all(in, 5, dts, what, t) < 0) return NULL;
+    if (empy_as_tensors(in, 5, dts, what, true, t) < 0) return NULL;
     em_hgb_tree tree = {0};
     em_status st = EMPY_CALL(t[0] ? em_tensor_numel(t[0]) : 0,
                              em_hgb_tree_grow(t[0], t[1], t[2], max_bins, t[3], t[4], &o, &tree, &pred));
-    for (int i = 0; i < 5; i++) em_tensor_free(t[i]);
+    empy_free_tensors(t, 5);
     if (st) return empy_raise(st);
-    em_tensor *parts[N_PARTS] = {tree.left, tree.right, tree.feature, tree.bin_threshold, tree.missing_left,
-                                 tree.count, tree.threshold, tree.value, tree.gain};
-    PyObject *tup = PyTuple_New(N_PARTS), *out = NULL;
-    for (int i = 0; i < N_PARTS; i++) {
-        PyObject *w = tup ? empy_wrap(parts[i]) : (em_tensor_free(parts[i]), NULL);
-        if (tup && !w) Py_CLEAR(tup);
-        if (tup) PyTuple_SET_ITEM(tup, i, w);
-    }
-    PyObject *p = tup ? empy_wrap(pred) : (em_tensor_free(pred), NULL);
-    if (tup && p) out = PyTuple_Pack(2, tup, p);
-    Py_XDECREF(tup), Py_XDECREF(p);
-    return out;
+    em_tensor *parts[9] = {tree.left,  tree.right,     tree.feature, tree.bin_threshold, tree.missing_left,
+                           tree.count, tree.threshold, tree.value,   tree.gain};
+    PyObject *tup = empy_wrap_tuple(parts, 9);
+    if (!tup) return em_tensor_free(pred), NULL;
+    return Py_BuildValue("(NN)", tup, empy_wrap(pred));
 }
 
 /* _hgb_predict(left, right, feature, bin_threshold, missing_left, threshold, value, roots, outputs,
  *              X, max_bins, n_outputs) -> (n, n_outputs) float64 sums of leaf values */
 static PyObject *py_predict(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
-    if (wants(nargs, 12, "_hgb_predict(left, right, feature, bin_threshold, missing_left, threshold, value, "
+    if (empy_want_nargs(nargs, 12, "_hgb_predict(left, right, feature, bin_threshold, missing_left, threshold, value, "
                          "roots, outputs, X, max_bins, n_outputs)") < 0)
         return NULL;
     long long max_bins, k;
@@ -117,13 +78,8 @@ static PyObject *py_predict(PyObject *mod, PyObject *const *args, Py_ssize_t nar
     static const char *const what[10] = {"left", "right", "feature", "bin_threshold", "missing_left",
                                          "threshold", "value", "roots", "outputs", "X"};
     em_tensor *t[10], *X = NULL, *raw = NULL;
-    if (convert_all(args, 10, dts, what, t) < 0) return NULL;
+    if (empy_as_tensors(args, 10, dts, what, false, t) < 0) return NULL;
     PyObject *result = NULL;
-    for (int i = 0; i < 10; i++)
-        if (!t[i]) {
-            PyErr_Format(PyExc_TypeError, "_hgb_predict: %s must not be None", what[i]);
-            goto done;
-        }
     /* raw values as float64 (NaN kept); codes stay uint8 */
     if (em_tensor_dtype(t[9]) == EM_U8) X = t[9], t[9] = NULL;
     else if (!(X = empy_as_tensor(args[9], EM_F64, "X"))) goto done;
@@ -147,7 +103,7 @@ static PyObject *py_predict(PyObject *mod, PyObject *const *args, Py_ssize_t nar
         result = empy_wrap(raw);
     }
 done:
-    for (int i = 0; i < 10; i++) em_tensor_free(t[i]);
+    empy_free_tensors(t, 10);
     em_tensor_free(X);
     return result;
 }

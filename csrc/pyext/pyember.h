@@ -90,6 +90,18 @@ int empy_opt_bool(PyObject *o, bool dflt, bool *out);
 int empy_opt_long(PyObject *o, long long dflt, long long *out, const char *fname, const char *what);
 int empy_opt_double(PyObject *o, double dflt, double *out, const char *fname, const char *what);
 
+/* Positional private bindings (ember.ml's C calls).  empy_want_nargs: 0, or
+ * -1 with a TypeError naming the signature sig ("_f(a, b)"). */
+int empy_want_nargs(Py_ssize_t nargs, Py_ssize_t n, const char *sig);
+/* args[i] for i < n as tensors of dtype dts[i] (-1: keep), named what[i] in
+ * errors.  None gives NULL where none_ok, else a TypeError.  On failure what
+ * was made is freed, out[] is all NULL and -1 is returned. */
+int empy_as_tensors(PyObject *const *args, int n, const int *dts, const char *const *what, bool none_ok,
+                    em_tensor **out);
+void empy_free_tensors(em_tensor **t, int n); /* NULL entries are skipped */
+/* A tuple of the n tensors t[] (references stolen; all freed on failure). */
+PyObject *empy_wrap_tuple(em_tensor *const *t, int n);
+
 /* Releases the GIL around kernels over more than this many elements, so
  * other Python threads run meanwhile; below it the release costs more than
  * it gives. */
