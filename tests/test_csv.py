@@ -242,7 +242,13 @@ EDGE = ["4.9406564584124654e-324", "2.4703282292062327e-324", "2.470328229206232
         "123456789012345678", "1234567890123456789", "12345678901234567890", ".1", "1.", "-.5e-3", "+0.0e0"]
 
 
-def test_decimal_strings_bit_identical_to_float():
+@pytest.mark.parametrize("portable", [False, True], ids=["dispatched", "sse2"])
+def test_decimal_strings_bit_identical_to_float(portable, monkeypatch):
+    # the record loop is built twice (SSE2, and AVX2 chosen at run time on a
+    # CPU that has it); EMBER_FORCE_PORTABLE=1 keeps the SSE2 build, so both
+    # number readers are checked on a machine with AVX2
+    if portable:
+        monkeypatch.setenv("EMBER_FORCE_PORTABLE", "1")
     rng = np.random.default_rng(2024)
     texts = EDGE + _decimal_strings(rng, 40000) + _halfway_strings(rng, 4000)
     rng.shuffle(texts)

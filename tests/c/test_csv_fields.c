@@ -145,3 +145,78 @@ TEST(csv_fields_leave_the_fast_path_alike) {
     CHECK_STATUS(em_csv_read_buffer(fewer, strlen(fewer), NULL, &r), EM_ERR_PARSE);
     CHECK(error_has("line 3, column 2") && error_has("expected 2 fields, found 1"));
 }
+
+/* Records longer than the 64-byte steps of the AVX2 record split (a line end,
+ * a quote or an extra delimiter in a later step than the record's start),
+ * read by both builds of the record loop: the AVX2 one (on a CPU that has
+ * it) and the SSE2 one (EMBER_FORCE_PORTABLE=1).  Values must equal strtod,
+ * errors must name the same line and column. */
+TEST(csv_fields_wide_records_both_builds) {
+    enum { N = 4000, C = 12 };
+    char *text = malloc((size_t)N * C * 48 + 256), (*vals)[48] = malloc((size_t)N * C * 48);
+    uint64_t s = 0x13198A2E03707344ULL;
+    size_t n = 0;
+    for (int j = 0; j < C; j++) n += (size_t)sprintf(text + n, j ? ",c%d" : "c%d", j);
+    text[n++] = '\n';
+    for (int i = 0; i < N * C; i++) {
+        random_decimal(&s, vals[i]);
+        n += (size_t)sprintf(text + n, "%s%s", vals[i], i % C == C - 1 ? (i % 7 ? "\n" : "\r\n") : ",");
+    }
+    const char *old = getenv("EMBER_FORCE_PORTABLE");
+    char *saved = old ? strdup(old) : NULL;
+    for (int portable = 0; portable <= 1; portable++) {
+        setenv("EMBER_FORCE_PORTABLE", portable ? "1" : "0", 1);
+        em_csv_result *r = NULL;
+        CHECK_OK(em_csv_read_buffer(text, n, NULL, &r));
+        if (!r) continue;
+        CHECK(em_csv_result_num_rows(r) == N && em_csv_result_num_cols(r) == C);
+        int bad = 0;
+        for (int j = 0; j < C; j++) {
+            em_tensor *t = NULL;
+            CHECK_OK(em_csv_result_column_tensor(r, j, &t));
+            CHECK(em_csv_result_column_type(r, j) == EM_CSV_FLOAT64);
+            const double *v = t ? em_tensor_data(t) : NULL;
+            for (int i = 0; v && i < N; i++) {
+                double want = strtod(vals[i * C + j], NULL);
+                if (memcmp(&v[i], &want, sizeof want) && bad++ < 3)
+                    fprintf(stderr, "  row %d col %d: '%s' read %.17g, strtod %.17g\n", i, j, vals[i * C + j], v[i], want);
+            }
+            em_tensor_free(t);
+        }
+        CHECK(bad == 0);
+        em_csv_result_free(r);
+        /* a quoted field and CRLF past the first 64 bytes of a record */
+        const char *q = "a,b,c,d,e\n"
+                        "1.0000000000000002,2.0000000000000004,3.0000000000000004,4.000000000000001,\"5.5\"\r\n"
+                        "6.123456789012345,7.123456789012345,8.123456789012345,9.123456789012345,10.5\r\n";
+        CHECK_OK(em_csv_read_buffer(q, strlen(q), NULL, &r));
+        if (r) {
+            em_tensor *t = NULL;
+            CHECK_OK(em_csv_result_column_tensor(r, 4, &t));
+            CHECK(t && value_at(t, 0) == 5.5 && value_at(t, 1) == 10.5);
+            em_tensor_free(t);
+            CHECK_OK(em_csv_result_column_tensor(r, 3, &t));
+            CHECK(t && value_at(t, 0) == 4.000000000000001 && value_at(t, 1) == 9.123456789012345);
+            em_tensor_free(t);
+            em_csv_result_free(r);
+        }
+        /* one field too many in a later 64-byte step, and one too few */
+        const char *more = "a,b,c,d\n"
+                           "1.0000000000000002,2.0000000000000004,3.0000000000000004,4.000000000000001\n"
+                           "1.0000000000000002,2.0000000000000004,3.0000000000000004,4.000000000000001,5\n";
+        r = NULL;
+        CHECK_STATUS(em_csv_read_buffer(more, strlen(more), NULL, &r), EM_ERR_PARSE);
+        CHECK(r == NULL && error_has("line 3, column 5") && error_has("expected 4 fields, found more"));
+        const char *fewer = "a,b,c,d,e\n"
+                            "1.0000000000000002,2.0000000000000004,3.0000000000000004,4.000000000000001,5\n"
+                            "1.0000000000000002,2.0000000000000004,3.0000000000000004,4.000000000000001\n"
+                            "1.0000000000000002,2.0000000000000004,3.0000000000000004,4.000000000000001,5\n";
+        CHECK_STATUS(em_csv_read_buffer(fewer, strlen(fewer), NULL, &r), EM_ERR_PARSE);
+        CHECK(r == NULL && error_has("line 3, column 5") && error_has("expected 5 fields, found 4"));
+    }
+    if (saved) setenv("EMBER_FORCE_PORTABLE", saved, 1);
+    else unsetenv("EMBER_FORCE_PORTABLE");
+    free(saved);
+    free(text);
+    free(vals);
+}
