@@ -7,7 +7,9 @@
 
 #include "test.h"
 #include "test_util.h"
+#include "../../csrc/ember/kernels/conv_dw.h"
 #include "../../csrc/ember/kernels/conv_kernels.h"
+#include "../../csrc/ember/kernels/gemm.h"
 
 typedef struct {
     int64_t N, C, H, W, O, kh, kw, sh, sw, ph, pw, dh, dw, G; /* H == 0: 1-D (W is L) */
@@ -32,6 +34,15 @@ static const geo cases[] = {
     {5, 4, 12, 12, 6, 3, 3, 1, 1, 1, 1, 1, 1, 2}, /* column chunks straddle images */
     {2, 4, 17, 19, 4, 5, 5, 2, 2, 2, 2, 1, 1, 2}, /* stride 2, 5x5: phase rows */
     {1, 2, 5, 5, 3, 3, 3, 1, 1, 3, 3, 1, 1, 1},   /* padding > k-1: grad_input via col2im */
+    /* the direct stride-1 kernels (conv_igemm.c, kernels/x86/conv_direct_*.c): images wide enough
+     * that the padding columns stay under DIRECT_WASTE */
+    {2, 5, 16, 30, 27, 3, 3, 1, 1, 1, 1, 1, 1, 1},   /* 3x3: 27 channels, short last row tile */
+    {1, 3, 20, 31, 5, 3, 3, 1, 1, 2, 2, 2, 2, 1},    /* dilation 2, odd width */
+    {2, 6, 13, 40, 10, 5, 3, 1, 1, 2, 1, 1, 1, 2},   /* 5x3, groups, unequal padding */
+    {1, 130, 9, 30, 14, 3, 3, 1, 1, 1, 1, 1, 1, 1},  /* 1170 taps: three kc blocks */
+    {2, 8, 10, 30, 12, 1, 1, 1, 1, 1, 1, 1, 1, 1},   /* padded 1x1 */
+    {2, 4, 0, 123, 6, 1, 5, 1, 1, 0, 2, 1, 1, 1},    /* 1-D */
+    {3, 4, 7, 61, 5, 3, 3, 1, 1, 0, 0, 1, 1, 1},     /* unpadded: reads run into the slack */
 };
 
 static double rnd(int seed, int64_t i) {
@@ -233,6 +244,89 @@ TEST(conv_bit_identical_across_thread_counts) {
             em_tensor_free(x), em_tensor_free(w), em_tensor_free(b), em_tensor_free(gy);
             free(xv), free(wv), free(bv), free(gv);
         }
+}
+
+/* The direct stride-1 route on both SIMD kernel sets: values against the
+ * naive reference and bits across 1, 2 and 3 threads. */
+TEST(conv_direct_both_isas_and_threads) {
+    static const geo dg[] = {{2, 5, 16, 30, 27, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+                             {3, 6, 11, 33, 14, 3, 3, 1, 1, 1, 1, 2, 1, 2},
+                             {1, 130, 9, 30, 14, 3, 3, 1, 1, 1, 1, 1, 1, 1}};
+    int isas[2] = {EM__GEMM_AVX2, EM__GEMM_AVX512};
+    for (int ii = 0; ii < 2; ii++) {
+        if (em__gemm_set_isa(isas[ii]) != EM_OK) continue; /* the CPU lacks it */
+        for (size_t c = 0; c < sizeof dg / sizeof dg[0]; c++) {
+            const geo *g = &dg[c];
+            int before = test_failures;
+            check_case(g, EM_F32);
+            int nd = nd_of(g);
+            int64_t xs[4], ws[4], os[4];
+            shapes(g, xs, ws, os);
+            double *xv = vals(5, em__numel(nd, xs)), *wv = vals(6, em__numel(nd, ws)), *bv = vals(7, g->O);
+            double *gv = vals(8, em__numel(nd, os));
+            em_tensor *x = tensor_of(EM_F32, nd, xs, xv), *w = tensor_of(EM_F32, nd, ws, wv);
+            em_tensor *b = tensor_of(EM_F32, 1, &g->O, bv), *gy = tensor_of(EM_F32, nd, os, gv);
+            for (int which = 0; which < 2; which++) {
+                CHECK_OK(em_set_num_threads(1));
+                em_tensor *ref = run_all(which, g, x, w, b, gy);
+                for (int nt = 2; nt <= 3; nt++) {
+                    CHECK_OK(em_set_num_threads(nt));
+                    em_tensor *r = run_all(which, g, x, w, b, gy);
+                    CHECK(r && ref && em_tensor_numel(r) == em_tensor_numel(ref) &&
+                          !memcmp(em_tensor_data(r), em_tensor_data(ref), (size_t)em_tensor_numel(r) * 4));
+                    em_tensor_free(r);
+                }
+                em_tensor_free(ref);
+            }
+            CHECK_OK(em_set_num_threads(0));
+            em_tensor_free(x), em_tensor_free(w), em_tensor_free(b), em_tensor_free(gy);
+            free(xv), free(wv), free(bv), free(gv);
+            if (test_failures != before) fprintf(stderr, "  in isa %d case %zu\n", isas[ii], c);
+        }
+    }
+    em__gemm_set_isa(-1);
+}
+
+/* The direct micro-kernels alone: every row count, segments that split the
+ * tile (masked lanes), the first/bias and accumulate store steps. */
+TEST(conv_direct_kernels_match_naive) {
+    const em__conv_direct_kset *ks[2] = {em__gemm_set_isa(EM__GEMM_AVX2) == EM_OK ? em__conv_direct_avx2() : NULL,
+                                         em__gemm_set_isa(EM__GEMM_AVX512) == EM_OK ? em__conv_direct_avx512() : NULL};
+    em__gemm_set_isa(-1);
+    for (int v = 0; v < 2; v++) {
+        const em__conv_direct_kset *k = ks[v];
+        if (!k) continue;
+        enum { KC = 13, LDC = 80, BN = 400 };
+        int64_t off[KC];
+        float a[KC * 12], b[BN], bias[12], c[12 * LDC], want[12 * LDC];
+        for (int i = 0; i < KC * 12; i++) a[i] = (float)rnd(21, i);
+        for (int i = 0; i < BN; i++) b[i] = (float)rnd(22, i);
+        for (int i = 0; i < 12; i++) bias[i] = (float)rnd(23, i);
+        for (int kk = 0; kk < KC; kk++) off[kk] = 4 * ((kk * 37) % (BN - 2 * k->nr)); /* any order, any offset */
+        int nr = k->nr;
+        /* lanes [1, 4) -> column 70, [4, nr - 2) -> column 0, lane nr - 1 -> column 40 */
+        em__cdseg sg[3] = {{1, 3, 70}, {4, nr - 6, 0}, {nr - 1, 1, 40}};
+        for (int mr = 1; mr <= k->mr; mr++)
+            for (int mode = 0; mode < 3; mode++) { /* first + bias, first, accumulate */
+                for (int i = 0; i < 12 * LDC; i++) c[i] = want[i] = (float)rnd(24, i);
+                for (int r = 0; r < mr; r++)
+                    for (int s = 0; s < 3; s++)
+                        for (int l = sg[s].lane; l < sg[s].lane + sg[s].len; l++) {
+                            double acc = 0;
+                            for (int kk = 0; kk < KC; kk++) acc += (double)a[kk * k->mr + r] * b[off[kk] / 4 + l];
+                            float *w = &want[r * LDC + sg[s].dst + l - sg[s].lane];
+                            *w = (float)(mode == 0 ? acc + bias[r] : mode == 1 ? acc : acc + *w);
+                        }
+                k->ukr(KC, a, off, b, mr, c, LDC, sg, 3, mode < 2, mode == 0 ? bias : NULL);
+                for (int i = 0; i < 12 * LDC; i++)
+                    if (!(fabsf(c[i] - want[i]) <= 1e-5f * (1 + fabsf(want[i])))) {
+                        CHECK(false);
+                        fprintf(stderr, "  kernel %d mr %d mode %d element %d: %g, wanted %g\n", v, mr, mode, i,
+                                c[i], want[i]);
+                        break;
+                    }
+            }
+    }
 }
 
 TEST(conv_row_kernels_portable_and_avx2_agree) {
@@ -505,4 +599,75 @@ TEST(pool_bad_arguments) {
     CHECK(g == NULL && error_has("indices"));
     CHECK_STATUS(em_avg_pool_backward(x, 4, SH(1, 2, 4, 4), &o, &g), EM_ERR_SHAPE);
     em_tensor_free(x), em_tensor_free(xi), em_tensor_free(y), em_tensor_free(ix);
+}
+
+/* ---- depthwise plane kernels (kernels/conv_dw.h) ------------------------ */
+
+/* Depthwise geometries for every plane-kernel variant: strips of 1-4
+ * vectors with tails (W up to 70: AVX-512 strips of 64 + 6), padding 0, 1
+ * and above k-1 (grad_input then gathers with a negative padding), 5x5,
+ * dilation, stride along H only (grad_input keeps the row primitives),
+ * stride along W (all keep them), multiplier 2, 1-D, and kw > DW_KW_MAX. */
+static const geo dw_cases[] = {
+    {2, 3, 9, 56, 3, 3, 3, 1, 1, 1, 1, 1, 1, 3},   /* the benchmark's shape, small */
+    {1, 2, 5, 70, 2, 3, 3, 1, 1, 1, 1, 1, 1, 2},   /* 4-vector strip + a tail strip */
+    {1, 2, 6, 13, 2, 3, 3, 1, 1, 0, 0, 1, 1, 2},   /* no padding */
+    {1, 2, 5, 9, 2, 3, 3, 1, 1, 3, 3, 1, 1, 2},    /* padding > k-1 */
+    {2, 2, 11, 37, 2, 5, 5, 1, 1, 2, 2, 1, 1, 2},  /* 5x5 */
+    {1, 3, 12, 33, 3, 3, 3, 1, 1, 2, 2, 2, 2, 3},  /* dilation 2 */
+    {1, 2, 9, 21, 2, 3, 3, 2, 1, 1, 1, 1, 1, 2},   /* stride 2 along H */
+    {1, 2, 9, 21, 2, 3, 3, 2, 2, 1, 1, 1, 1, 2},   /* stride 2 along both */
+    {2, 3, 7, 17, 6, 3, 3, 1, 1, 1, 1, 1, 1, 3},   /* multiplier 2 */
+    {2, 2, 0, 40, 2, 1, 7, 1, 1, 3, 3, 1, 1, 2},   /* 1-D */
+    {1, 2, 3, 40, 2, 1, 17, 1, 1, 8, 8, 1, 1, 2},  /* kw 17 > DW_KW_MAX */
+    {1, 2, 4, 3, 2, 3, 3, 1, 1, 1, 1, 1, 1, 2},    /* plane narrower than a vector */
+};
+
+TEST(conv_depthwise_plane_kernels_every_variant) {
+    for (int v = 0; v <= 2; v++) {
+        if (em__dw_simd_force(v) != EM_OK) continue; /* the CPU lacks this variant */
+        for (size_t i = 0; i < sizeof dw_cases / sizeof dw_cases[0]; i++) {
+            int before = test_failures;
+            check_case(&dw_cases[i], EM_F64);
+            check_case(&dw_cases[i], EM_F32);
+            if (test_failures != before) fprintf(stderr, "  in depthwise case %zu, variant %d\n", i, v);
+        }
+    }
+    CHECK_OK(em__dw_simd_force(-1));
+    CHECK_STATUS(em__dw_simd_force(3), EM_ERR_INVALID_ARG);
+}
+
+/* The forward and grad_input kernels of AVX2 and AVX-512 add the same taps
+ * in the same order with one FMA each: the same bits.  A tap outside the
+ * input is skipped, not multiplied by zero, so an infinite weight on a tap
+ * that leaves the input does not turn the border into NaN. */
+TEST(conv_depthwise_avx2_avx512_same_bits_and_skipped_taps) {
+    const geo g = {2, 3, 7, 41, 3, 3, 3, 1, 1, 1, 1, 1, 1, 3};
+    int64_t xs[4], ws[4], os[4];
+    shapes(&g, xs, ws, os);
+    for (int dti = 0; dti < 2; dti++) {
+        em_dtype dt = dti ? EM_F64 : EM_F32;
+        double *xv = vals(21, em__numel(4, xs)), *wv = vals(22, em__numel(4, ws)), *gv = vals(23, em__numel(4, os));
+        wv[0] = INFINITY; /* channel 0, tap (0, 0): outside on output row 0 and column 0 */
+        em_tensor *x = tensor_of(dt, 4, xs, xv), *w = tensor_of(dt, 4, ws, wv), *gy = tensor_of(dt, 4, os, gv);
+        em_conv_options o = opts_of(&g);
+        em_tensor *r[3][2] = {{NULL}};
+        for (int v = 0; v <= 2; v++) {
+            if (em__dw_simd_force(v) != EM_OK) continue;
+            CHECK_OK(em_conv(x, w, NULL, &o, &r[v][0]));
+            CHECK_OK(em_conv_grad_input(gy, w, 4, xs, &o, &r[v][1]));
+            /* row 0 and column 0 of channel 0 never use tap (0, 0): finite */
+            for (int64_t q = 0; r[v][0] && q < g.W; q++) CHECK(isfinite(value_at(r[v][0], q)));
+            for (int64_t h = 0; r[v][0] && h < g.H; h++) CHECK(isfinite(value_at(r[v][0], h * g.W)));
+            CHECK(r[v][0] && isinf(value_at(r[v][0], g.W + 1)));
+        }
+        CHECK_OK(em__dw_simd_force(-1));
+        for (int k = 0; k < 2; k++)
+            if (r[1][k] && r[2][k])
+                CHECK(!memcmp(em_tensor_data(r[1][k]), em_tensor_data(r[2][k]),
+                              (size_t)em_tensor_numel(r[1][k]) * em__dsize(dt)));
+        for (int v = 0; v <= 2; v++) em_tensor_free(r[v][0]), em_tensor_free(r[v][1]);
+        em_tensor_free(x), em_tensor_free(w), em_tensor_free(gy);
+        free(xv), free(wv), free(gv);
+    }
 }

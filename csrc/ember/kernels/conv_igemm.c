@@ -79,6 +79,214 @@ static const em__gemm_kset_f64 *em__conv_kset_f64(void) {
     }
 }
 
+/* ---- direct stride-1 forward (f32) ---------------------------------------
+ * With stride 1 the output can be computed over the padded row width Wp:
+ * position q = oh*Wp + ow (ow < Wp; columns ow >= OW are padding and are
+ * dropped), and then col[tap][q] = xpad[q + off(tap)] for every q: row `tap`
+ * of the GEMM's B is the padded plane shifted by a constant.  The micro-
+ * kernels (kernels/x86/conv_direct_*.c) read those rows in place through a
+ * per-layer table of R offsets, so nothing is packed but the weights (the
+ * packing was about a fifth of the forward time), and they store their
+ * tiles straight into y (segments of valid columns, the bias added by the
+ * first kc block).  The price is the Wp - OW padding columns each output row
+ * computes and drops, and the last sliver of each image rounded up to NR
+ * (2% at 56x56, 14% at 14x14); when that would exceed DIRECT_WASTE the
+ * packed route below is used instead.
+ *
+ * Columns are cut into slivers of NR positions of one image (NR-aligned in
+ * q), and the slivers of all images form chunks; items are (group, chunk).
+ * Each output element is one chain per kc block of taps (blocks fixed by R
+ * and the kernel set), the first block adding the bias, later ones adding to
+ * y: chunks and threads never change a bit. */
+/* computed columns / output columns above which the packed route runs instead (3x3 ResNet
+ * layers at NR = 32: 56x56 1.02, 28x28 1.06, 14x14 1.14, 7x7 1.31; measured at 1 thread: 56x56
+ * 12% faster than the packed route, 28x28 level, 14x14 4% slower) */
+#define DIRECT_WASTE 1.10
+
+typedef struct {
+    const em__conv_geom *g;
+    const em__conv_direct_kset *dk;
+    const float *x, *w, *wp, *bias; /* w: the caller's weights, wp: packed */
+    bool flip;
+    float *xp, *y;
+    const int64_t *off;
+    int64_t Og, Cg, R, P, th, nsl, kcb;
+    int64_t Wp, Hp, plane, img, Qv, spi, nslv, cs, nchunk;
+    char *scratch;
+    size_t slice;
+} dc_f32;
+
+/* planes [b, e) of the input into xp, with their zero padding: row h at row h + ph, columns
+ * [pw, pw + W), zeros elsewhere */
+static void dpad_f32(void *vc, int64_t b, int64_t e, int tid) {
+    const dc_f32 *c = vc;
+    const em__conv_geom *g = c->g;
+    for (int64_t pl = b; pl < e; pl++) {
+        const float *src = c->x + pl * g->H * g->W;
+        float *dst = c->xp + pl * c->plane;
+        for (int64_t j = 0; j < g->ph * c->Wp; j++) dst[j] = 0;
+        for (int64_t h = 0; h < g->H; h++) {
+            float *d = dst + (h + g->ph) * c->Wp;
+            for (int64_t j = 0; j < g->pw; j++) d[j] = 0;
+            memcpy(d + g->pw, src + h * g->W, (size_t)g->W * sizeof(float));
+            for (int64_t j = g->pw + g->W; j < c->Wp; j++) d[j] = 0;
+        }
+        float *bot = dst + (g->ph + g->H) * c->Wp;
+        for (int64_t j = 0; j < g->ph * c->Wp; j++) bot[j] = 0;
+    }
+}
+
+/* weight slivers [b, e) (group, row tile): th rows, [k][r] with stride MR, zero rows past th;
+ * rows outer, so that each weight row is read in order (k inner with r strided cost 3% of the
+ * forward) */
+static void dpack_w_f32(void *vc, int64_t b, int64_t e, int tid) {
+    const dc_f32 *c = vc;
+    int64_t MR = c->dk->mr, kk = c->g->kh * c->g->kw, R = c->R;
+    for (int64_t it = b; it < e; it++) {
+        int64_t gi = it / c->nsl, v = it % c->nsl, rows = c->Og - v * c->th < c->th ? c->Og - v * c->th : c->th;
+        float *dst = (float *)c->wp + it * R * MR;
+        for (int64_t r = 0; r < MR; r++) {
+            int64_t oc = gi * c->Og + v * c->th + r;
+            if (r >= rows)
+                for (int64_t k = 0; k < R; k++) dst[k * MR + r] = 0;
+            else if (!c->flip)
+                for (int64_t k = 0; k < R; k++) dst[k * MR + r] = c->w[oc * R + k];
+            else /* w is (C, O/G, kh, kw): the in/out-swapped, flipped kernel */
+                for (int64_t k = 0; k < R; k++)
+                    dst[k * MR + r] = c->w[((gi * c->Cg + k / kk) * c->Og + (oc - gi * c->Og)) * kk + kk - 1 - k % kk];
+        }
+    }
+}
+
+/* items: (group, chunk of slivers) */
+static void dfwd_f32(void *vc, int64_t b, int64_t e, int tid) {
+    const dc_f32 *c = vc;
+    const em__conv_geom *g = c->g;
+    const em__conv_direct_kset *dk = c->dk;
+    int NR = dk->nr, MR = dk->mr;
+    int64_t *bofs = (int64_t *)(c->scratch + (size_t)tid * c->slice);
+    int *nseg = (int *)(bofs + c->cs);
+    em__cdseg *segs = (em__cdseg *)(c->scratch + (size_t)tid * c->slice + (size_t)c->cs * 16);
+    for (int64_t it = b; it < e; it++) {
+        int64_t gi = it / c->nchunk, j0 = it % c->nchunk * c->cs, j1 = j0 + c->cs < c->nslv ? j0 + c->cs : c->nslv;
+        /* each sliver's input offset and the segments of valid columns it stores */
+        for (int64_t j = j0; j < j1; j++) {
+            int64_t n = j / c->spi, q0 = j % c->spi * NR, q = q0, qe = q0 + NR < c->Qv ? q0 + NR : c->Qv;
+            em__cdseg *sg = segs + (j - j0) * NR;
+            int ns = 0;
+            bofs[j - j0] = n * c->img + q0;
+            while (q < qe) {
+                int64_t oh = q / c->Wp, ow = q - oh * c->Wp;
+                if (ow >= g->OW) {
+                    q = (oh + 1) * c->Wp;
+                    continue;
+                }
+                int64_t len = g->OW - ow < qe - q ? g->OW - ow : qe - q;
+                sg[ns++] = (em__cdseg){(int32_t)(q - q0), (int32_t)len, n * g->O * c->P + oh * g->OW + ow};
+                q += len;
+            }
+            nseg[j - j0] = ns;
+        }
+        const float *xg = c->xp + gi * c->Cg * c->plane;
+        float *yg = c->y + gi * c->Og * c->P;
+        for (int64_t pc = 0; pc < c->R; pc += c->kcb) {
+            int64_t kc = c->R - pc < c->kcb ? c->R - pc : c->kcb;
+            /* as in the GEMM (BLIS order): the input rows of one sliver (kc x NR, 128 bytes a
+             * row, read in place) stay in L1 while the weight tiles (48 bytes a row) stream
+             * from L2 */
+            for (int64_t j = j0; j < j1; j++) {
+                if (!nseg[j - j0]) continue;
+                for (int64_t v = 0; v < c->nsl; v++) {
+                    int mr = (int)(c->Og - v * c->th < c->th ? c->Og - v * c->th : c->th);
+                    const float *a = c->wp + (gi * c->nsl + v) * c->R * MR + pc * MR;
+                    const float *bias = c->bias ? c->bias + gi * c->Og + v * c->th : NULL;
+                    dk->ukr(kc, a, c->off + pc, xg + bofs[j - j0], mr, yg + v * c->th * c->P, c->P,
+                            segs + (j - j0) * NR, nseg[j - j0], pc == 0, bias);
+                }
+            }
+        }
+    }
+}
+
+static const em__conv_direct_kset *direct_kset(void) {
+    switch (em__gemm_active_isa()) {
+    case EM__GEMM_AVX512: return em__conv_direct_avx512();
+    case EM__GEMM_AVX2: return em__conv_direct_avx2();
+    default: return NULL;
+    }
+}
+
+/* Runs the forward through the direct kernels when they apply (stride 1, a
+ * SIMD kernel set, little padding waste): returns true with *st set, else
+ * false (the caller takes the packed route). */
+static bool try_direct_f32(const em__conv_geom *g, const float *x, const float *w, bool flip, const float *bias,
+                           float *y, em_status *st) {
+    const em__conv_direct_kset *dk = direct_kset();
+    if (!dk || g->sh != 1 || g->sw != 1) return false;
+    dc_f32 c = {.g = g, .dk = dk, .x = x, .w = w, .flip = flip, .bias = bias, .y = y};
+    int64_t G = g->groups, kk = g->kh * g->kw, MR = dk->mr, NR = dk->nr;
+    c.Og = g->O / G, c.Cg = g->C / G, c.R = c.Cg * kk, c.P = g->OH * g->OW;
+    if (g->N * c.P == 0 || c.Og == 0 || c.R == 0) return false;
+    /* rows Wp = W + pw apart (not W + 2*pw): the right padding of one row and the left padding
+     * of the next are the same zeros, since a read past the end of a row lands in the next
+     * row's first pw columns; so each output row computes Wp - OW = dw*(kw-1) - pw dropped
+     * columns (1 for a padded 3x3, not 2).  Wp >= OW keeps the output rows apart. */
+    c.Hp = g->H + 2 * g->ph, c.Wp = g->W + g->pw, c.plane = c.Hp * c.Wp, c.img = g->C * c.plane;
+    if (c.Wp < g->OW) c.Wp = g->OW;
+    c.Qv = (g->OH - 1) * c.Wp + g->OW, c.spi = CDIV(c.Qv, NR), c.nslv = g->N * c.spi;
+    if ((double)(c.spi * NR) > DIRECT_WASTE * (double)c.P) return false;
+    c.nsl = CDIV(c.Og, MR), c.th = CDIV(c.Og, c.nsl);
+    c.kcb = CDIV(c.R, CDIV(c.R, dk->kc));
+    /* chunks of about 512 columns (the weights stream from L2 once per sliver anyway, so the
+     * size matters little), at least 4 per thread and, with one group, a multiple of the
+     * thread count: 13 chunks on 2 threads (28x28) ran 7 + 6.  Neither changes a bit. */
+    int nt = em__threads();
+    c.nchunk = CDIV(c.nslv, CDIV(512, NR));
+    if (G * c.nchunk < 4 * nt) c.nchunk = CDIV(4 * nt, G);
+    if (G == 1) c.nchunk = CDIV(c.nchunk, nt) * nt;
+    if (c.nchunk > c.nslv) c.nchunk = c.nslv;
+    c.cs = CDIV(c.nslv, c.nchunk), c.nchunk = CDIV(c.nslv, c.cs);
+    int64_t items = G * c.nchunk;
+    if (nt > items) nt = (int)items;
+    /* the farthest element a kernel reads: last sliver of the last image's last channel at the
+     * largest tap offset, NR wide */
+    int64_t maxtap = (g->C - 1) * c.plane + (g->kh - 1) * g->dh * c.Wp + (g->kw - 1) * g->dw;
+    int64_t nxp = (g->N - 1) * c.img + maxtap + c.spi * NR;
+    if (nxp < g->N * c.img) nxp = g->N * c.img;
+    c.slice = ((size_t)c.cs * 16 + (size_t)(c.cs * NR) * sizeof(em__cdseg) + 63) / 64 * 64;
+    float *xp = NULL, *wp = NULL;
+    int64_t *off = NULL;
+    c.scratch = NULL;
+    *st = em__alloc_or_fail((size_t)nxp * sizeof(float), "conv", (void **)&xp);
+    if (!*st) *st = em__alloc_or_fail((size_t)(G * c.nsl * c.R * MR) * sizeof(float), "conv", (void **)&wp);
+    if (!*st) *st = em__alloc_or_fail((size_t)c.R * sizeof(int64_t), "conv", (void **)&off);
+    if (!*st) *st = em__alloc_or_fail(c.slice * (size_t)nt, "conv", (void **)&c.scratch);
+    if (*st) goto done;
+    /* taps in (channel, kernel row, kernel column) order, as the weights */
+    for (int64_t k = 0; k < c.R; k++) {
+        int64_t r = k % kk;
+        off[k] = (int64_t)sizeof(float) * (k / kk * c.plane + r / g->kw * g->dh * c.Wp + r % g->kw * g->dw);
+    }
+    c.xp = xp, c.wp = wp, c.off = off;
+    em__parallel_for(G * c.nsl, 4, em__threads(), dpack_w_f32, &c);
+    /* the slack past the last plane is read only into dropped lanes; zero it so that nothing
+     * uninitialised is read (valgrind) */
+    for (int64_t i = g->N * c.img; i < nxp; i++) xp[i] = 0;
+    em__parallel_for(g->N * g->C, 64 * 1024 / (c.plane + 1) + 1, em__threads(), dpad_f32, &c);
+    em__parallel_for(items, 1, nt, dfwd_f32, &c);
+done:
+    em__free(c.scratch);
+    em__free(off);
+    em__free(wp);
+    em__free(xp);
+    return true;
+}
+static bool try_direct_f64(const em__conv_geom *g, const double *x, const double *w, bool flip, const double *bias,
+                           double *y, em_status *st) {
+    (void)g, (void)x, (void)w, (void)flip, (void)bias, (void)y, (void)st;
+    return false; /* float64 keeps the packed route */
+}
+
 #define DEF_IGEMM(S, T)                                                                                         \
     typedef struct {                                                                                            \
         const em__conv_geom *g;                                                                                 \
@@ -238,6 +446,8 @@ static const em__gemm_kset_f64 *em__conv_kset_f64(void) {
                                      T *y) {                                                                    \
         const em__gemm_kset_##S *ks = em__conv_kset_##S();                                                      \
         if (!ks) return em__error(EM_ERR_UNSUPPORTED, "conv: no SIMD kernel set for the implicit GEMM");        \
+        em_status dst_;                                                                                         \
+        if (try_direct_##S(g, x, w, flip, bias, y, &dst_)) return dst_;                                         \
         ig_##S c = {.g = g, .ks = ks, .bias = bias, .y = y};                                            \
         int64_t G = g->groups, kk = g->kh * g->kw, MR = ks->mr, NR = ks->nr;                                    \
         c.Og = g->O / G, c.Cg = g->C / G, c.R = c.Cg * kk, c.P = g->OH * g->OW;                                 \

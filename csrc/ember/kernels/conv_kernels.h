@@ -66,6 +66,30 @@ em_status em__conv_igemm_fwd_f64(const em__conv_geom *g, const double *x, const 
 em_status em__conv_igemm_bwd_w_f32(const em__conv_geom *g, const float *gy, const float *x, float *gw);
 em_status em__conv_igemm_bwd_w_f64(const em__conv_geom *g, const double *gy, const double *x, double *gw);
 
+/* Direct stride-1 convolution micro-kernels (kernels/x86/conv_direct_*.c),
+ * driven by em__conv_igemm_fwd_f32: the output is computed over the padded
+ * row width, so row k of the GEMM's B is a shifted slice of the zero-padded
+ * input, b + off[k] bytes, and nothing is packed but the weights.
+ * ukr: acc[r][l] = sum_{k < kc} a[k*mr_max + r] * b[off[k]/4 + l] (one chain
+ * per element, k ascending from 0; b must have nr readable floats at every
+ * offset) for r < mr, l < nr; then for each segment s and row r, lanes
+ * l in [lane, lane + len) go to c[r*ldc + dst + l - lane]:
+ *   first: C = acc (+ bias[r] when bias != NULL); else C = C + acc.
+ * Lanes outside the segments are dropped (the padding columns). */
+typedef struct {
+    int32_t lane, len;
+    int64_t dst;
+} em__cdseg;
+typedef struct {
+    int mr, nr;
+    int64_t kc; /* taps per block (the GEMM's kc for this instruction set) */
+    void (*ukr)(int64_t kc, const float *a, const int64_t *off, const float *b, int mr, float *c, int64_t ldc,
+                const em__cdseg *sg, int nseg, bool first, const float *bias);
+} em__conv_direct_kset;
+/* NULL where not built for x86-64 (callers pick by the GEMM's active ISA). */
+const em__conv_direct_kset *em__conv_direct_avx512(void);
+const em__conv_direct_kset *em__conv_direct_avx2(void);
+
 /* Row primitives: y[p] += a * x[p] and sum_p x[p] * y[p] over n contiguous
  * elements.  The dot keeps 8 partial sums (lane l takes p = l mod 8) added
  * pairwise at the end, in every variant. */

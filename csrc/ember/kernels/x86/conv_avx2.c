@@ -6,6 +6,7 @@
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
 
+#include "../conv_dw.h"
 #include "../conv_kernels.h"
 
 #define TARGET __attribute__((target("avx2,fma")))
@@ -83,4 +84,81 @@ TARGET static double dot_f64(int64_t n, const double *x, const double *y) {
 }
 
 const em__conv_rowops em__conv_rowops_avx2_table = {axpy_f32, axpy_f64, dot_f32, dot_f64};
+/* The depthwise plane kernels (conv_dw.h, conv_dw_simd.inc) on 8 floats or
+ * 4 doubles per vector; masks are lane-index compares. */
+TARGET static __m256i lanes32(int64_t lo, int64_t hi) {
+    __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_and_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)hi), idx),
+                            _mm256_cmpgt_epi32(idx, _mm256_set1_epi32((int)lo - 1)));
+}
+TARGET static __m256i lanes64(int64_t lo, int64_t hi) {
+    __m256i idx = _mm256_setr_epi64x(0, 1, 2, 3);
+    return _mm256_and_si256(_mm256_cmpgt_epi64(_mm256_set1_epi64x(hi), idx),
+                            _mm256_cmpgt_epi64(idx, _mm256_set1_epi64x(lo - 1)));
+}
+TARGET static float hsum_ps(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps(s, s, 1)));
+}
+TARGET static double hsum_pd(__m256d v) {
+    __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+
+#define DW_TGT TARGET
+#define DW_CHEAP_MASKS 0 /* vmaskmov + blend: keep plain FMAs where the lanes are all inside */
+#define DW_T float
+#define DW_V __m256
+#define DW_M __m256i
+#define DW_VL 8
+#define DW_FN(name) dw_##name##_f32
+#define DW_SET1(a) _mm256_set1_ps(a)
+#define DW_LOAD(p) _mm256_loadu_ps(p)
+#define DW_STORE(p, v) _mm256_storeu_ps(p, v)
+#define DW_FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define DW_MASK(lo, hi) lanes32(lo, hi)
+#define DW_MLOAD(p, m) _mm256_maskload_ps(p, m)
+#define DW_MFMA(a, b, c, m) _mm256_blendv_ps(c, _mm256_fmadd_ps(a, b, c), _mm256_castsi256_ps(m))
+#define DW_MSTORE(p, m, v) _mm256_maskstore_ps(p, m, v)
+#define DW_ADD(a, b) _mm256_add_ps(a, b)
+#define DW_HSUM(v) hsum_ps(v)
+#define DW_ZERO() _mm256_setzero_ps()
+#include "conv_dw_simd.inc"
+#undef DW_T
+#undef DW_V
+#undef DW_M
+#undef DW_VL
+#undef DW_FN
+#undef DW_SET1
+#undef DW_LOAD
+#undef DW_STORE
+#undef DW_FMA
+#undef DW_MASK
+#undef DW_MLOAD
+#undef DW_MFMA
+#undef DW_MSTORE
+#undef DW_ADD
+#undef DW_HSUM
+#undef DW_ZERO
+
+#define DW_T double
+#define DW_V __m256d
+#define DW_M __m256i
+#define DW_VL 4
+#define DW_FN(name) dw_##name##_f64
+#define DW_SET1(a) _mm256_set1_pd(a)
+#define DW_LOAD(p) _mm256_loadu_pd(p)
+#define DW_STORE(p, v) _mm256_storeu_pd(p, v)
+#define DW_FMA(a, b, c) _mm256_fmadd_pd(a, b, c)
+#define DW_MASK(lo, hi) lanes64(lo, hi)
+#define DW_MLOAD(p, m) _mm256_maskload_pd(p, m)
+#define DW_MFMA(a, b, c, m) _mm256_blendv_pd(c, _mm256_fmadd_pd(a, b, c), _mm256_castsi256_pd(m))
+#define DW_MSTORE(p, m, v) _mm256_maskstore_pd(p, m, v)
+#define DW_ADD(a, b) _mm256_add_pd(a, b)
+#define DW_HSUM(v) hsum_pd(v)
+#define DW_ZERO() _mm256_setzero_pd()
+#include "conv_dw_simd.inc"
+
+const em__dw_simd em__dw_simd_avx2_table = {"avx2", dw_fwd_f32, dw_fwd_f64, dw_wgrad_any_f32, dw_wgrad_any_f64};
 #endif
