@@ -19,6 +19,11 @@ model fits and predicts on, so that no cell takes scikit-learn minutes:
     default depth (grown to purity); max_features 'sqrt' (classifier
     default) and 0.33 (regressor: the usual p/3, as scikit-learn's default
     of all features makes a 10^6-row cell take scikit-learn many minutes);
+    above 10^5 rows the forests are fitted once (fit time: best of 1,
+    predict still best of --repeat): one 10^6-row tree costs about 4 s of CPU in ember and 12 s
+    in scikit-learn, so best of 3 over 10 trees and two forests was ~16 CPU
+    minutes, ~30 minutes of wall time on a loaded 2-core host, which is why
+    that cell never finished inside a session's time limit;
   - KNN (k=5, brute force at 20 features): fit on all n rows, predict on a
     fixed 2000 query rows (at 10^6 training rows that is already 4 * 10^10
     multiply-adds per predict);
@@ -156,9 +161,9 @@ def main():
                 ours, ref = make()
                 fit_args = (Xf,) if yf is None else (Xf, yf)
                 pred = (lambda e: e.transform(Xp)) if kind == "explained" else (lambda e: e.predict(Xp))
+                repeat = 1 if name.startswith("RandomForest") and n > SLOW_ABOVE else args.repeat  # fits: see docstring
                 try:
-                    tf_e, tf_s = timed_pair(lambda: ours.fit(*fit_args), lambda: ref.fit(*fit_args), args.repeat,
-                                            clock)
+                    tf_e, tf_s = timed_pair(lambda: ours.fit(*fit_args), lambda: ref.fit(*fit_args), repeat, clock)
                     tp_e, tp_s = timed_pair(lambda: pred(ours), lambda: pred(ref), args.repeat, clock)
                 except Exception as e:  # an ember failure (e.g. out of memory) is a result too
                     print(f"| {name} | {type(e).__name__}: {str(e)[:60]} | | | | | | | |", flush=True)

@@ -140,6 +140,53 @@ done:
 /* _forest_predict(trees, X, normalize) -> float64 (n, n_values): the mean over
  * trees of each row's leaf value (class shares with normalize).  trees: a
  * sequence of (left, right, feature, threshold, value) array tuples. */
+/* Fills *out (PyMem, n_trees entries, each tree's tensors set) from a
+ * sequence of (left, right, feature, threshold, value) array tuples; on
+ * failure sets a Python error, frees what it made and returns -1. */
+static int trees_from_seq(const char *op, PyObject *arg, em_tree **out, Py_ssize_t *n) {
+    PyObject *seq = PySequence_Fast(arg, "trees must be a sequence of tuples");
+    if (!seq) return -1;
+    Py_ssize_t nt = PySequence_Fast_GET_SIZE(seq);
+    em_tree *trees = PyMem_Calloc(nt > 0 ? (size_t)nt : 1, sizeof *trees);
+    if (!trees) {
+        Py_DECREF(seq);
+        PyErr_NoMemory();
+        return -1;
+    }
+    static const int dts[5] = {EM_I64, EM_I64, EM_I64, EM_F64, EM_F64};
+    static const char *const what[5] = {"left", "right", "feature", "threshold", "value"};
+    for (Py_ssize_t b = 0; b < nt; b++) {
+        PyObject *tup = PySequence_Fast_GET_ITEM(seq, b);
+        if (!PyTuple_Check(tup) || PyTuple_GET_SIZE(tup) != 5) {
+            PyErr_Format(PyExc_TypeError, "%s: trees[%zd] must be a (left, right, feature, threshold, value) tuple",
+                         op, b);
+            goto fail;
+        }
+        em_tensor **dst[5] = {&trees[b].left, &trees[b].right, &trees[b].feature, &trees[b].threshold,
+                              &trees[b].value};
+        for (int i = 0; i < 5; i++)
+            if (!(*dst[i] = empy_as_tensor(PyTuple_GET_ITEM(tup, i), dts[i], what[i]))) goto fail;
+        trees[b].n_nodes = em_tensor_ndim(trees[b].left) == 1 ? em_tensor_shape(trees[b].left)[0] : 0;
+    }
+    Py_DECREF(seq);
+    *out = trees, *n = nt;
+    return 0;
+fail:
+    for (Py_ssize_t b = 0; b < nt; b++) em_tree_free(&trees[b]);
+    PyMem_Free(trees);
+    Py_DECREF(seq);
+    return -1;
+}
+
+static void trees_free(em_tree *trees, Py_ssize_t nt) {
+    if (!trees) return;
+    for (Py_ssize_t b = 0; b < nt; b++) em_tree_free(&trees[b]);
+    PyMem_Free(trees);
+}
+
+/* _forest_predict(trees, X, normalize) -> float64 (n, n_values): the mean over
+ * trees of each row's leaf value (class shares with normalize).  trees: a
+ * sequence of (left, right, feature, threshold, value) array tuples. */
 static PyObject *py_forest_predict(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 3) {
         PyErr_SetString(PyExc_TypeError, "_forest_predict(trees, X, normalize)");
@@ -147,46 +194,93 @@ static PyObject *py_forest_predict(PyObject *mod, PyObject *const *args, Py_ssiz
     }
     int normalize = PyObject_IsTrue(args[2]);
     if (normalize < 0) return NULL;
-    PyObject *seq = PySequence_Fast(args[0], "_forest_predict: trees must be a sequence of tuples");
-    if (!seq) return NULL;
-    Py_ssize_t nt = PySequence_Fast_GET_SIZE(seq);
-    em_tree *trees = PyMem_Calloc(nt > 0 ? (size_t)nt : 1, sizeof *trees);
-    em_tensor *X = NULL;
+    em_tree *trees = NULL;
+    Py_ssize_t nt = 0;
+    if (trees_from_seq("_forest_predict", args[0], &trees, &nt) < 0) return NULL;
     PyObject *result = NULL;
-    if (!trees) {
-        PyErr_NoMemory();
+    em_tensor *X = empy_as_tensor(args[1], EM_F32, "X");
+    if (X) {
+        em_tensor *out = NULL;
+        em_status st = EMPY_CALL(em_tensor_numel(X) * (nt > 0 ? nt : 1),
+                                 em_forest_predict(trees, (int64_t)nt, X, normalize != 0, &out));
+        result = st ? empy_raise(st) : empy_wrap(out);
+    }
+    trees_free(trees, nt);
+    em_tensor_free(X);
+    return result;
+}
+
+/* _forest_pack(trees, n_features, normalize) -> (nodes, offsets, values): the
+ * packed forest of em_forest_pack as arrays (int32 (n, 4), int64, float64). */
+static PyObject *py_forest_pack(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "_forest_pack(trees, n_features, normalize)");
+        return NULL;
+    }
+    long long d = PyLong_AsLongLong(args[1]);
+    if (d == -1 && PyErr_Occurred()) return NULL;
+    int normalize = PyObject_IsTrue(args[2]);
+    if (normalize < 0) return NULL;
+    em_tree *trees = NULL;
+    Py_ssize_t nt = 0;
+    if (trees_from_seq("_forest_pack", args[0], &trees, &nt) < 0) return NULL;
+    em_forest_packed f;
+    int64_t work = 0;
+    for (Py_ssize_t b = 0; b < nt; b++) work += trees[b].n_nodes;
+    em_status st = EMPY_CALL(work, em_forest_pack(trees, (int64_t)nt, (int64_t)d, normalize != 0, &f));
+    trees_free(trees, nt);
+    if (st) return empy_raise(st);
+    em_tensor *parts[3] = {f.nodes, f.offsets, f.values};
+    PyObject *out = PyTuple_New(3);
+    for (int i = 0; i < 3; i++) {
+        PyObject *w = out ? empy_wrap(parts[i]) : NULL; /* steals, frees on failure */
+        if (!out) em_tensor_free(parts[i]);
+        else if (!w) {
+            for (int r = i + 1; r < 3; r++) em_tensor_free(parts[r]);
+            Py_CLEAR(out);
+            break;
+        } else PyTuple_SET_ITEM(out, i, w);
+    }
+    return out;
+}
+
+/* _forest_predict_packed(nodes, offsets, values, X) -> float64 (n, n_values):
+ * em_forest_packed_predict on the arrays of _forest_pack. */
+static PyObject *py_forest_predict_packed(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "_forest_predict_packed(nodes, offsets, values, X)");
+        return NULL;
+    }
+    static const int dts[4] = {EM_I32, EM_I64, EM_F64, EM_F32};
+    static const char *const what[4] = {"nodes", "offsets", "values", "X"};
+    em_tensor *parts[4] = {NULL};
+    PyObject *result = NULL;
+    for (int i = 0; i < 4; i++)
+        if (!(parts[i] = empy_as_tensor(args[i], dts[i], what[i]))) goto done;
+    if (em_tensor_ndim(parts[1]) != 1 || em_tensor_ndim(parts[2]) != 2 || em_tensor_ndim(parts[0]) != 2) {
+        PyErr_SetString(PyExc_ValueError, "_forest_predict_packed: nodes must be 2-d, offsets 1-d and values 2-d");
         goto done;
     }
-    static const int dts[5] = {EM_I64, EM_I64, EM_I64, EM_F64, EM_F64};
-    static const char *const what[5] = {"left", "right", "feature", "threshold", "value"};
-    for (Py_ssize_t b = 0; b < nt; b++) {
-        PyObject *tup = PySequence_Fast_GET_ITEM(seq, b);
-        if (!PyTuple_Check(tup) || PyTuple_GET_SIZE(tup) != 5) {
-            PyErr_Format(PyExc_TypeError, "_forest_predict: trees[%zd] must be a (left, right, feature, threshold, "
-                         "value) tuple", b);
-            goto done;
-        }
-        em_tensor **dst[5] = {&trees[b].left, &trees[b].right, &trees[b].feature, &trees[b].threshold,
-                              &trees[b].value};
-        for (int i = 0; i < 5; i++)
-            if (!(*dst[i] = empy_as_tensor(PyTuple_GET_ITEM(tup, i), dts[i], what[i]))) goto done;
-        trees[b].n_nodes = em_tensor_ndim(trees[b].left) == 1 ? em_tensor_shape(trees[b].left)[0] : 0;
-    }
-    if (!(X = empy_as_tensor(args[1], EM_F32, "X"))) goto done;
+    em_forest_packed f = {.n_trees = em_tensor_shape(parts[1])[0] - 1, .n_values = em_tensor_shape(parts[2])[1],
+                          .n_nodes = em_tensor_shape(parts[0])[0], .n_leaves = em_tensor_shape(parts[2])[0],
+                          .nodes = parts[0], .offsets = parts[1], .values = parts[2]};
+    f.n_features = em_tensor_ndim(parts[3]) == 2 ? em_tensor_shape(parts[3])[1] : 0;
     em_tensor *out = NULL;
-    em_status st = EMPY_CALL(em_tensor_numel(X) * (nt > 0 ? nt : 1),
-                             em_forest_predict(trees, (int64_t)nt, X, normalize != 0, &out));
+    em_status st = EMPY_CALL(em_tensor_numel(parts[3]) * (f.n_trees > 0 ? f.n_trees : 1),
+                             em_forest_packed_predict(&f, parts[3], &out));
     result = st ? empy_raise(st) : empy_wrap(out);
 done:
-    if (trees)
-        for (Py_ssize_t b = 0; b < nt; b++) em_tree_free(&trees[b]);
-    PyMem_Free(trees);
-    em_tensor_free(X);
-    Py_DECREF(seq);
+    for (int i = 0; i < 4; i++) em_tensor_free(parts[i]);
     return result;
 }
 
 PyMethodDef empy_tree_methods[] = {
+    {"_forest_pack", (PyCFunction)(void (*)(void))py_forest_pack, METH_FASTCALL,
+     "_forest_pack(trees, n_features, normalize)\n--\n\nA forest packed for prediction as (nodes, offsets, values) "
+     "arrays (private)."},
+    {"_forest_predict_packed", (PyCFunction)(void (*)(void))py_forest_predict_packed, METH_FASTCALL,
+     "_forest_predict_packed(nodes, offsets, values, X)\n--\n\nMean leaf value of each row of X over a packed "
+     "forest (private)."},
     {"_forest_predict", (PyCFunction)(void (*)(void))py_forest_predict, METH_FASTCALL,
      "_forest_predict(trees, X, normalize)\n--\n\nMean leaf value of each row of X over a forest (private)."},
     {"_tree_fit", (PyCFunction)(void (*)(void))py_tree_fit, METH_FASTCALL | METH_KEYWORDS,

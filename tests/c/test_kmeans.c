@@ -258,3 +258,140 @@ TEST(kmeans_out_of_memory) {
     CHECK_OK(em_set_num_threads(0));
     em_tensor_free(oom_X), em_tensor_free(oom_init);
 }
+
+/* ---- k-means++ seeding -------------------------------------------------------------------------- */
+
+static em_status kpp(const em_tensor *X, const em_tensor *w, int64_t k, uint64_t seed, em_tensor **C,
+                     em_tensor **idx) {
+    em_generator *g = NULL;
+    em_status st = em_generator_new(seed, &g);
+    if (!st) st = em_kmeans_plusplus(X, w, k, 0, g, C, idx);
+    em_generator_free(g);
+    return st;
+}
+
+/* Three far groups and k = 3: greedy k-means++ takes one sample of each
+ * group whatever the seed; the centres are the rows named by the indices. */
+TEST(kmeans_plusplus_far_groups) {
+    for (int dt = 0; dt < 2; dt++) {
+        em_dtype t = dt ? EM_F32 : EM_F64;
+        em_tensor *X = tensor_of(t, 2, SH(9, 2), V(0, 0, 0.1, 0, 0, 0.1, 50, 50, 50.1, 50, 50, 50.1, -80, 40, -80.1, 40,
+                                                   -80, 40.1));
+        for (uint64_t seed = 0; seed < 20; seed++) {
+            em_tensor *C = NULL, *idx = NULL;
+            CHECK_OK(kpp(X, NULL, 3, seed, &C, &idx));
+            int seen[3] = {0, 0, 0};
+            for (int j = 0; j < 3; j++) {
+                int64_t i = int_at(idx, j);
+                CHECK(i >= 0 && i < 9);
+                seen[i / 3]++;
+                for (int f = 0; f < 2; f++) CHECK(value_at(C, j * 2 + f) == value_at(X, i * 2 + f));
+            }
+            CHECK(seen[0] == 1 && seen[1] == 1 && seen[2] == 1);
+            em_tensor_free(C), em_tensor_free(idx);
+        }
+        em_tensor_free(X);
+    }
+}
+
+/* Zero weights are never drawn; the result is the same for 1 and 4 threads
+ * and leaves the generator in the same state; another seed differs. */
+TEST(kmeans_plusplus_weights_threads) {
+    em_tensor *X = clusters(EM_F64, 2000, 5, 12, 9);
+    double *wv = malloc(2000 * sizeof *wv);
+    for (int i = 0; i < 2000; i++) wv[i] = i % 3 ? 0.0 : 1.0 + (i % 7);
+    em_tensor *w = vector_of(EM_F64, 2000, wv);
+    em_tensor *C[2] = {NULL}, *idx[2] = {NULL};
+    uint64_t off[2];
+    for (int th = 0; th < 2; th++) {
+        CHECK_OK(em_set_num_threads(th ? 4 : 1));
+        em_generator *g = NULL;
+        CHECK_OK(em_generator_new(4, &g));
+        CHECK_OK(em_kmeans_plusplus(X, w, 40, 0, g, &C[th], &idx[th]));
+        uint64_t seed;
+        em_generator_get_state(g, &seed, &off[th]);
+        em_generator_free(g);
+    }
+    CHECK_OK(em_set_num_threads(0));
+    CHECK(same_bits(C[0], C[1]) && same_bits(idx[0], idx[1]) && off[0] == off[1]);
+    /* 1 uniform for the first centre, then 2 + floor(ln 40) = 5 per centre, 2 words each */
+    CHECK(off[0] == 1 + 39 * 3);
+    for (int j = 0; j < 40; j++) CHECK(int_at(idx[0], j) % 3 == 0);
+    em_tensor *C2 = NULL;
+    CHECK_OK(kpp(X, w, 40, 5, &C2, NULL));
+    CHECK(!same_bits(C2, C[0]));
+    em_tensor_free(C2);
+    for (int th = 0; th < 2; th++) em_tensor_free(C[th]), em_tensor_free(idx[th]);
+    em_tensor_free(w), em_tensor_free(X);
+    free(wv);
+}
+
+/* Without room to keep the candidates' distances, the closest distances are
+ * recomputed in a second pass: the same kernel lanes, so the same bits. */
+extern double em__kpp_keep_bytes; /* ml/kmeans.c, for this test only */
+TEST(kmeans_plusplus_keep_or_recompute) {
+    for (int dt = 0; dt < 2; dt++) {
+        em_tensor *X = clusters(dt ? EM_F32 : EM_F64, 1500, 7, 9, 4), *C[2] = {NULL}, *idx[2] = {NULL};
+        double saved = em__kpp_keep_bytes;
+        for (int r = 0; r < 2; r++) {
+            em__kpp_keep_bytes = r ? 0 : saved;
+            CHECK_OK(kpp(X, NULL, 30, 8, &C[r], &idx[r]));
+        }
+        em__kpp_keep_bytes = saved;
+        CHECK(same_bits(C[0], C[1]) && same_bits(idx[0], idx[1]));
+        for (int r = 0; r < 2; r++) em_tensor_free(C[r]), em_tensor_free(idx[r]);
+        em_tensor_free(X);
+    }
+}
+
+TEST(kmeans_plusplus_errors) {
+    em_tensor *X = tensor_of(EM_F64, 2, SH(4, 2), V(0, 1, 2, 3, 4, 5, 6, 7)), *C = NULL;
+    em_generator *g = NULL;
+    CHECK_OK(em_generator_new(1, &g));
+    CHECK_STATUS(em_kmeans_plusplus(X, NULL, 2, 0, NULL, &C, NULL), EM_ERR_INVALID_ARG);
+    CHECK_STATUS(em_kmeans_plusplus(X, NULL, 2, 0, g, NULL, NULL), EM_ERR_INVALID_ARG);
+    CHECK_STATUS(em_kmeans_plusplus(NULL, NULL, 2, 0, g, &C, NULL), EM_ERR_INVALID_ARG);
+    CHECK_STATUS(em_kmeans_plusplus(X, NULL, 5, 0, g, &C, NULL), EM_ERR_INVALID_ARG);
+    CHECK(error_has("5 clusters for 4 samples"));
+    CHECK_STATUS(em_kmeans_plusplus(X, NULL, 0, 0, g, &C, NULL), EM_ERR_INVALID_ARG);
+    CHECK_STATUS(em_kmeans_plusplus(X, NULL, 2, 1000, g, &C, NULL), EM_ERR_INVALID_ARG);
+    em_tensor *w32 = vector_of(EM_F32, 4, V(1, 1, 1, 1)), *wneg = vector_of(EM_F64, 4, V(1, 1, -2, 1));
+    CHECK_STATUS(em_kmeans_plusplus(X, w32, 2, 0, g, &C, NULL), EM_ERR_SHAPE);
+    CHECK_STATUS(em_kmeans_plusplus(X, wneg, 2, 0, g, &C, NULL), EM_ERR_INVALID_ARG);
+    CHECK(error_has("sample_weight[2] = -2 is negative"));
+    em_tensor *bad = tensor_of(EM_F64, 2, SH(4, 2), V(0, 1, 2, 3, NAN, 5, 6, 7));
+    CHECK_STATUS(em_kmeans_plusplus(bad, NULL, 2, 0, g, &C, NULL), EM_ERR_INVALID_ARG);
+    CHECK(error_has("X[2, 0] is not finite"));
+    em_tensor *Xi = tensor_of(EM_I64, 2, SH(2, 2), V(0, 1, 2, 3));
+    CHECK_STATUS(em_kmeans_plusplus(Xi, NULL, 1, 0, g, &C, NULL), EM_ERR_DTYPE);
+    uint64_t seed, off;
+    em_generator_get_state(g, &seed, &off);
+    CHECK(seed == 1 && off == 0); /* failed calls drew nothing */
+    em_generator_free(g);
+    em_tensor *objs[] = {X, w32, wneg, bad, Xi};
+    for (size_t q = 0; q < sizeof objs / sizeof objs[0]; q++) em_tensor_free(objs[q]);
+}
+
+static em_tensor *oom_kpp_X;
+static em_status oom_kpp(void) {
+    em_tensor *C = NULL, *idx = NULL;
+    em_generator *g = NULL;
+    em_status st = em_generator_new(3, &g);
+    if (!st) {
+        st = em_kmeans_plusplus(oom_kpp_X, NULL, 4, 0, g, &C, &idx);
+        uint64_t seed, off;
+        em_generator_get_state(g, &seed, &off);
+        if (st && off != 0) st = EM_ERR_INTERNAL; /* a failure must leave the generator untouched */
+    }
+    em_generator_free(g);
+    em_tensor_free(C), em_tensor_free(idx);
+    return st;
+}
+
+TEST(kmeans_plusplus_out_of_memory) {
+    CHECK_OK(em_set_num_threads(1));
+    oom_kpp_X = clusters(EM_F32, 600, 3, 4, 2);
+    oom_sweep(oom_kpp);
+    CHECK_OK(em_set_num_threads(0));
+    em_tensor_free(oom_kpp_X);
+}

@@ -163,6 +163,107 @@ TEST(forest_predict_is_the_mean_of_leaf_shares) {
     em_tensor_free(X), em_tensor_free(y);
 }
 
+/* The packed forest (em_forest_pack / em_forest_packed_predict) gives the
+ * bits of em_forest_predict for any thread count and for regression values;
+ * a tree numbered in another order than pre-order (here: breadth-first) is
+ * renumbered and walks to the same leaves; a tampered pack is refused. */
+TEST(forest_packed_predict_matches_unpacked) {
+    em_tensor *X, *y;
+    noisy_data(2000, &X, &y);
+    em_tree_options o = em_tree_default_options();
+    o.seed = 5;
+    em_tree t[3];
+    CHECK_OK(em_forest_fit(X, y, NULL, 2, &o, 3, true, 2000, t));
+    em_forest_packed f;
+    CHECK_OK(em_forest_pack(t, 3, 3, true, &f));
+    CHECK(f.n_trees == 3 && f.n_values == 2 && f.n_nodes == t[0].n_nodes + t[1].n_nodes + t[2].n_nodes);
+    em_tensor *ref = NULL, *p1 = NULL, *p3 = NULL, *q = NULL;
+    CHECK_OK(em_forest_predict(t, 3, X, true, &ref));
+    CHECK_OK(em_set_num_threads(1));
+    CHECK_OK(em_forest_packed_predict(&f, X, &p1));
+    CHECK_OK(em_set_num_threads(3));
+    CHECK_OK(em_forest_packed_predict(&f, X, &p3));
+    CHECK_OK(em_set_num_threads(0));
+    CHECK(memcmp(em_tensor_data(ref), em_tensor_data(p1), 2000 * 2 * sizeof(double)) == 0);
+    CHECK(memcmp(em_tensor_data(ref), em_tensor_data(p3), 2000 * 2 * sizeof(double)) == 0);
+    em_tensor_free(p1), em_tensor_free(p3);
+    p1 = p3 = NULL;
+
+    /* tree 0 renumbered breadth-first (children still after parents) */
+    int64_t n = t[0].n_nodes;
+    const int64_t *L = em_tensor_data(t[0].left), *R = em_tensor_data(t[0].right), *F = em_tensor_data(t[0].feature);
+    const double *T = em_tensor_data(t[0].threshold), *V = em_tensor_data(t[0].value);
+    int64_t *order = malloc((size_t)n * sizeof *order), *pos = malloc((size_t)n * sizeof *pos);
+    int64_t head = 0, tail = 0;
+    order[tail++] = 0;
+    while (head < tail) {
+        int64_t i = order[head++];
+        if (L[i] >= 0) order[tail++] = L[i], order[tail++] = R[i];
+    }
+    CHECK(tail == n);
+    for (int64_t j = 0; j < n; j++) pos[order[j]] = j;
+    em_tree bfs = {.n_nodes = n, .n_values = 2};
+    CHECK_OK(em_tensor_empty(EM_I64, 1, SH(n), &bfs.left));
+    CHECK_OK(em_tensor_empty(EM_I64, 1, SH(n), &bfs.right));
+    CHECK_OK(em_tensor_empty(EM_I64, 1, SH(n), &bfs.feature));
+    CHECK_OK(em_tensor_empty(EM_F64, 1, SH(n), &bfs.threshold));
+    CHECK_OK(em_tensor_empty(EM_F64, 2, SH(n, 2), &bfs.value));
+    int64_t *bl = em_tensor_data(bfs.left), *br = em_tensor_data(bfs.right), *bf = em_tensor_data(bfs.feature);
+    double *bt = em_tensor_data(bfs.threshold), *bv = em_tensor_data(bfs.value);
+    for (int64_t j = 0; j < n; j++) {
+        int64_t i = order[j];
+        bl[j] = L[i] >= 0 ? pos[L[i]] : -1, br[j] = L[i] >= 0 ? pos[R[i]] : -1;
+        bf[j] = F[i], bt[j] = T[i], bv[2 * j] = V[2 * i], bv[2 * j + 1] = V[2 * i + 1];
+    }
+    em_tree mixed[3] = {bfs, t[1], t[2]};
+    CHECK_OK(em_forest_predict(mixed, 3, X, true, &p1));
+    CHECK(memcmp(em_tensor_data(ref), em_tensor_data(p1), 2000 * 2 * sizeof(double)) == 0);
+    em_tensor_free(p1);
+    p1 = NULL;
+
+    /* regression values (no normalising): the mean of the raw leaf values */
+    CHECK_OK(em_forest_predict(&bfs, 1, X, false, &p1));
+    em_tensor *leaf = NULL;
+    CHECK_OK(em_tree_apply(&t[0], X, &leaf));
+    const int64_t *lf = em_tensor_data(leaf);
+    const double *pp = em_tensor_data(p1);
+    int bad = 0;
+    for (int64_t i = 0; i < 2000; i++) bad += pp[2 * i] != V[2 * lf[i]] || pp[2 * i + 1] != V[2 * lf[i] + 1];
+    CHECK(bad == 0);
+    em_tensor_free(p1), em_tensor_free(leaf);
+    em_tree_free(&bfs);
+    free(order), free(pos);
+
+    /* tampering: a column X lacks, a leaf that does not loop, a child before its parent */
+    int32_t *nodes = em_tensor_data(f.nodes);
+    int64_t leaf0 = -1, inner = 0;
+    for (int64_t i = 0; i < t[0].n_nodes && leaf0 < 0; i++)
+        if (nodes[4 * i + 3] >= 0) leaf0 = i;
+    int32_t keep = nodes[4 * inner + 1];
+    nodes[4 * inner + 1] = 3;
+    CHECK_STATUS(em_forest_packed_predict(&f, X, &q), EM_ERR_INVALID_ARG);
+    CHECK(error_has("tree 0 node 0 is malformed"));
+    nodes[4 * inner + 1] = keep;
+    keep = nodes[4 * leaf0 + 2];
+    nodes[4 * leaf0 + 2] = (int32_t)leaf0 + 1;
+    CHECK_STATUS(em_forest_packed_predict(&f, X, &q), EM_ERR_INVALID_ARG);
+    nodes[4 * leaf0 + 2] = keep;
+    keep = nodes[4 * inner + 2];
+    nodes[4 * inner + 2] = 0;
+    CHECK_STATUS(em_forest_packed_predict(&f, X, &q), EM_ERR_INVALID_ARG);
+    nodes[4 * inner + 2] = keep;
+    CHECK_OK(em_forest_packed_predict(&f, X, &q));
+    em_tensor_free(q);
+    q = NULL;
+    CHECK_STATUS(em_forest_pack(t, 3, 2, true, &f), EM_ERR_INVALID_ARG); /* X with 2 columns: features 2 invalid */
+    CHECK_STATUS(em_forest_packed_predict(NULL, X, &q), EM_ERR_INVALID_ARG);
+    CHECK(q == NULL);
+    em_forest_packed_free(&f), em_forest_packed_free(&f), em_forest_packed_free(NULL);
+    em_tensor_free(ref);
+    for (int b = 0; b < 3; b++) em_tree_free(&t[b]);
+    em_tensor_free(X), em_tensor_free(y);
+}
+
 TEST(tree_rejects_bad_input) {
     em_tensor *X = tensor_of(EM_F32, 2, SH(3, 1), V(1, 2, 3)), *y = int_vector_of(EM_I64, 3, (int64_t[]){0, 1, 2});
     em_tree_options o = em_tree_default_options();
@@ -211,11 +312,25 @@ static em_status oom_forest(void) {
     return st;
 }
 
+static em_status oom_packed(void) {
+    em_tree_options o = em_tree_default_options();
+    em_tree t[2];
+    em_status fst = em_forest_fit(oom_X, oom_y, NULL, 2, &o, 2, true, 20, t);
+    if (fst) return fst;
+    em_forest_packed f = {0}; /* pack fills it on success only */
+    em_tensor *p = NULL;
+    em_status st = em_forest_pack(t, 2, 3, true, &f);
+    if (!st) st = em_forest_packed_predict(&f, oom_X, &p);
+    em_tensor_free(p), em_forest_packed_free(&f), em_tree_free(&t[0]), em_tree_free(&t[1]);
+    return st;
+}
+
 TEST(tree_out_of_memory) {
     noisy_data(20, &oom_X, &oom_y);
     CHECK_OK(em_set_num_threads(1)); /* one thread: allocation order is fixed */
     oom_sweep(oom_fit);
     oom_sweep(oom_forest);
+    oom_sweep(oom_packed);
     CHECK_OK(em_set_num_threads(0));
     em_tensor_free(oom_X), em_tensor_free(oom_y);
 }

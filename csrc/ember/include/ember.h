@@ -528,6 +528,7 @@ EM_API em_status em_random_permutation(em_generator *g, int64_t n, em_tensor **o
 #include "ember/hgb.h"
 #include "ember/kdtree.h"
 #include "ember/kmeans.h"
+#include "ember/dbscan.h"
 #include "ember/linear.h"
 #include "ember/io.h"
 #include "ember/optim.h"

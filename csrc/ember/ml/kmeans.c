@@ -14,6 +14,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define KM_CHUNK 4096 /* rows per chunk at most; fewer with many centres (KM_SCRATCH_BYTES) */
 #define KM_SCRATCH_BYTES (1 << 20)
@@ -53,6 +54,32 @@ typedef struct {
     void *upper, *lower;   /* Elkan bounds (n), (n, k) */
     const void *hd, *dnext, *shift; /* Elkan: (k, k) half centre gaps, (k) nearest gap, (k) last shifts or NULL */
 } km_ctx;
+
+/* k-means++ seeding (em_kmeans_plusplus): rows in fixed blocks of KPP_BLOCK,
+ * the parallel work items, each writing its own partial sums. */
+#define KPP_BLOCK 256
+#define KPP_MAX_TRIALS 256
+/* bytes of kept candidate distances at most (beyond: the newest centre's distances are recomputed);
+ * a variable, not a constant, only so that the C tests can run both paths */
+double em__kpp_keep_bytes = (double)(256 << 20);
+#define KPP_KEEP_BYTES em__kpp_keep_bytes
+
+typedef struct {
+    int64_t n, d, block, nblocks;
+    int nthreads;
+    const void *X, *w;      /* element type T; w may be NULL */
+    const void *xn;         /* (n) |x|^2, T */
+    void *cp, *cn;          /* (kp, d) packed centres, (kp) their |c|^2, T */
+    int64_t kp, nc;         /* padded and used centres of the pass */
+    void *scratch;          /* (nthreads, block, kp) distances, T */
+    double *closest;        /* (n) squared distance to the nearest centre so far */
+    double *bsum;           /* (nblocks) block sums of w_i closest[i] */
+    double *part;           /* (nblocks, nc) block partial potentials of the candidates */
+    double *keep;           /* (nblocks, block, kp) kept min(closest, d to candidate), or NULL */
+    bool update;            /* the pass folds centre 0 into closest (else: scores candidates) */
+    em__kmdist_f64_fn dist_f64;
+    em__kmdist_f32_fn dist_f32;
+} kpp_ctx;
 
 static km_layout km_layout_of(int64_t n, int64_t k, int64_t d) {
     km_layout L;
@@ -277,4 +304,68 @@ em_status em_kmeans_predict(const em_tensor *X, const em_tensor *centers, em_ten
 em_status em_kmeans_distances(const em_tensor *X, const em_tensor *centers, em_tensor **sq_dist) {
     if (!sq_dist) return em__error(EM_ERR_INVALID_ARG, "kmeans_distances: NULL output");
     return km_assign("kmeans_distances", X, centers, NULL, NULL, sq_dist);
+}
+
+em_status em_kmeans_plusplus(const em_tensor *X, const em_tensor *sample_weight, int64_t n_clusters,
+                             int64_t n_local_trials, em_generator *gen, em_tensor **centers, em_tensor **indices) {
+    const char *op = "kmeans_plusplus";
+    char a[EM_DESC_LEN];
+    if (!gen || !centers) return em__error(EM_ERR_INVALID_ARG, "%s: NULL %s", op, gen ? "centers" : "generator");
+    EM_TRY(check_matrix(op, "X", X, -1));
+    int64_t n = X->shape[0], d = X->shape[1], k = n_clusters;
+    if (k < 1 || k > n)
+        return em__error(EM_ERR_INVALID_ARG,
+                         "%s: need 1 <= n_clusters <= n_samples, got %lld clusters for %lld samples", op,
+                         (long long)k, (long long)n);
+    /* scikit-learn's default: 2 + floor(ln k) candidates per centre */
+    int64_t trials = n_local_trials > 0 ? n_local_trials : 2 + (int64_t)floor(log((double)k));
+    if (trials > KPP_MAX_TRIALS)
+        return em__error(EM_ERR_INVALID_ARG, "%s: n_local_trials = %lld is above the supported %d", op,
+                         (long long)trials, KPP_MAX_TRIALS);
+    if (sample_weight && (sample_weight->dtype != X->dtype || sample_weight->ndim != 1 ||
+                          sample_weight->shape[0] != n || !em__is_contiguous(sample_weight)))
+        return em__error(EM_ERR_SHAPE, "%s: sample_weight must be a contiguous (%lld,) tensor of X's dtype %s, got %s",
+                         op, (long long)n, em_dtype_name(X->dtype), em__desc(sample_weight, a));
+    if (d > 0 && n > INT64_MAX / 16 / (d + KPP_MAX_TRIALS))
+        return em__error(EM_ERR_NOMEM, "%s: %lld x %lld data is too large", op, (long long)n, (long long)d);
+    EM_TRY(check_finite(op, "X", X));
+    if (sample_weight) {
+        EM_TRY(check_finite(op, "sample_weight", sample_weight));
+        const void *wp = em__ptr(sample_weight);
+        for (int64_t i = 0; i < n; i++) {
+            double v = X->dtype == EM_F32 ? ((const float *)wp)[i] : ((const double *)wp)[i];
+            if (v < 0)
+                return em__error(EM_ERR_INVALID_ARG, "%s: sample_weight[%lld] = %g is negative", op, (long long)i, v);
+        }
+    }
+    em_tensor *C = NULL, *idx = NULL;
+    EM_TRY(em__new(X->dtype, 2, (int64_t[]){k, d}, &C));
+    em_status st = em__new(EM_I64, 1, &k, &idx);
+    if (!st) {
+        /* the draws are taken from a copy of the generator's state, committed only on success,
+         * so a failed call consumes nothing */
+        uint64_t seed, offset;
+        em_generator_get_state(gen, &seed, &offset);
+        kpp_ctx c;
+        memset(&c, 0, sizeof c);
+        c.n = n, c.d = d, c.block = KPP_BLOCK, c.nblocks = (n + KPP_BLOCK - 1) / KPP_BLOCK;
+        c.nthreads = em__threads();
+        c.X = em__ptr(X), c.w = sample_weight ? em__ptr(sample_weight) : NULL;
+        km_ctx kc; /* only to pick the kernels */
+        memset(&kc, 0, sizeof kc);
+        kc.k = 1, kc.d = d;
+        km_setup(&kc, X->dtype);
+        c.dist_f64 = kc.dist_f64, c.dist_f32 = kc.dist_f32;
+        st = X->dtype == EM_F32 ? kpp_f32(&c, k, trials, gen, (float *)em__ptr(C), (int64_t *)em__ptr(idx))
+                                : kpp_f64(&c, k, trials, gen, (double *)em__ptr(C), (int64_t *)em__ptr(idx));
+        if (st) em_generator_set_state(gen, seed, offset);
+    }
+    if (st) {
+        em_tensor_free(C), em_tensor_free(idx);
+        return st;
+    }
+    *centers = C;
+    if (indices) *indices = idx;
+    else em_tensor_free(idx);
+    return EM_OK;
 }

@@ -92,6 +92,15 @@ static inline int64_t SFX(argmin)(const T *row, int64_t k) {
     return 0; /* not reached */
 }
 
+/* Adds sample x (weight wi) to the partial sums of its centre lab: the
+ * weighted feature sums ps (k, d) and the weight pw (k), in double; shared
+ * by Lloyd's and Elkan's passes so both accumulate the same way. */
+static inline void SFX(add_to_partials)(double *ps, double *pw, const T *x, int64_t lab, int64_t d, double wi) {
+    double *acc = ps + lab * d;
+    for (int64_t f = 0; f < d; f++) acc[f] += wi * (double)x[f];
+    pw[lab] += wi;
+}
+
 /* One block of samples: assign (distances of each chunk, argmin) or keep the
  * labels, then accumulate what the context asks for. */
 static void SFX(lloyd_range)(void *vc, int64_t b0, int64_t b1, int tid) {
@@ -163,11 +172,7 @@ static void SFX(lloyd_range)(void *vc, int64_t b0, int64_t b1, int tid) {
                     if (sq) sq[s + i] = (T)dd;
                     inert += wi * dd;
                 }
-                if (ps) {
-                    double *acc = ps + lab * d;
-                    for (int64_t f = 0; f < d; f++) acc[f] += wi * (double)x[f];
-                    pw[lab] += wi;
-                }
+                if (ps) SFX(add_to_partials)(ps, pw, x, lab, d, wi);
             }
         }
         if (c->pin) c->pin[b] = inert;
@@ -248,11 +253,7 @@ static void SFX(elkan_range)(void *vc, int64_t b0, int64_t b1, int tid) {
             }
             double wi = w ? (double)w[i] : 1.0;
             if (c->pin) inert += wi * SFX(sqdist)(x, C + lab * d, d);
-            if (ps) {
-                double *acc = ps + lab * d;
-                for (int64_t f = 0; f < d; f++) acc[f] += wi * (double)x[f];
-                pw[lab] += wi;
-            }
+            if (ps) SFX(add_to_partials)(ps, pw, x, lab, d, wi);
         }
         if (c->pin) c->pin[b] = inert;
         if (c->pchg) c->pchg[b] = chg;
@@ -450,5 +451,195 @@ static em_status SFX(predict)(km_ctx *c) {
         st = SFX(pass)(c, false);
     }
     em__free(tb), em__free(pst), em__free(bad);
+    return st;
+}
+
+/* ---- k-means++ seeding ---------------------------------------------------- */
+/* The candidates' block potentials acc[t] = sum_i w_i min(closest_i, d_it)
+ * over rows s .. s + m - 1 (sequential in i), d_it = max(|x_i|^2 + D[i, t], 0),
+ * keeping each term in keep[i, t] when keep is not NULL.  Inlined with kp
+ * constant where it can be. */
+static inline __attribute__((always_inline)) void SFX(kpp_score)(const T *w, const T *xn, const double *closest,
+                                                                 const T *D, int64_t s, int64_t m, int64_t kp,
+                                                                 int64_t nc, double *keep, double *out) {
+    double tmp[KPP_MAX_TRIALS], acc[KPP_MAX_TRIALS];
+    for (int64_t t = 0; t < kp; t++) acc[t] = 0;
+    for (int64_t i = 0; i < m; i++) {
+        const T *row = D + i * kp;
+        double cl = closest[s + i], wi = w ? (double)w[s + i] : 1.0, *kr = keep ? keep + i * kp : tmp;
+        T xi = xn[s + i];
+#pragma GCC unroll 16
+        for (int64_t t = 0; t < kp; t++) {
+            T v = xi + row[t];
+            double dv = v > 0 ? (double)v : 0.0;
+            dv = dv < cl ? dv : cl;
+            kr[t] = dv;
+            acc[t] += wi * dv;
+        }
+    }
+    for (int64_t t = 0; t < nc; t++) out[t] = acc[t];
+}
+
+/* One range of row blocks of a seeding pass.  The distances of a block's rows
+ * to the packed centres come from the assignment's kernel (|c|^2 - 2 x.c,
+ * plus |x|^2, clamped at 0).  With update, centre 0 is the newest centre:
+ * closest[i] = min(closest[i], d_i0) and bsum[b] = sum_i w_i closest[i], in
+ * row order (the sampling scan repeats that order).  Otherwise part[b, t] =
+ * sum_i w_i min(closest[i], d_it), the block's share of candidate t's
+ * potential, the same sum in the same order, and when keep is set the terms
+ * min(closest[i], d_it) are kept at keep[b, i, t] (t < kp), so the chosen
+ * candidate's closest distances and block sums need no second pass.  Each block's sums are sequential over its rows, so they do not
+ * depend on which thread ran it. */
+static void SFX(kpp_range)(void *vc, int64_t b0, int64_t b1, int tid) {
+    kpp_ctx *c = (kpp_ctx *)vc;
+    const int64_t n = c->n, d = c->d, kp = c->kp, nc = c->nc, block = c->block;
+    const T *X = (const T *)c->X, *w = (const T *)c->w, *xn = (const T *)c->xn;
+    T *D = (T *)c->scratch + (int64_t)tid * block * kp;
+    for (int64_t b = b0; b < b1; b++) {
+        int64_t s = b * block, m = n - s < block ? n - s : block;
+        c->KM_DIST(m, d, kp, X + s * d, (const T *)c->cp, (const T *)c->cn, D, kp);
+        if (c->update) {
+            double sum = 0;
+            for (int64_t i = 0; i < m; i++) {
+                T v = xn[s + i] + D[i * kp];
+                double dv = v > 0 ? (double)v : 0.0, cl = c->closest[s + i];
+                cl = dv < cl ? dv : cl;
+                c->closest[s + i] = cl;
+                sum += (w ? (double)w[s + i] : 1.0) * cl;
+            }
+            c->bsum[b] = sum;
+            continue;
+        }
+        /* all kp lanes (padding centres are zero); one group of KM_NR, the usual case (up to
+         * e^(KM_NR - 2) centres), gets a constant trip count, so acc stays in registers */
+        double *keep = c->keep ? c->keep + b * block * kp : NULL;
+        if (kp == KM_NR)
+            SFX(kpp_score)(w, xn, c->closest, D, s, m, KM_NR, nc, keep, c->part + b * nc);
+        else
+            SFX(kpp_score)(w, xn, c->closest, D, s, m, kp, nc, keep, c->part + b * nc);
+    }
+}
+
+/* Packs the rows idx[0, nc) of X as the kernel's centres (groups of KM_NR,
+ * zero padded to kp) with their squared norms xn[idx] (0 for padding). */
+static void SFX(kpp_pack)(kpp_ctx *c, const int64_t *idx, int64_t nc) {
+    const int64_t d = c->d;
+    const T *X = (const T *)c->X, *xn = (const T *)c->xn;
+    T *Cp = (T *)c->cp, *cn = (T *)c->cn;
+    for (int64_t j = 0; j < c->kp; j++) {
+        cn[j] = j < nc ? xn[idx[j]] : 0;
+        T *dst = Cp + (j / KM_NR) * d * KM_NR + j % KM_NR;
+        for (int64_t f = 0; f < d; f++) dst[f * KM_NR] = j < nc ? X[idx[j] * d + f] : 0;
+    }
+}
+
+/* The sample drawn for target r in [0, total): the first i whose running
+ * sum of masses m_i = w_i closest_i (w_i alone when closest is NULL) exceeds
+ * r.  The block sums bsum[] locate the block, then its rows are rescanned in
+ * the order that made part[b].  Rounding can leave r at or past the end of
+ * a block's or of the whole sum: then the last sample of positive mass
+ * before that point is taken (n - 1 if all masses are 0, as scikit-learn's
+ * clip), never one of zero mass when another exists. */
+static int64_t SFX(kpp_sample)(const kpp_ctx *c, const double *closest, double r) {
+    const int64_t n = c->n, block = c->block;
+    const T *w = (const T *)c->w;
+    int64_t b = 0, last = -1;
+    double before = 0;
+    for (; b < c->nblocks; b++) {
+        if (c->bsum[b] > 0) last = b;
+        if (before + c->bsum[b] > r) break;
+        before += c->bsum[b];
+    }
+    if (b == c->nblocks) b = last; /* r past the total by rounding: the last block with mass */
+    if (b < 0) return n - 1;
+    int64_t s = b * block, e = s + block < n ? s + block : n, pos = -1;
+    double run = 0, rr = r - before;
+    for (int64_t i = s; i < e; i++) {
+        double mi = (w ? (double)w[i] : 1.0) * (closest ? closest[i] : 1.0);
+        if (mi > 0) pos = i;
+        run += mi;
+        if (mi > 0 && run > rr) return i;
+    }
+    return pos >= 0 ? pos : n - 1;
+}
+
+/* Greedy k-means++ on checked inputs: C (k, d) and idx (k) receive the
+ * centres and their rows. */
+static em_status SFX(kpp)(kpp_ctx *c, int64_t k, int64_t trials, em_generator *g, T *C, int64_t *idx) {
+    const int64_t n = c->n, d = c->d, nb = c->nblocks, block = c->block;
+    const T *X = (const T *)c->X, *w = (const T *)c->w;
+    c->kp = (trials + KM_NR - 1) / KM_NR * KM_NR;
+    size_t nt = (size_t)(n + c->kp * d + c->kp + (int64_t)c->nthreads * block * c->kp);
+    /* the kept candidate distances cost n * trials doubles: worth it up to KPP_KEEP_BYTES */
+    bool keep = (double)nb * block * c->kp * sizeof(double) <= KPP_KEEP_BYTES;
+    size_t ndb = (size_t)(n + nb + nb * trials) + (keep ? (size_t)(nb * block * c->kp) : 0);
+    T *tb = NULL;
+    double *db = NULL;
+    em_tensor *u = NULL;
+    int64_t cand[KPP_MAX_TRIALS];
+    em_status st = em__alloc_or_fail(nt * sizeof(T), "kmeans_plusplus", (void **)&tb);
+    if (!st) st = em__alloc_or_fail(ndb * sizeof(double), "kmeans_plusplus", (void **)&db);
+    if (st) goto done;
+    T *xn = tb;
+    c->xn = xn, c->cp = tb + n, c->cn = tb + n + c->kp * d, c->scratch = tb + n + c->kp * d + c->kp;
+    c->closest = db, c->bsum = db + n, c->part = db + n + nb, c->keep = keep ? db + n + nb + nb * trials : NULL;
+    for (int64_t i = 0; i < n; i++) {
+        double s = 0;
+        for (int64_t f = 0; f < d; f++) s += (double)X[i * d + f] * X[i * d + f];
+        xn[i] = (T)s;
+        c->closest[i] = INFINITY;
+    }
+    /* the first centre: drawn with probability w_i / sum(w) */
+    for (int64_t b = 0; b < nb; b++) {
+        int64_t s = b * block, e = s + block < n ? s + block : n;
+        double sum = 0;
+        for (int64_t i = s; i < e; i++) sum += w ? (double)w[i] : 1.0;
+        c->bsum[b] = sum;
+    }
+    double total = 0;
+    for (int64_t b = 0; b < nb; b++) total += c->bsum[b];
+    if ((st = em_random_uniform(g, 0.0, 1.0, EM_F64, 1, (int64_t[]){1}, &u))) goto done;
+    int64_t pick = SFX(kpp_sample)(c, NULL, ((const double *)em__ptr(u))[0] * total);
+    em_tensor_free(u), u = NULL;
+    for (int64_t j = 0;; j++) {
+        idx[j] = pick;
+        memcpy(C + j * d, X + pick * d, (size_t)d * sizeof(T));
+        if (j == k - 1) break;
+        if (j == 0 || !keep) {
+            /* closest distances with the new centre, and the block sums of the masses */
+            SFX(kpp_pack)(c, &pick, 1);
+            c->update = true, c->nc = 1;
+            em__parallel_for(nb, 1, c->nthreads, SFX(kpp_range), c);
+        }
+        total = 0;
+        for (int64_t b = 0; b < nb; b++) total += c->bsum[b];
+        /* trials candidates drawn with probability w_i closest_i / total */
+        if ((st = em_random_uniform(g, 0.0, 1.0, EM_F64, 1, &trials, &u))) goto done;
+        const double *uv = (const double *)em__ptr(u);
+        for (int64_t t = 0; t < trials; t++) cand[t] = SFX(kpp_sample)(c, c->closest, uv[t] * total);
+        em_tensor_free(u), u = NULL;
+        /* the candidate that leaves the smallest potential (the first on ties) */
+        SFX(kpp_pack)(c, cand, trials);
+        c->update = false, c->nc = trials;
+        em__parallel_for(nb, 1, c->nthreads, SFX(kpp_range), c);
+        int64_t best = 0;
+        double best_pot = INFINITY;
+        for (int64_t t = 0; t < trials; t++) {
+            double pot = 0;
+            for (int64_t b = 0; b < nb; b++) pot += c->part[b * trials + t];
+            if (pot < best_pot) best_pot = pot, best = t;
+        }
+        pick = cand[best];
+        if (keep) /* the kept terms of the chosen candidate are the new closest distances */
+            for (int64_t b = 0; b < nb; b++) {
+                int64_t s = b * block, m = n - s < block ? n - s : block;
+                const double *kr = c->keep + b * block * c->kp + best;
+                for (int64_t i = 0; i < m; i++) c->closest[s + i] = kr[i * c->kp];
+                c->bsum[b] = c->part[b * trials + best];
+            }
+    }
+done:
+    em_tensor_free(u);
+    em__free(tb), em__free(db);
     return st;
 }

@@ -1,7 +1,8 @@
 """Clustering: KMeans (k-means++ seeding; Lloyd or Elkan iterations),
 MiniBatchKMeans, DBSCAN.
 
-KMeans runs its iterations in C (csrc/ember/ml/kmeans.c): Lloyd's
+KMeans runs its seeding (greedy k-means++) and iterations in C
+(csrc/ember/ml/kmeans.c): Lloyd's
 assignment is one GEMM per chunk of samples, |c|^2 - 2 x.c with |c|^2 as
 the GEMM's bias, then an argmin and the centre sums in the same pass over the
 chunk; Elkan's skips the distances that the triangle inequality rules out.
@@ -15,6 +16,7 @@ for the same seed, so tests compare quality (inertia) for random seeding and
 labels and centres for given starting centres."""
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -23,7 +25,7 @@ import ember
 
 from .. import _C
 from ._base import BaseEstimator, ClusterMixin, TransformerMixin, check_is_fitted
-from ._validation import check_sample_weight, seed_from, validate_data, wrap_like
+from ._validation import _check_finite, check_sample_weight, seed_from, to_numpy, validate_data, wrap_like
 
 __all__ = ["KMeans", "MiniBatchKMeans", "DBSCAN"]
 
@@ -45,24 +47,28 @@ def _assign(X: np.ndarray, C: np.ndarray, want_dist: bool = True) -> tuple[np.nd
     return np.asarray(labels), (None if sq is None else np.asarray(sq))
 
 
+def _checked(est: Any, Xa: np.ndarray, fn: Any, *args: Any) -> Any:
+    """fn(Xa, *args) for a predict path that skipped the Python finiteness
+    scan of Xa: the C pass checks each row as it goes (in parallel, at no
+    extra pass over X) and names the first bad element; then the usual
+    scikit-learn message is raised."""
+    try:
+        return fn(Xa, *args)
+    except ValueError as e:
+        if "is not finite" in str(e):
+            _check_finite(Xa, False, False, "X", est)
+        raise
+
+
 def _kmeans_plusplus(X: np.ndarray, w: np.ndarray, k: int, gen: ember.Generator) -> np.ndarray:
-    """Greedy k-means++ (Arthur & Vassilvitskii): each new centre is the best
-    of 2 + log(k) candidates drawn with probability proportional to the
-    weighted squared distance to the nearest centre so far."""
-    n = X.shape[0]
-    trials = 2 + int(np.log(k))
-    cw = np.cumsum(w)
-    first = int(np.searchsorted(cw, float(gen.random(dtype=ember.float64)) * cw[-1], side="right"))
-    centers = [X[min(first, n - 1)]]
-    closest = _sq_dists(X, centers[0][None, :])[:, 0]
-    for _ in range(1, k):
-        probs = np.cumsum(closest * w)
-        draws = np.asarray(gen.random(size=(trials,), dtype=ember.float64)) * probs[-1]
-        cand = np.minimum(np.searchsorted(probs, draws, side="right"), n - 1)
-        new_closest = np.minimum(closest[:, None], _sq_dists(X, X[cand]))  # (n, trials)
-        best = int(np.argmin(w @ new_closest))  # the candidate that lowers the potential most
-        centers.append(X[cand[best]])
-        closest = np.ascontiguousarray(new_closest[:, best])
+    """Greedy k-means++ (Arthur & Vassilvitskii) in C: each new centre is the
+    best of 2 + floor(log k) candidates drawn with probability proportional
+    to the weighted squared distance to the nearest centre so far.  The
+    uniforms come from gen's stream, which moves on as if drawn here."""
+    seed, offset = gen.get_state()
+    centers, _, offset = _C._kmeans_plusplus(np.ascontiguousarray(X), np.ascontiguousarray(w, dtype=X.dtype), int(k),
+                                             0, seed, offset)
+    gen.set_state((seed, offset))
     return np.asarray(centers)
 
 
@@ -159,21 +165,21 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     def predict(self, X: Any) -> Any:
         """Index of the nearest centre of each sample."""
         check_is_fitted(self, "cluster_centers_")
-        Xa = validate_data(self, X, reset=False)
-        labels, _ = _assign(Xa, self.cluster_centers_, want_dist=False)
+        Xa = validate_data(self, X, reset=False, allow_nan=True, allow_inf=True)
+        labels, _ = _checked(self, Xa, _assign, self.cluster_centers_, False)
         return wrap_like(labels, X)
 
     def transform(self, X: Any) -> Any:
         """Euclidean distance of each sample to each centre, shape (n, n_clusters)."""
         check_is_fitted(self, "cluster_centers_")
-        Xa = validate_data(self, X, reset=False)
-        return wrap_like(np.sqrt(_sq_dists(Xa, self.cluster_centers_)), X)
+        Xa = validate_data(self, X, reset=False, allow_nan=True, allow_inf=True)
+        return wrap_like(np.sqrt(_checked(self, Xa, _sq_dists, self.cluster_centers_)), X)
 
     def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:  # type: ignore[override]
         """Opposite of the inertia of X against the fitted centres."""
         check_is_fitted(self, "cluster_centers_")
-        Xa = validate_data(self, X, reset=False)
-        _, mind = _assign(Xa, self.cluster_centers_)
+        Xa = validate_data(self, X, reset=False, allow_nan=True, allow_inf=True)
+        _, mind = _checked(self, Xa, _assign, self.cluster_centers_)
         return -float((mind * check_sample_weight(sample_weight, len(Xa))).sum())
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
@@ -279,11 +285,31 @@ class MiniBatchKMeans(KMeans):
         return self
 
 
+def _dbscan_weights(sample_weight: Any, n: int) -> np.ndarray:
+    """DBSCAN's weights as float64 (n,); unlike other estimators' they may be
+    negative (as in scikit-learn: a negative weight keeps its neighbours from
+    being core); libember rejects non-finite ones, naming the first."""
+    if isinstance(sample_weight, numbers.Number):
+        return np.full(n, float(sample_weight))
+    w = np.ascontiguousarray(to_numpy(sample_weight), dtype=np.float64)
+    if w.shape != (n,):
+        raise ValueError(f"sample_weight.shape == {w.shape}, expected ({n},)!")
+    if n and not w.any():
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    return w
+
+
 class DBSCAN(ClusterMixin, BaseEstimator):
     """Density-based clustering: a point with at least min_samples points
     (itself included) within eps is a core point; clusters are the connected
     core points plus the points within eps of them; the rest is noise (-1).
-    Neighbourhoods come from blocked GEMM distances in libember."""
+    With sample_weight, a point is core when the weights of its neighbours
+    sum to at least min_samples.  The whole fit runs in libember
+    (csrc/ember/ml/dbscan.c): exact distances summed as scikit-learn's
+    KD-tree does, a sweep along the widest feature to skip far pairs, and
+    the expansion in C; labels_ and core_sample_indices_ equal
+    scikit-learn's, clusters numbered in the order of their first core
+    sample."""
 
     def __init__(self, eps: float = 0.5, *, min_samples: int = 5, metric: str = "euclidean",
                  metric_params: Any = None, algorithm: str = "auto", leaf_size: int = 30, p: float | None = None,
@@ -303,44 +329,15 @@ class DBSCAN(ClusterMixin, BaseEstimator):
             raise ValueError(f"metric={self.metric!r} is not supported by ember's DBSCAN; use 'euclidean'")
         if not self.eps > 0:
             raise ValueError(f"eps must be > 0, got {self.eps}")
+        if not isinstance(self.min_samples, (int, np.integer)) or isinstance(self.min_samples, bool) \
+                or self.min_samples < 1:
+            raise ValueError(f"min_samples must be an int >= 1, got {self.min_samples!r}")
         X = validate_data(self, X, reset=True)
-        n = X.shape[0]
-        w = check_sample_weight(sample_weight, n)
-        Xt = _t(X.astype(np.float64))
-        x_sq = ember.sum(Xt * Xt, axis=1)
-        eps2 = float(self.eps) ** 2
-        block = max(1, (32 << 20) // max(1, 8 * n))
-        neighbors: list[np.ndarray] = []
-        for s in range(0, n, block):
-            q = Xt[s:s + block]
-            d = np.asarray(ember.maximum(x_sq[s:s + block, None] - 2.0 * (q @ Xt.T) + x_sq, 0.0))
-            for row in d:
-                neighbors.append(np.flatnonzero(row <= eps2))
-        # the GEMM form is within rounding of the exact distance: settle the
-        # borderline pairs exactly so results do not hinge on cancellation
-        for i, nb in enumerate(neighbors):
-            exact = ((X[nb] - X[i]) ** 2).sum(axis=1) <= eps2
-            neighbors[i] = nb[exact]
-        weight_sum = np.array([w[nb].sum() for nb in neighbors])
-        core = weight_sum >= self.min_samples
-        labels = np.full(n, -1, dtype=np.int64)
-        cluster = 0
-        for i in range(n):
-            if labels[i] != -1 or not core[i]:
-                continue
-            labels[i] = cluster
-            stack = [i]
-            while stack:
-                j = stack.pop()
-                if not core[j]:
-                    continue
-                for m in neighbors[j]:
-                    if labels[m] == -1:
-                        labels[m] = cluster
-                        if core[m]:
-                            stack.append(m)
-            cluster += 1
-        self.core_sample_indices_ = np.flatnonzero(core)
+        if X.dtype not in (np.float32, np.float64):
+            X = X.astype(np.float64)
+        w = None if sample_weight is None else _dbscan_weights(sample_weight, X.shape[0])
+        labels, core = _C._dbscan(np.ascontiguousarray(X), w, float(self.eps), float(self.min_samples))
+        self.core_sample_indices_ = np.asarray(core)
         self.components_ = X[self.core_sample_indices_].copy()
-        self.labels_ = labels
+        self.labels_ = np.asarray(labels)
         return self

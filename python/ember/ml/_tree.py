@@ -288,16 +288,29 @@ class _BaseForest(_TreeParams, BaseEstimator):
             if not self._regression:
                 est.classes_, est.n_classes_ = self.classes_, self.n_classes_
             self.estimators_.append(est)
+        self._pack()
         return self
+
+    def _pack(self) -> tuple:
+        """Packs the fitted trees for prediction once (em_forest_pack: compact
+        pre-order nodes, float32 thresholds, leaf class shares normalised once)
+        and keeps the arrays in ``_packed_`` (they pickle with the forest)."""
+        trees = [(t.children_left, t.children_right, t.feature, t.threshold, t.value[:, 0, :])
+                 for t in (est.tree_ for est in self.estimators_)]
+        self._packed_ = _C._forest_pack(trees, int(self.n_features_in_), not self._regression)
+        self._packed_for_ = [id(est.tree_) for est in self.estimators_]
+        return self._packed_
 
     def _mean_leaf_values(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "estimators_")
         X32 = self._to32(validate_data(self, X, reset=False))
         # one C call walks every tree for each block of rows (rows in parallel;
-        # each row sums its trees in order, so any thread count gives the same bits)
-        trees = [(t.children_left, t.children_right, t.feature, t.threshold, t.value[:, 0, :])
-                 for t in (est.tree_ for est in self.estimators_)]
-        return np.asarray(_C._forest_predict(trees, X32, not self._regression))
+        # each row sums its trees in order, so any thread count gives the same
+        # bits) over the forest packed at fit; repacked if estimators_ changed
+        packed = getattr(self, "_packed_", None)
+        if packed is None or getattr(self, "_packed_for_", None) != [id(e.tree_) for e in self.estimators_]:
+            packed = self._pack()
+        return np.asarray(_C._forest_predict_packed(*packed, X32))
 
     def apply(self, X: Any) -> Any:
         """Leaf index of each sample in each tree, shape (n, n_estimators)."""

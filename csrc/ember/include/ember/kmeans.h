@@ -53,4 +53,23 @@ EM_API em_status em_kmeans_predict(const em_tensor *X, const em_tensor *centers,
  * dtype, which the caller frees. */
 EM_API em_status em_kmeans_distances(const em_tensor *X, const em_tensor *centers, em_tensor **sq_dist);
 
+/* Greedy k-means++ seeding (Arthur & Vassilvitskii, as scikit-learn's
+ * kmeans_plusplus): the first centre is row i with probability
+ * w_i / sum(w); each next one is the best of n_local_trials candidates
+ * (<= 0: 2 + floor(ln n_clusters); at most 256) drawn with probability
+ * w_i D_i / sum(w D), D_i the squared distance of row i to its nearest centre
+ * so far: the candidate leaving the smallest sum_i w_i min(D_i, d(x_i, cand))
+ * (the first on ties).  Distances in the GEMM form |x|^2 + |c|^2 - 2 x.c,
+ * clamped at 0.  X (n, d) float32 or float64, C-contiguous, finite;
+ * sample_weight (n,) of X's dtype, >= 0, or NULL (all 1);
+ * 1 <= n_clusters <= n.  The uniforms come from gen (one float64 draw for the
+ * first centre, then one draw of n_local_trials per centre), so the result
+ * depends only on the data and the generator's state, never on the thread
+ * count; on failure gen is left as it was.  New *centers (n_clusters, d) in
+ * X's dtype and, when indices is not NULL, new *indices (n_clusters,) int64
+ * (the rows taken); the caller frees both. */
+EM_API em_status em_kmeans_plusplus(const em_tensor *X, const em_tensor *sample_weight, int64_t n_clusters,
+                                    int64_t n_local_trials, em_generator *gen, em_tensor **centers,
+                                    em_tensor **indices);
+
 #endif

@@ -76,8 +76,47 @@ EM_API em_status em_forest_fit(const em_tensor *X, const em_tensor *y, const em_
  * every tree must have the same n_values.  Rows run in parallel, each row
  * summing its trees in the fixed order, so the result is bit-identical for
  * any thread count.  X: (n, d) float32, d > every feature index.  New
- * float64 (n, n_values) tensor in *out. */
+ * float64 (n, n_values) tensor in *out.  Packs the trees (em_forest_pack)
+ * for this one call; a caller predicting repeatedly packs once and calls
+ * em_forest_packed_predict.  A node reached from two parents (not a tree)
+ * is an error. */
 EM_API em_status em_forest_predict(const em_tree *trees, int64_t n_trees, const em_tensor *X, bool normalize,
                                    em_tensor **out);
+
+/* A forest packed for prediction (em_forest_pack): all trees' nodes in one
+ * int32 (n_nodes, 4) tensor, tree b's nodes at rows offsets[b] ..
+ * offsets[b+1] - 1 in pre-order (the left child of node i is node i + 1).
+ * Row layout: (threshold as float32 bits, feature, right child, leaf row);
+ * internal nodes have leaf row -1 and threshold the largest float32 <= the
+ * tree's float64 threshold (the same comparison for float32 x); a leaf has a
+ * NaN threshold, feature 0 and right child itself, and its value row
+ * (normalised to class shares if asked) is values[leaf row].  Packing once
+ * (at fit) and predicting from the pack saves the per-call conversion, and
+ * the layout is what the branch-free walk of em_forest_packed_predict needs.
+ * Plain tensors, so the Python layer can keep (and pickle) them as arrays. */
+typedef struct em_forest_packed {
+    int64_t n_trees, n_values, n_features, n_nodes, n_leaves;
+    em_tensor *nodes;   /* int32 (n_nodes, 4) */
+    em_tensor *offsets; /* int64 (n_trees + 1,) */
+    em_tensor *values;  /* float64 (n_leaves, n_values) */
+} em_forest_packed;
+
+/* Packs trees[0 .. n_trees-1] (checked as for em_forest_predict, for rows of
+ * n_features columns; at most 2^31 - 1 nodes per tree and leaves in all).
+ * On success *out holds new tensors freed with em_forest_packed_free. */
+EM_API em_status em_forest_pack(const em_tree *trees, int64_t n_trees, int64_t n_features, bool normalize,
+                                em_forest_packed *out);
+
+/* Releases the tensors of f (not f itself) and zeroes it; NULL is a no-op. */
+EM_API void em_forest_packed_free(em_forest_packed *f);
+
+/* em_forest_predict on a packed forest: out[i, :] = (1 / n_trees) * sum
+ * over b in order of values[leaf row X[i] reaches in tree b], the same bits
+ * as em_forest_predict on the unpacked trees, for any thread count.  The
+ * pack is checked (O(n_nodes)) before the walk: nodes naming a column >=
+ * X's, children outside their tree or before their parent, or leaves that
+ * do not loop on themselves are an error.  Reads f only (many threads may
+ * share one pack).  New float64 (n, n_values) tensor in *out. */
+EM_API em_status em_forest_packed_predict(const em_forest_packed *f, const em_tensor *X, em_tensor **out);
 
 #endif
