@@ -113,11 +113,11 @@ int empy_want_nargs(Py_ssize_t nargs, Py_ssize_t n, const char *sig) {
     return -1;
 }
 
-int empy_as_tensors(PyObject *const *args, int n, const int *dts, const char *const *what, bool none_ok,
+int empy_as_tensors(PyObject *const *args, int n, const int *dts, const char *const *what, unsigned optional,
                     em_tensor **out) {
     for (int i = 0; i < n; i++) out[i] = NULL;
     for (int i = 0; i < n; i++) {
-        if (args[i] == Py_None && none_ok) continue;
+        if (args[i] == Py_None && (optional & EMPY_OPT(i))) continue;
         if (args[i] == Py_None) PyErr_Format(PyExc_TypeError, "%s must not be None", what[i]);
         else out[i] = empy_as_tensor(args[i], dts[i], what[i]);
         if (!out[i]) {

@@ -23,7 +23,7 @@ static PyObject *py_bin_apply(PyObject *mod, PyObject *const *args, Py_ssize_t n
     static const int dts[3] = {EM_F64, EM_F64, EM_I64};
     static const char *const what[3] = {"X", "thresholds", "n_thresholds"};
     em_tensor *t[3], *codes = NULL;
-    if (empy_as_tensors(args, 3, dts, what, false, t) < 0) return NULL;
+    if (empy_as_tensors(args, 3, dts, what, 0, t) < 0) return NULL;
     em_status st = EMPY_CALL(em_tensor_numel(t[0]), em_hgb_bin_apply(t[0], t[1], t[2], max_bins, &codes));
     empy_free_tensors(t, 3);
     return st ? empy_raise(st) : empy_wrap(codes);
@@ -51,9 +51,9 @@ static PyObject *py_grow(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
     static const int dts[5] = {EM_U8, EM_F64, EM_I64, EM_F64, EM_F64};
     static const char *const what[5] = {"codes", "thresholds", "n_thresholds", "grad", "hess"};
     em_tensor *t[5], *pred = NULL;
-    if (empy_as_tensors(in, 5, dts, what, true, t) < 0) return NULL;
+    if (empy_as_tensors(in, 5, dts, what, EMPY_OPT(4), t) < 0) return NULL;
     em_hgb_tree tree = {0};
-    em_status st = EMPY_CALL(t[0] ? em_tensor_numel(t[0]) : 0,
+    em_status st = EMPY_CALL(em_tensor_numel(t[0]),
                              em_hgb_tree_grow(t[0], t[1], t[2], max_bins, t[3], t[4], &o, &tree, &pred));
     empy_free_tensors(t, 5);
     if (st) return empy_raise(st);
@@ -78,7 +78,7 @@ static PyObject *py_predict(PyObject *mod, PyObject *const *args, Py_ssize_t nar
     static const char *const what[10] = {"left", "right", "feature", "bin_threshold", "missing_left",
                                          "threshold", "value", "roots", "outputs", "X"};
     em_tensor *t[10], *X = NULL, *raw = NULL;
-    if (empy_as_tensors(args, 10, dts, what, false, t) < 0) return NULL;
+    if (empy_as_tensors(args, 10, dts, what, 0, t) < 0) return NULL;
     PyObject *result = NULL;
     /* raw values as float64 (NaN kept); codes stay uint8 */
     if (em_tensor_dtype(t[9]) == EM_U8) X = t[9], t[9] = NULL;

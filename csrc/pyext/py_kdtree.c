@@ -23,7 +23,7 @@ static PyObject *knn_query(em_tensor *const *parts, PyObject *const *xq, long lo
     static const int dts[2] = {EM_F64, EM_F64};
     static const char *const what[2] = {"X", "Q"};
     em_tensor *t[2], *out[2] = {NULL, NULL};
-    if (empy_as_tensors(xq, 2, dts, what, false, t) < 0) return NULL;
+    if (empy_as_tensors(xq, 2, dts, what, 0, t) < 0) return NULL;
     em_status st;
     if (parts) {
         em_kdtree tree = {.n_nodes = em_tensor_numel(parts[1]), .order = parts[0], .start = parts[1], .end = parts[2],
@@ -45,7 +45,7 @@ static PyObject *py_query(PyObject *mod, PyObject *const *args, Py_ssize_t nargs
     static const int dts[7] = {EM_I64, EM_I64, EM_I64, EM_I64, EM_I64, EM_I64, EM_F64};
     static const char *const what[7] = {"order", "start", "end", "left", "right", "dim", "split"};
     em_tensor *parts[7];
-    if (empy_as_tensors(args, 7, dts, what, false, parts) < 0) return NULL;
+    if (empy_as_tensors(args, 7, dts, what, 0, parts) < 0) return NULL;
     PyObject *result = knn_query(parts, args + 7, k);
     empy_free_tensors(parts, 7);
     return result;

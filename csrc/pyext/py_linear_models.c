@@ -31,7 +31,7 @@ static PyObject *py_logreg_fit(PyObject *mod, PyObject *const *args, Py_ssize_t 
     o.max_iter = max_iter;
     static const int dts[3] = {EM_F64, EM_I64, EM_F64};
     em_tensor *t[3], *coef = NULL, *b = NULL;
-    if (empy_as_tensors(args, 3, dts, xyw, true, t) < 0) return NULL;
+    if (empy_as_tensors(args, 3, dts, xyw, EMPY_OPT(2), t) < 0) return NULL;
     int64_t it = 0;
     em_status st = EMPY_CALL(em_tensor_numel(t[0]), em_logreg_fit(t[0], t[1], t[2], k, &o, &coef, &b, &it));
     empy_free_tensors(t, 3);
@@ -50,7 +50,7 @@ static PyObject *py_enet_fit(PyObject *mod, PyObject *const *args, Py_ssize_t na
     static const int dts[3] = {EM_F64, EM_F64, EM_F64};
     static const char *const what[3] = {"X", "y", "w0"};
     em_tensor *t[3], *coef = NULL;
-    if (empy_as_tensors(in, 3, dts, what, true, t) < 0) return NULL;
+    if (empy_as_tensors(in, 3, dts, what, EMPY_OPT(2), t) < 0) return NULL;
     int64_t it = 0;
     double gap = 0;
     em_status st = EMPY_CALL(em_tensor_numel(t[0]), em_enet_fit(t[0], t[1], alpha, l1_ratio, max_iter, tol,
@@ -80,7 +80,7 @@ static PyObject *py_sgd_epoch(PyObject *mod, PyObject *const *args, Py_ssize_t n
     static const int dts[4] = {EM_F64, EM_F64, EM_F64, EM_I64};
     static const char *const what[4] = {"X", "y", "sample_weight", "order"};
     em_tensor *a[4], *w;
-    if (empy_as_tensors(args, 4, dts, what, true, a) < 0) return NULL;
+    if (empy_as_tensors(args, 4, dts, what, EMPY_OPT(2), a) < 0) return NULL;
     /* w must be written through: taken without conversion */
     if (!(w = empy_as_tensor(args[4], -1, "w"))) return empy_free_tensors(a, 4), NULL;
     double sum = 0;
@@ -103,7 +103,7 @@ static PyObject *py_linsvc_fit(PyObject *mod, PyObject *const *args, Py_ssize_t 
         return NULL;
     static const int dts[3] = {EM_F64, EM_F64, EM_F64};
     em_tensor *t[3], *coef = NULL;
-    if (empy_as_tensors(args, 3, dts, xyw, true, t) < 0) return NULL;
+    if (empy_as_tensors(args, 3, dts, xyw, EMPY_OPT(2), t) < 0) return NULL;
     double b = 0;
     int64_t it = 0;
     em_status st = EMPY_CALL(em_tensor_numel(t[0]), em_linsvc_fit(t[0], t[1], t[2], C, PyObject_IsTrue(args[4]),

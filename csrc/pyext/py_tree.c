@@ -110,16 +110,13 @@ static PyObject *py_tree_fit(PyObject *mod, PyObject *const *args, Py_ssize_t na
 
 /* _tree_apply(left, right, feature, threshold, X) -> int64 leaf index per row of X. */
 static PyObject *py_tree_apply(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "_tree_apply(left, right, feature, threshold, X)");
-        return NULL;
-    }
-    em_tensor *parts[5] = {NULL};
     static const int dts[5] = {EM_I64, EM_I64, EM_I64, EM_F64, EM_F32};
     static const char *const what[5] = {"left", "right", "feature", "threshold", "X"};
+    em_tensor *parts[5];
+    if (empy_want_nargs(nargs, 5, "_tree_apply(left, right, feature, threshold, X)") < 0 ||
+        empy_as_tensors(args, 5, dts, what, 0, parts) < 0)
+        return NULL;
     PyObject *result = NULL;
-    for (int i = 0; i < 5; i++)
-        if (!(parts[i] = empy_as_tensor(args[i], dts[i], what[i]))) goto done;
     for (int i = 0; i < 4; i++) {
         if (em_tensor_ndim(parts[i]) != 1 || em_tensor_numel(parts[i]) != em_tensor_numel(parts[0]) ||
             em_tensor_strides(parts[i])[0] != 1) {
@@ -133,13 +130,10 @@ static PyObject *py_tree_apply(PyObject *mod, PyObject *const *args, Py_ssize_t 
     em_status st = EMPY_CALL(em_tensor_numel(parts[4]), em_tree_apply(&t, parts[4], &out));
     result = st ? empy_raise(st) : empy_wrap(out);
 done:
-    for (int i = 0; i < 5; i++) em_tensor_free(parts[i]);
+    empy_free_tensors(parts, 5);
     return result;
 }
 
-/* _forest_predict(trees, X, normalize) -> float64 (n, n_values): the mean over
- * trees of each row's leaf value (class shares with normalize).  trees: a
- * sequence of (left, right, feature, threshold, value) array tuples. */
 /* Fills *out (PyMem, n_trees entries, each tree's tensors set) from a
  * sequence of (left, right, feature, threshold, value) array tuples; on
  * failure sets a Python error, frees what it made and returns -1. */
@@ -188,10 +182,7 @@ static void trees_free(em_tree *trees, Py_ssize_t nt) {
  * trees of each row's leaf value (class shares with normalize).  trees: a
  * sequence of (left, right, feature, threshold, value) array tuples. */
 static PyObject *py_forest_predict(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "_forest_predict(trees, X, normalize)");
-        return NULL;
-    }
+    if (empy_want_nargs(nargs, 3, "_forest_predict(trees, X, normalize)") < 0) return NULL;
     int normalize = PyObject_IsTrue(args[2]);
     if (normalize < 0) return NULL;
     em_tree *trees = NULL;
@@ -213,10 +204,7 @@ static PyObject *py_forest_predict(PyObject *mod, PyObject *const *args, Py_ssiz
 /* _forest_pack(trees, n_features, normalize) -> (nodes, offsets, values): the
  * packed forest of em_forest_pack as arrays (int32 (n, 4), int64, float64). */
 static PyObject *py_forest_pack(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "_forest_pack(trees, n_features, normalize)");
-        return NULL;
-    }
+    if (empy_want_nargs(nargs, 3, "_forest_pack(trees, n_features, normalize)") < 0) return NULL;
     long long d = PyLong_AsLongLong(args[1]);
     if (d == -1 && PyErr_Occurred()) return NULL;
     int normalize = PyObject_IsTrue(args[2]);
@@ -229,34 +217,19 @@ static PyObject *py_forest_pack(PyObject *mod, PyObject *const *args, Py_ssize_t
     for (Py_ssize_t b = 0; b < nt; b++) work += trees[b].n_nodes;
     em_status st = EMPY_CALL(work, em_forest_pack(trees, (int64_t)nt, (int64_t)d, normalize != 0, &f));
     trees_free(trees, nt);
-    if (st) return empy_raise(st);
-    em_tensor *parts[3] = {f.nodes, f.offsets, f.values};
-    PyObject *out = PyTuple_New(3);
-    for (int i = 0; i < 3; i++) {
-        PyObject *w = out ? empy_wrap(parts[i]) : NULL; /* steals, frees on failure */
-        if (!out) em_tensor_free(parts[i]);
-        else if (!w) {
-            for (int r = i + 1; r < 3; r++) em_tensor_free(parts[r]);
-            Py_CLEAR(out);
-            break;
-        } else PyTuple_SET_ITEM(out, i, w);
-    }
-    return out;
+    return st ? empy_raise(st) : empy_wrap_tuple((em_tensor *[3]){f.nodes, f.offsets, f.values}, 3);
 }
 
 /* _forest_predict_packed(nodes, offsets, values, X) -> float64 (n, n_values):
  * em_forest_packed_predict on the arrays of _forest_pack. */
 static PyObject *py_forest_predict_packed(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "_forest_predict_packed(nodes, offsets, values, X)");
-        return NULL;
-    }
     static const int dts[4] = {EM_I32, EM_I64, EM_F64, EM_F32};
     static const char *const what[4] = {"nodes", "offsets", "values", "X"};
-    em_tensor *parts[4] = {NULL};
+    em_tensor *parts[4];
+    if (empy_want_nargs(nargs, 4, "_forest_predict_packed(nodes, offsets, values, X)") < 0 ||
+        empy_as_tensors(args, 4, dts, what, 0, parts) < 0)
+        return NULL;
     PyObject *result = NULL;
-    for (int i = 0; i < 4; i++)
-        if (!(parts[i] = empy_as_tensor(args[i], dts[i], what[i]))) goto done;
     if (em_tensor_ndim(parts[1]) != 1 || em_tensor_ndim(parts[2]) != 2 || em_tensor_ndim(parts[0]) != 2) {
         PyErr_SetString(PyExc_ValueError, "_forest_predict_packed: nodes must be 2-d, offsets 1-d and values 2-d");
         goto done;
@@ -270,7 +243,7 @@ static PyObject *py_forest_predict_packed(PyObject *mod, PyObject *const *args, 
                              em_forest_packed_predict(&f, parts[3], &out));
     result = st ? empy_raise(st) : empy_wrap(out);
 done:
-    for (int i = 0; i < 4; i++) em_tensor_free(parts[i]);
+    empy_free_tensors(parts, 4);
     return result;
 }
 

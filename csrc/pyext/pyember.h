@@ -94,9 +94,11 @@ int empy_opt_double(PyObject *o, double dflt, double *out, const char *fname, co
  * -1 with a TypeError naming the signature sig ("_f(a, b)"). */
 int empy_want_nargs(Py_ssize_t nargs, Py_ssize_t n, const char *sig);
 /* args[i] for i < n as tensors of dtype dts[i] (-1: keep), named what[i] in
- * errors.  None gives NULL where none_ok, else a TypeError.  On failure what
- * was made is freed, out[] is all NULL and -1 is returned. */
-int empy_as_tensors(PyObject *const *args, int n, const int *dts, const char *const *what, bool none_ok,
+ * errors.  None gives NULL where bit i of `optional` is set, else a
+ * TypeError.  On failure what was made is freed, out[] is all NULL and -1
+ * is returned. */
+#define EMPY_OPT(i) (1u << (i))
+int empy_as_tensors(PyObject *const *args, int n, const int *dts, const char *const *what, unsigned optional,
                     em_tensor **out);
 void empy_free_tensors(em_tensor **t, int n); /* NULL entries are skipped */
 /* A tuple of the n tensors t[] (references stolen; all freed on failure). */
