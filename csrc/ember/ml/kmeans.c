@@ -184,6 +184,17 @@ static em_status check_finite(const char *op, const char *name, const em_tensor 
     return em__error(EM_ERR_INVALID_ARG, "%s: %s[%lld] is not finite", op, name, (long long)at);
 }
 
+/* sample_weight (n values of dtype dt, shape already checked): finite and >= 0. */
+static em_status check_weights(const char *op, const em_tensor *sample_weight, em_dtype dt, int64_t n) {
+    EM_TRY(check_finite(op, "sample_weight", sample_weight));
+    const void *wp = em__ptr(sample_weight);
+    for (int64_t i = 0; i < n; i++) {
+        double v = dt == EM_F32 ? ((const float *)wp)[i] : ((const double *)wp)[i];
+        if (v < 0) return em__error(EM_ERR_INVALID_ARG, "%s: sample_weight[%lld] = %g is negative", op, (long long)i, v);
+    }
+    return EM_OK;
+}
+
 static em_status check_matrix(const char *op, const char *name, const em_tensor *t, int want) {
     char a[EM_DESC_LEN];
     if (!t) return em__error(EM_ERR_INVALID_ARG, "%s: NULL %s", op, name);
@@ -229,15 +240,7 @@ em_status em_kmeans_fit(const em_tensor *X, const em_tensor *sample_weight, cons
                          (long long)d, (long long)k);
     km_layout L = km_layout_of(n, k, d);
     EM_TRY(check_finite(op, "init", init));
-    if (sample_weight) {
-        EM_TRY(check_finite(op, "sample_weight", sample_weight));
-        const void *wp = em__ptr(sample_weight);
-        for (int64_t i = 0; i < n; i++) {
-            double v = X->dtype == EM_F32 ? ((const float *)wp)[i] : ((const double *)wp)[i];
-            if (v < 0)
-                return em__error(EM_ERR_INVALID_ARG, "%s: sample_weight[%lld] = %g is negative", op, (long long)i, v);
-        }
-    }
+    if (sample_weight) EM_TRY(check_weights(op, sample_weight, X->dtype, n));
     em_tensor *C = NULL, *lab = NULL;
     EM_TRY(em__new(X->dtype, 2, (int64_t[]){k, d}, &C));
     em_status st = em__new(EM_I64, 1, &n, &lab);
@@ -329,15 +332,7 @@ em_status em_kmeans_plusplus(const em_tensor *X, const em_tensor *sample_weight,
     if (d > 0 && n > INT64_MAX / 16 / (d + KPP_MAX_TRIALS))
         return em__error(EM_ERR_NOMEM, "%s: %lld x %lld data is too large", op, (long long)n, (long long)d);
     EM_TRY(check_finite(op, "X", X));
-    if (sample_weight) {
-        EM_TRY(check_finite(op, "sample_weight", sample_weight));
-        const void *wp = em__ptr(sample_weight);
-        for (int64_t i = 0; i < n; i++) {
-            double v = X->dtype == EM_F32 ? ((const float *)wp)[i] : ((const double *)wp)[i];
-            if (v < 0)
-                return em__error(EM_ERR_INVALID_ARG, "%s: sample_weight[%lld] = %g is negative", op, (long long)i, v);
-        }
-    }
+    if (sample_weight) EM_TRY(check_weights(op, sample_weight, X->dtype, n));
     em_tensor *C = NULL, *idx = NULL;
     EM_TRY(em__new(X->dtype, 2, (int64_t[]){k, d}, &C));
     em_status st = em__new(EM_I64, 1, &k, &idx);

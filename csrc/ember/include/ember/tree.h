@@ -112,11 +112,16 @@ EM_API void em_forest_packed_free(em_forest_packed *f);
 
 /* em_forest_predict on a packed forest: out[i, :] = (1 / n_trees) * sum
  * over b in order of values[leaf row X[i] reaches in tree b], the same bits
- * as em_forest_predict on the unpacked trees, for any thread count.  The
- * pack is checked (O(n_nodes)) before the walk: nodes naming a column >=
- * X's, children outside their tree or before their parent, or leaves that
- * do not loop on themselves are an error.  Reads f only (many threads may
- * share one pack).  New float64 (n, n_values) tensor in *out. */
+ * as em_forest_predict on the unpacked trees, for any thread count.
+ * f->n_features must equal X's columns.  The tensors and offsets are checked
+ * up front (O(n_trees)); the nodes on the paths the rows take as they are
+ * walked (a full O(n_nodes) pass per call cost more than the walk on large
+ * forests): a node naming a column >= X's, a child outside its tree or before
+ * its parent, or a leaf that does not loop on itself or names no values row
+ * is an error naming the tree and node, and the walk never reads outside the
+ * pack or X on the way.  Malformed nodes no row reaches go unnoticed.  Reads
+ * f only (many threads may share one pack).  New float64 (n, n_values)
+ * tensor in *out. */
 EM_API em_status em_forest_packed_predict(const em_forest_packed *f, const em_tensor *X, em_tensor **out);
 
 #endif
