@@ -66,6 +66,42 @@ static inline __attribute__((always_inline)) bool eisel_lemire(uint64_t w, int q
  * to be digits in one compare, and are converted with three multiply-adds per
  * 16 digits.  Digits are thus found without a chain of dependent steps, and
  * fields of varying length cost the same. */
+/* Pieces of the short-number paths (csv_field_f64 and its AVX2 build).
+ * exponent_mark: the 'e' of a field p..e when it is among the last 6 bytes
+ * (e-308 at most; longer exponents go the general way), else NULL. */
+static inline __attribute__((always_inline)) const char *exponent_mark(const char *p, const char *e) {
+    const char *x = e - 1;
+    while (x > p && x >= e - 6 && (*x | 0x20) != 'e') x--;
+    return x > p && (*x | 0x20) == 'e' ? x : NULL;
+}
+
+/* The exponent t..e: an optional sign and 1 to 4 digits. */
+static inline __attribute__((always_inline)) bool short_exponent(const char *t, const char *e, int *ex) {
+    bool eneg = t < e && *t == '-';
+    t += t < e && (*t == '-' || *t == '+');
+    if (t == e || e - t > 4) return false;
+    int v = 0;
+    for (; t < e; t++) {
+        if ((unsigned char)(*t - '0') >= 10) return false;
+        v = v * 10 + (*t - '0');
+    }
+    *ex = eneg ? -v : v;
+    return true;
+}
+
+/* (-1)^neg * w * 10^q into *out when Eisel-Lemire rounds it correctly. */
+static inline __attribute__((always_inline)) bool short_f64(uint64_t w, int q, uint64_t neg, double *out) {
+    double v;
+    if (w == 0) v = 0.0;
+    else if (q < EM__CSV_POW5_QMIN || q > EM__CSV_POW5_QMAX || !eisel_lemire(w, q, &v)) return false;
+    /* the sign as a bit, not a branch: signs vary from field to field */
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    bits |= neg << 63;
+    memcpy(out, &bits, sizeof bits);
+    return true;
+}
+
 #ifdef EM_CSV_SSE2
 
 /* 16 bytes from ramp + 16 + k: byte i is 0xFF when i + k >= 16, i.e. the
@@ -150,31 +186,12 @@ static inline __attribute__((always_inline)) bool csv_field_f64(const char *s, c
     if (e - lo >= 33 && sse_mantissa(p, e, &w, &nf, &dot)) {
         q = -nf;
     } else {
-        /* an exponent: its 'e' is among the last 6 bytes (e-308 at most,
-         * longer exponents go the general way) */
-        const char *x = e - 1;
-        while (x > p && x >= e - 6 && (*x | 0x20) != 'e') x--;
-        if (x <= p || (*x | 0x20) != 'e' || x - lo < 33 || !sse_mantissa(p, x, &w, &nf, &dot)) goto general;
-        const char *t = x + 1;
-        bool eneg = t < e && *t == '-';
-        t += t < e && (*t == '-' || *t == '+');
-        if (t == e || e - t > 4) goto general;
-        int ex = 0;
-        for (; t < e; t++) {
-            if ((unsigned char)(*t - '0') >= 10) goto general;
-            ex = ex * 10 + (*t - '0');
-        }
-        q = -nf + (eneg ? -ex : ex);
+        const char *x = exponent_mark(p, e);
+        int ex;
+        if (!x || x - lo < 33 || !sse_mantissa(p, x, &w, &nf, &dot) || !short_exponent(x + 1, e, &ex)) goto general;
+        q = -nf + ex;
     }
-    double v;
-    if (w == 0) v = 0.0;
-    else if (q < EM__CSV_POW5_QMIN || q > EM__CSV_POW5_QMAX || !eisel_lemire(w, q, &v)) goto general;
-    /* the sign as a bit, not a branch: signs vary from field to field */
-    uint64_t bits;
-    memcpy(&bits, &v, sizeof bits);
-    bits |= neg << 63;
-    memcpy(out, &bits, sizeof bits);
-    return true;
+    if (short_f64(w, q, neg, out)) return true;
 general:
 #endif
     (void)lo;
@@ -250,29 +267,12 @@ static inline EM_CSV_AVX2_TARGET bool csv_field_f64_avx2(const char *s, const ch
     if (avx2_mantissa(p, e, &w, &nf)) {
         q = -nf;
     } else {
-        /* an exponent: its 'e' is among the last 6 bytes */
-        const char *x = e - 1;
-        while (x > p && x >= e - 6 && (*x | 0x20) != 'e') x--;
-        if (x <= p || (*x | 0x20) != 'e' || x - lo < 33 || !avx2_mantissa(p, x, &w, &nf)) goto general;
-        const char *t = x + 1;
-        bool eneg = t < e && *t == '-';
-        t += t < e && (*t == '-' || *t == '+');
-        if (t == e || e - t > 4) goto general;
-        int ex = 0;
-        for (; t < e; t++) {
-            if ((unsigned char)(*t - '0') >= 10) goto general;
-            ex = ex * 10 + (*t - '0');
-        }
-        q = -nf + (eneg ? -ex : ex);
+        const char *x = exponent_mark(p, e);
+        int ex;
+        if (!x || x - lo < 33 || !avx2_mantissa(p, x, &w, &nf) || !short_exponent(x + 1, e, &ex)) goto general;
+        q = -nf + ex;
     }
-    double v;
-    if (w == 0) v = 0.0;
-    else if (q < EM__CSV_POW5_QMIN || q > EM__CSV_POW5_QMAX || !eisel_lemire(w, q, &v)) goto general;
-    uint64_t bits;
-    memcpy(&bits, &v, sizeof bits);
-    bits |= neg << 63;
-    memcpy(out, &bits, sizeof bits);
-    return true;
+    if (short_f64(w, q, neg, out)) return true;
 general:
     return em__csv_scan_f64(s, e, out) == e;
 }
