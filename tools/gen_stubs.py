@@ -59,6 +59,7 @@ PARAM = {  # most specific key first: Owner.func.param, func.param, param
     "rtol": "_float | None", "rcond": "_float | None", "a": "_ArrayLike", "b": "_ArrayLike",
     "matrix_power.n": "_int",
     "set_num_threads.n": "_int",
+    "set_alloc_cache_limit.nbytes": "_int | None",
     "Tensor.backward.gradient": "_ArrayLike | None", "retain_graph": "_bool | None", "create_graph": "_bool",
     "hook": "Any", "requires_grad": "_bool", "asarray.requires_grad": "_bool | None",
     "save.tensors": "Mapping[str, Tensor | NDArray[Any]]", "save.path": "str | os.PathLike[str]",
@@ -79,6 +80,7 @@ RETURN = {
     "Tensor.item": "_bool | _int | _float", "Tensor.tolist": "Any", "Tensor.numpy": "NDArray[Any]",
     "Tensor.dim": "_int", "Tensor.numel": "_int", "Tensor.is_contiguous": "_bool",
     "set_num_threads": "None", "get_num_threads": "_int",
+    "empty_cache": "_int", "cached_bytes": "_int", "get_alloc_cache_limit": "_int", "set_alloc_cache_limit": "None",
     "LinAlgError.__init__": "None", "Tensor.backward": "None", "Tensor.register_hook": "Any", "Tensor.retain_grad": "None",
     "is_grad_enabled": "_bool", "is_inference_mode_enabled": "_bool", "save": "None", "load": "dict[str, Tensor]",
 }

@@ -57,7 +57,7 @@ extern PyType_Spec empy_tensor_spec;
 static PyMethodDef *const method_tables[] = {
     empy_module_methods,   empy_convert_methods, empy_dlpack_methods, empy_creation_methods,
     empy_elementwise_methods, empy_reduce_methods, empy_shape_methods, empy_random_methods, empy_tree_methods, empy_hgb_methods, empy_kdtree_methods, empy_kmeans_methods, empy_linear_models_methods,
-    empy_linalg_ml_methods, empy_optim_methods, empy_autograd_methods, empy_threads_methods,
+    empy_linalg_ml_methods, empy_optim_methods, empy_autograd_methods, empy_threads_methods, empy_memory_methods,
     empy_norm_methods, empy_csv_methods, empy_linear_methods, empy_conv_methods,
 };
 

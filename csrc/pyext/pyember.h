@@ -142,6 +142,7 @@ extern PyMethodDef empy_kdtree_methods[];      /* py_kdtree.c: private KD-tree b
 extern PyMethodDef empy_kmeans_methods[];      /* py_kmeans.c: private k-means bindings */
 extern PyMethodDef empy_linear_models_methods[]; /* py_linear_models.c: private linear-model solvers */
 extern PyMethodDef empy_threads_methods[];     /* py_threads.c: set_num_threads, get_num_threads */
+extern PyMethodDef empy_memory_methods[];      /* py_memory.c: empty_cache, cached_bytes, alloc cache limit */
 extern PyMethodDef empy_linalg_ml_methods[];  /* py_linalg_ml.c */
 extern PyMethodDef empy_optim_methods[];       /* py_optim.c: private optimiser steps, clipping */
 extern PyMethodDef empy_autograd_methods[];    /* py_autograd.c: private backward/grad/grad-mode/hooks */

@@ -610,6 +610,8 @@ def broadcast_arrays(*arrays: _ArrayLike) -> tuple[Tensor, ...]:
     """Views of the arrays broadcast to their common shape (a tuple)."""
 def broadcast_to(x: _ArrayLike, /, shape: _Shape) -> Tensor:
     """Read-only-in-spirit view of x broadcast to shape (NumPy rules)."""
+def cached_bytes() -> _int:
+    """Bytes held now in ember's cache of freed large blocks (not counted as allocated)."""
 def can_cast(from_: _ArrayLike | _DTypeLike, to: _DTypeLike) -> _bool:
     """Whether from_ (a dtype or tensor) casts to `to` without loss by the promotion rules."""
 def ceil(x: _ArrayLike, /) -> Tensor:
@@ -650,6 +652,11 @@ def elu(x: _ArrayLike, /, alpha: _float = 1.0) -> Tensor:
     """Elementwise y = x if x > 0 else alpha*(e^x - 1) (alpha=1)."""
 def empty(shape: _Shape, *, dtype: _DTypeLike | None = None, device: str | None = None, requires_grad: _bool = False) -> Tensor:
     """Uninitialised tensor of shape (an int or a tuple); dtype defaults to float32."""
+def empty_cache() -> _int:
+    """Free every block held in ember's cache of freed large blocks and return the bytes freed.
+    ember keeps freed blocks of 1 MiB and more (up to get_alloc_cache_limit() bytes) to reuse
+    them for later results of close size without new page faults, like PyTorch's caching
+    allocator; call this to hand that memory back to the system."""
 def empty_like(x: _ArrayLike, /, *, dtype: _DTypeLike | None = None, device: str | None = None, requires_grad: _bool = False) -> Tensor:
     """Uninitialised tensor with x's shape and (by default) dtype."""
 from ember.autograd import enable_grad as enable_grad
@@ -695,6 +702,10 @@ def gelu(x: _ArrayLike, /) -> Tensor:
     """Elementwise y = x * Phi(x) = x/2 * (1 + erf(x/sqrt2))."""
 def gelu_tanh(x: _ArrayLike, /) -> Tensor:
     """Elementwise y = x/2 * (1 + tanh(sqrt(2/pi)*(x + 0.044715 x^3)))."""
+def get_alloc_cache_limit() -> _int:
+    """The most bytes ember's cache of freed large blocks may hold (0: disabled): set_alloc_cache_limit,
+    else the EMBER_ALLOC_CACHE environment variable, else min(1 GiB, RAM / 8).  Always 0 in a
+    build under AddressSanitizer, where the cache is compiled out."""
 def get_num_threads() -> _int:
     """The number of threads ember's kernels use now (set_num_threads, else EMBER_NUM_THREADS,
     else the CPUs this process may run on)."""
@@ -851,6 +862,10 @@ def scatter_add(x: _ArrayLike, dim: _int, index: _ArrayLike, src: _ArrayLike) ->
 def searchsorted(x1: _ArrayLike, x2: _ArrayLike, /, *, side: Literal["left", "right"] = 'left', sorter: _ArrayLike | None = None) -> Tensor:
     """int64 indices where the elements of x2 would be inserted into the sorted 1-D x1
     (side='left': before equal elements, 'right': after).  sorter: indices that sort x1."""
+def set_alloc_cache_limit(nbytes: _int | None, /) -> None:
+    """Set the most bytes ember's cache of freed large blocks may hold, freeing the oldest blocks
+    above it; 0 disables the cache, None restores the default (EMBER_ALLOC_CACHE, else
+    min(1 GiB, RAM / 8))."""
 from ember.autograd import set_grad_enabled as set_grad_enabled
 def set_num_threads(n: _int, /) -> None:
     """Set how many threads ember's kernels use (1 to 256), or restore the default with n = 0:

@@ -77,11 +77,27 @@ typedef struct em_allocator {
 } em_allocator;
 /* Install hooks (NULL restores the default posix_memalign/free).  Not thread
  * safe: call before other threads use ember.  Memory must be freed by the
- * allocator that made it, so swap only while no ember object is alive. */
+ * allocator that made it, so swap only while no ember object is alive.
+ * Frees the cache of large blocks first (see below), which only the default
+ * hooks use: custom hooks see every allocation. */
 EM_API void em_set_allocator(const em_allocator *a);
 EM_API em_allocator em_get_allocator(void);
-/* Bytes currently allocated through the hooks (for leak tests). */
+/* Bytes currently handed out (live blocks; cached ones not counted; for leak tests). */
 EM_API int64_t em_allocated_bytes(void);
+/* Cache of freed large blocks (docs/kernels.md, "Memory"): with the default
+ * hooks, blocks of 1 MiB and more are kept on free and reused by later
+ * allocations of close size (never zeroed), up to a limit: EMBER_ALLOC_CACHE
+ * bytes (0 disables), else min(1 GiB, RAM / 8).  Thread safe.  Compiled out
+ * under AddressSanitizer (em_alloc_cache_supported() is then false, the
+ * limit 0 and the other calls no-ops).  em_set_allocator releases it. */
+EM_API bool em_alloc_cache_supported(void);
+EM_API int64_t em_cached_bytes(void);           /* bytes held in the cache now */
+EM_API int64_t em_release_cached_memory(void);  /* frees every cached block; returns the bytes freed */
+EM_API int64_t em_alloc_cache_limit(void);      /* the limit now, in bytes (0: disabled) */
+/* Sets the limit (bytes >= 0; 0 disables and frees the cache), freeing the
+ * oldest blocks above it; bytes < 0 restores the default (EMBER_ALLOC_CACHE,
+ * read again, else min(1 GiB, RAM / 8)). */
+EM_API void em_set_alloc_cache_limit(int64_t bytes);
 
 /* ------------------------------------------------------------------ */
 /* Dtypes                                                              */
