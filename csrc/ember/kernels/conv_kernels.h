@@ -90,6 +90,25 @@ typedef struct {
 const em__conv_direct_kset *em__conv_direct_avx512(void);
 const em__conv_direct_kset *em__conv_direct_avx2(void);
 
+/* Direct grad_weight (kernels/conv_gwdirect.c, micro-kernels in
+ * kernels/x86/conv_gw_avx512.c).  ukr[ov] (ov = 1..4 zmm of 16 output
+ * channels, t = tmax[ov] taps): for each of nrows rows r and columns
+ * i < ow, position p = r*ow + i:
+ *   acc[j*ov*16 + o] += gy[p*ldg + o] * x[r*rs + i*sw + off[j]]
+ * for j < t, o < 16*ov, one chain per element, positions in order.
+ * em__conv_gwdirect_f32 runs the whole grad_weight that way and returns
+ * true with *st set, or false where it does not apply (the caller takes
+ * another route). */
+typedef struct {
+    int tmax[5];
+    void (*ukr[5])(const float *gy, int64_t ldg, const float *x, const int64_t *off, int64_t nrows, int64_t ow,
+                   int64_t sw, int64_t rs, float *acc);
+    /* dst[j*ldd + i] = src[i*lds + j] for i, j < 16 */
+    void (*tr16)(const float *src, int64_t lds, float *dst, int64_t ldd);
+} em__conv_gw_kset;
+const em__conv_gw_kset *em__conv_gw_avx512(void); /* NULL where not built for x86-64 */
+bool em__conv_gwdirect_f32(const em__conv_geom *g, const float *gy, const float *x, float *gw, em_status *st);
+
 /* Row primitives: y[p] += a * x[p] and sum_p x[p] * y[p] over n contiguous
  * elements.  The dot keeps 8 partial sums (lane l takes p = l mod 8) added
  * pairwise at the end, in every variant. */

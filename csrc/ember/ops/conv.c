@@ -5,7 +5,9 @@
  * and 1x1 stride-1 ones run as an implicit GEMM (kernels/conv_igemm.c: the
  * micro-kernels fed straight from the padded image, no im2col matrix), and
  * grad_input of a stride-1 one is the forward convolution with the flipped,
- * in/out-swapped kernel (no col2im).  Otherwise (portable kernels):
+ * in/out-swapped kernel (no col2im); float32 grad_weight with the AVX-512 set
+ * (groups 1, no dilation, kernels over 1x1) runs the direct route of
+ * kernels/conv_gwdirect.c instead.  Otherwise (portable kernels):
  * per block of images (plan_blocks) and group the forward pass is one GEMM
  *   y[g] (Og x nb*P) = w[g] (Og x R) @ col (R x nb*P),   R = Cg*kh*kw, P = OH*OW,
  * where col is im2col of the block's images side by side (skipped for 1x1
@@ -505,6 +507,8 @@ em_status em_conv_grad_weight(const em_tensor *gout, const em_tensor *x, int ndi
             memset(c.y, 0, (size_t)wsize * es);
             *out = res;
             res = NULL;
+        } else if (f32 && em__conv_gwdirect_f32(&g, c.a, c.b, c.y, &st)) {
+            if (!st) *out = res, res = NULL; /* the direct route (kernels/conv_gwdirect.c) */
         } else if (dw) {
             run(g.C, plan_threads(g.C), f32 ? dw_bwd_w_f32 : dw_bwd_w_f64, &c);
             *out = res;
