@@ -221,6 +221,8 @@ static const em__conv_direct_kset *direct_kset(void) {
  * false (the caller takes the packed route). */
 static bool try_direct_f32(const em__conv_geom *g, const float *x, const float *w, bool flip, const float *bias,
                            float *y, em_status *st) {
+    /* the output-channel-vectorised kernel first, where it applies (kernels/conv_ocfwd.c) */
+    if (em__conv_ocfwd_f32(g, x, w, flip, bias, y, st)) return true;
     const em__conv_direct_kset *dk = direct_kset();
     if (!dk || g->sh != 1 || g->sw != 1) return false;
     dc_f32 c = {.g = g, .dk = dk, .x = x, .w = w, .flip = flip, .bias = bias, .y = y};

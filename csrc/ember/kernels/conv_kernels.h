@@ -109,6 +109,26 @@ typedef struct {
 const em__conv_gw_kset *em__conv_gw_avx512(void); /* NULL where not built for x86-64 */
 bool em__conv_gwdirect_f32(const em__conv_geom *g, const float *gy, const float *x, float *gw, em_status *st);
 
+/* Output-channel-vectorised direct convolution (kernels/conv_ocfwd.c, kernel
+ * kernels/x86/conv_oc_avx512.c).  em__conv_ocfwd_f32 runs the forward of
+ * em__conv_igemm_fwd_f32 (same contract, flip included) and returns true with
+ * *st set, or false where it does not apply (the caller's route runs).
+ * tile: acc[32i + l] = sum_{k < kc} w[32k + l] * b[off[k]/4 + i*stride] for
+ *   i < np <= npmax, l < 32 (one FMA chain per element, k ascending from 0;
+ *   stride 1 or 2; off in bytes).  row2 != 0: two rows of L = np/2 positions
+ *   (np in 8, 10, 12, 14), position L + i at b + row2 + i*stride instead.
+ * store: y[r*ldy + i] = acc[32i + r] (+ bias[r] when bias != NULL), or
+ *   y[r*ldy + i] += acc[32i + r] when add, for r < nr <= 32, i < np <= 16. */
+typedef struct {
+    int nc, npmax; /* output channels and positions of a tile */
+    void (*tile)(int64_t kc, const float *w, const int64_t *off, const float *b, int64_t stride, int np,
+                 int64_t row2, float *acc);
+    void (*store)(const float *acc, int np, int nr, float *y, int64_t ldy, bool add, const float *bias);
+} em__conv_oc_kset;
+const em__conv_oc_kset *em__conv_oc_avx512(void); /* NULL where not built for x86-64 */
+bool em__conv_ocfwd_f32(const em__conv_geom *g, const float *x, const float *w, bool flip, const float *bias,
+                        float *y, em_status *st);
+
 /* Row primitives: y[p] += a * x[p] and sum_p x[p] * y[p] over n contiguous
  * elements.  The dot keeps 8 partial sums (lane l takes p = l mod 8) added
  * pairwise at the end, in every variant. */
