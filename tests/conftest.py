@@ -1,4 +1,5 @@
-"""Shared test helpers: dtype lists and layouts (non-contiguous, negative strides)."""
+"""Shared test helpers: dtype lists, layouts (non-contiguous, negative strides),
+the AVX-512 kernel-set fixture and the thread-count determinism check."""
 import os
 
 # scikit-learn's array_api_dispatch needs SciPy's array API mode, which is
@@ -57,3 +58,34 @@ def assert_same(t, expected, rtol=1e-6, atol=0, check_dtype=True):
 @pytest.fixture(params=ALL_DTYPES)
 def dtype(request):
     return request.param
+
+
+def assert_same_bits_across_threads(fn, counts=(1, 2, 3)):
+    """Runs fn() (an array or a list of arrays) on each thread count and
+    asserts that every run gives the bits of the first; restores the count."""
+    before = ember.get_num_threads()
+    res = []
+    try:
+        for nt in counts:
+            ember.set_num_threads(nt)
+            out = fn()
+            res.append([np.asarray(a) for a in (out if isinstance(out, (list, tuple)) else [out])])
+    finally:
+        ember.set_num_threads(before)
+    for r in res[1:]:
+        assert len(r) == len(res[0])
+        for a, b in zip(res[0], r):
+            assert np.array_equal(a, b)
+
+
+@pytest.fixture
+def avx512():
+    """The AVX-512 kernel set for the test (skipped where the CPU lacks it), then the automatic choice."""
+    from ember import _C
+
+    try:
+        _C._gemm_set_isa("avx512")
+    except Exception:
+        pytest.skip("AVX-512 not available on this CPU")
+    yield
+    _C._gemm_set_isa("auto")

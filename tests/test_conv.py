@@ -9,6 +9,8 @@ import ember
 import ember.nn.functional as F
 from ember import _C
 
+from conftest import assert_same_bits_across_threads
+
 TOL = {"float32": dict(rtol=1e-4, atol=1e-4), "float64": dict(rtol=1e-6, atol=1e-9)}
 
 
@@ -128,18 +130,8 @@ def test_conv_errors():
 def test_conv_same_bits_for_any_thread_count():
     x, w, gy = rand((6, 4, 9, 9), "float32", 13), rand((8, 2, 3, 3), "float32", 14), rand((6, 8, 9, 9), "float32", 15)
     geo = ((1, 1), (1, 1), (1, 1), 2)
-    before = ember.get_num_threads()
-    try:
-        res = []
-        for nt in (1, 2, 3):
-            ember.set_num_threads(nt)
-            res.append([np.asarray(_C._conv(x, w, None, *geo)), np.asarray(_C._conv_grad_input(gy, w, x.shape, *geo)),
-                        np.asarray(_C._conv_grad_weight(gy, x, w.shape, *geo))])
-    finally:
-        ember.set_num_threads(before)
-    for r in res[1:]:
-        for a, b in zip(res[0], r):
-            assert np.array_equal(a, b)
+    assert_same_bits_across_threads(lambda: [_C._conv(x, w, None, *geo), _C._conv_grad_input(gy, w, x.shape, *geo),
+                                             _C._conv_grad_weight(gy, x, w.shape, *geo)])
 
 
 # Shapes that reach every branch of the implicit GEMM (kernels/conv_igemm.c): several kc
@@ -202,17 +194,7 @@ def test_conv2d_implicit_gemm_same_bits_for_any_thread_count(case, isa):
     pair = lambda v: (v, v) if isinstance(v, int) else v  # noqa: E731
     geo = (pair(s), pair(p), pair(d), g)
     gy = rand(tuple(_C._conv(x, w, None, *geo).shape), "float32", 34)
-    before = ember.get_num_threads()
-    try:
-        res = []
-        for nt in (1, 2, 3):
-            ember.set_num_threads(nt)
-            res.append(conv_all(x, w, b, gy, geo))
-    finally:
-        ember.set_num_threads(before)
-    for r in res[1:]:
-        for a, b_ in zip(res[0], r):
-            assert np.array_equal(a, b_)
+    assert_same_bits_across_threads(lambda: conv_all(x, w, b, gy, geo))
 
 
 def test_conv1d_implicit_gemm_long_signal_vs_torch():

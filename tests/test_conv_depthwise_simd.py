@@ -10,8 +10,9 @@ import pytest
 import torch
 import torch.nn.functional as tF
 
-import ember
 from ember import _C
+
+from conftest import assert_same_bits_across_threads
 
 TOL = {"float32": dict(rtol=1e-4, atol=1e-4), "float64": dict(rtol=1e-6, atol=1e-9)}
 
@@ -75,15 +76,5 @@ def test_depthwise_same_bits_for_any_thread_count(case):
     x, w, gy = rand((n, c) + hw, "float32", 8), rand((o, 1) + k, "float32", 9), None
     geo = (pair(s), pair(p), pair(d), c)
     gy = rand(np.asarray(_C._conv(x, w, None, *geo)).shape, "float32", 10)
-    before = ember.get_num_threads()
-    try:
-        res = []
-        for nt in (1, 2, 3):
-            ember.set_num_threads(nt)
-            res.append([np.asarray(_C._conv(x, w, None, *geo)), np.asarray(_C._conv_grad_input(gy, w, x.shape, *geo)),
-                        np.asarray(_C._conv_grad_weight(gy, x, w.shape, *geo))])
-    finally:
-        ember.set_num_threads(before)
-    for r in res[1:]:
-        for a, b in zip(res[0], r):
-            assert np.array_equal(a, b)
+    assert_same_bits_across_threads(lambda: [_C._conv(x, w, None, *geo), _C._conv_grad_input(gy, w, x.shape, *geo),
+                                             _C._conv_grad_weight(gy, x, w.shape, *geo)])

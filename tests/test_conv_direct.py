@@ -8,8 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as tF
 
-import ember
 from ember import _C
+
+from conftest import assert_same_bits_across_threads
 
 
 def rand(shape, seed, dt="float32"):
@@ -82,17 +83,7 @@ def test_direct_conv_same_bits_for_any_thread_count(case, isa):
     x, w, b = rand((n, c) + hw, 11), rand((o, c // g) + k, 12), rand((o,), 13)
     geo = geo_of(p, d, g)
     gy = rand(tuple(_C._conv(x, w, None, *geo).shape), 14)
-    before = ember.get_num_threads()
-    try:
-        res = []
-        for nt in (1, 2, 3):
-            ember.set_num_threads(nt)
-            res.append([np.asarray(_C._conv(x, w, b, *geo)), np.asarray(_C._conv_grad_input(gy, w, x.shape, *geo))])
-    finally:
-        ember.set_num_threads(before)
-    for r in res[1:]:
-        for a, b_ in zip(res[0], r):
-            assert np.array_equal(a, b_)
+    assert_same_bits_across_threads(lambda: [_C._conv(x, w, b, *geo), _C._conv_grad_input(gy, w, x.shape, *geo)])
 
 
 def test_direct_conv_isas_agree_with_portable():

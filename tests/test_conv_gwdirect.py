@@ -14,6 +14,8 @@ import torch.nn.functional as tF
 import ember
 from ember import _C
 
+from conftest import assert_same_bits_across_threads
+
 
 def rand(shape, seed, dt="float32"):
     return np.random.default_rng(seed).standard_normal(shape).astype(dt)
@@ -49,16 +51,6 @@ OTHERS = [
     (2, 8, (9, 10), 16, 3, 1, 1, 1, 2),
     (2, 8, (11, 10), 16, 3, 1, 2, 2, 1),
 ]
-
-
-@pytest.fixture
-def avx512():
-    try:
-        _C._gemm_set_isa("avx512")
-    except Exception:
-        pytest.skip("avx512 not available on this CPU")
-    yield
-    _C._gemm_set_isa("auto")
 
 
 def torch_gw64(x, gy, wshape, s, p, d=1, g=1):
@@ -136,16 +128,7 @@ def test_gwdirect_emulation_tells_the_routes_apart(avx512):
 @pytest.mark.parametrize("case", [SHAPES[3], SHAPES[8], SHAPES[9], SHAPES[10]])
 def test_gwdirect_same_bits_for_any_thread_count(case, avx512):
     x, gy, wshape, s, p = problem(case, 5)
-    before = ember.get_num_threads()
-    try:
-        res = []
-        for nt in (1, 2, 3):
-            ember.set_num_threads(nt)
-            res.append(ember_gw(x, gy, wshape, s, p))
-    finally:
-        ember.set_num_threads(before)
-    for r in res[1:]:
-        assert np.array_equal(res[0], r)
+    assert_same_bits_across_threads(lambda: ember_gw(x, gy, wshape, s, p))
 
 
 def test_gwdirect_nan_stays_in_its_channel(avx512):

@@ -14,19 +14,11 @@ import torch.nn.functional as tF
 import ember
 from ember import _C
 
+from conftest import assert_same_bits_across_threads
+
 
 def rand(shape, seed):
     return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
-
-
-@pytest.fixture
-def avx512():
-    try:
-        _C._gemm_set_isa("avx512")
-    except Exception:
-        pytest.skip("AVX-512 not available on this CPU")
-    yield
-    _C._gemm_set_isa("auto")
 
 
 @pytest.fixture
@@ -125,20 +117,13 @@ def test_same_bits_for_any_thread_count(case, forced):
     x, w, b = rand((n, c, h, w_), 15), rand((o, c, k, k), 16), rand((o,), 17)
     geo = ((s, s), (p, p), (1, 1), 1)
     gy = rand(tuple(_C._conv(x, w, None, *geo).shape), 18)
-    before = ember.get_num_threads()
-    try:
-        res = []
-        for nt in (1, 2, 3):
-            ember.set_num_threads(nt)
-            out = [np.asarray(_C._conv(x, w, b, *geo))]
-            if s == 1:
-                out.append(np.asarray(_C._conv_grad_input(gy, w, x.shape, *geo)))
-            res.append(out)
-    finally:
-        ember.set_num_threads(before)
-    for r in res[1:]:
-        for a, b_ in zip(res[0], r):
-            assert np.array_equal(a, b_)
+    def run():
+        out = [_C._conv(x, w, b, *geo)]
+        if s == 1:
+            out.append(_C._conv_grad_input(gy, w, x.shape, *geo))
+        return out
+
+    assert_same_bits_across_threads(run)
 
 
 def run_mode(monkeypatch, mode, fn):
