@@ -94,19 +94,8 @@ static void transpose_gy(void *vc, int64_t b, int64_t e, int tid) {
 /* planes [b, e) of x into xp with their zero padding */
 static void pad_planes(void *vc, int64_t b, int64_t e, int tid) {
     const gwd *c = vc;
-    const em__conv_geom *g = c->g;
-    for (int64_t pl = b; pl < e; pl++) {
-        const float *src = c->x + pl * g->H * g->W;
-        float *dst = c->xp + pl * c->plane;
-        memset(dst, 0, (size_t)(g->ph * c->Wp) * sizeof(float));
-        for (int64_t h = 0; h < g->H; h++) {
-            float *d = dst + (h + g->ph) * c->Wp;
-            memset(d, 0, (size_t)g->pw * sizeof(float));
-            memcpy(d + g->pw, src + h * g->W, (size_t)g->W * sizeof(float));
-            memset(d + g->pw + g->W, 0, (size_t)(c->Wp - g->pw - g->W) * sizeof(float));
-        }
-        memset(dst + (g->ph + g->H) * c->Wp, 0, (size_t)((c->Hp - g->ph - g->H) * c->Wp) * sizeof(float));
-    }
+    for (int64_t pl = b; pl < e; pl++)
+        em__conv_pad_plane_f32(c->g, c->x + pl * c->g->H * c->g->W, c->Hp, c->Wp, c->Wp, c->xp + pl * c->plane);
 }
 
 /* items: tiles (block-major).  Per chunk, per block, per run of about SUB_POS positions, every

@@ -120,20 +120,8 @@ typedef struct {
  * [pw, pw + W), zeros elsewhere */
 static void dpad_f32(void *vc, int64_t b, int64_t e, int tid) {
     const dc_f32 *c = vc;
-    const em__conv_geom *g = c->g;
-    for (int64_t pl = b; pl < e; pl++) {
-        const float *src = c->x + pl * g->H * g->W;
-        float *dst = c->xp + pl * c->plane;
-        for (int64_t j = 0; j < g->ph * c->Wp; j++) dst[j] = 0;
-        for (int64_t h = 0; h < g->H; h++) {
-            float *d = dst + (h + g->ph) * c->Wp;
-            for (int64_t j = 0; j < g->pw; j++) d[j] = 0;
-            memcpy(d + g->pw, src + h * g->W, (size_t)g->W * sizeof(float));
-            for (int64_t j = g->pw + g->W; j < c->Wp; j++) d[j] = 0;
-        }
-        float *bot = dst + (g->ph + g->H) * c->Wp;
-        for (int64_t j = 0; j < g->ph * c->Wp; j++) bot[j] = 0;
-    }
+    for (int64_t pl = b; pl < e; pl++)
+        em__conv_pad_plane_f32(c->g, c->x + pl * c->g->H * c->g->W, c->Hp, c->Wp, c->Wp, c->xp + pl * c->plane);
 }
 
 /* weight slivers [b, e) (group, row tile): th rows, [k][r] with stride MR, zero rows past th;

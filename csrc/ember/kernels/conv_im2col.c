@@ -61,3 +61,16 @@
 
 DEF_IM2COL(f32, float)
 DEF_IM2COL(f64, double)
+
+void em__conv_pad_plane_f32(const em__conv_geom *g, const float *x, int64_t Hp, int64_t Wp, int64_t rs, float *dst) {
+    for (int64_t h = 0; h < Hp; h++) {
+        float *d = dst + h * rs;
+        if (h < g->ph || h >= g->ph + g->H) {
+            for (int64_t j = 0; j < Wp; j++) d[j] = 0;
+            continue;
+        }
+        for (int64_t j = 0; j < g->pw; j++) d[j] = 0;
+        memcpy(d + g->pw, x + (h - g->ph) * g->W, (size_t)g->W * sizeof(float));
+        for (int64_t j = g->pw + g->W; j < Wp; j++) d[j] = 0;
+    }
+}

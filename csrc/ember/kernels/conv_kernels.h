@@ -34,6 +34,10 @@ static inline void em__conv_valid(int64_t off, int64_t stride, int64_t n_in, int
  * (0 outside x) for c < nc: x holds nc contiguous H x W planes; ld >= OH*OW. */
 void em__im2col_f32(const em__conv_geom *g, int64_t nc, const float *x, float *col, int64_t ld);
 void em__im2col_f64(const em__conv_geom *g, int64_t nc, const double *x, double *col, int64_t ld);
+/* One H x W plane (x, g's H, W, ph, pw) into its zero-padded copy: Hp rows rs
+ * floats apart, each Wp wide; x's row h at row h + ph, columns [pw, pw + W),
+ * zeros in the rest of the Hp x Wp window (Hp >= H + ph, Wp >= W + pw). */
+void em__conv_pad_plane_f32(const em__conv_geom *g, const float *x, int64_t Hp, int64_t Wp, int64_t rs, float *dst);
 /* The adjoint: x[c, ih, iw] += col[...] for every col entry above (x is not cleared). */
 void em__col2im_f32(const em__conv_geom *g, int64_t nc, const float *col, int64_t ld, float *x);
 void em__col2im_f64(const em__conv_geom *g, int64_t nc, const double *col, int64_t ld, double *x);

@@ -45,33 +45,21 @@ typedef struct {
     float *scratch;      /* per thread: one tile's sums, a weight block (lazyw), an image (lazyx) */
 } oc_ctx;
 
+/* plane pl (image, channel) to dst, rows rs apart */
+static void pad_plane(const oc_ctx *c, int64_t pl, float *dst) {
+    em__conv_pad_plane_f32(c->g, c->x + pl * c->g->H * c->g->W, c->Hp, c->Wp, c->rs, dst);
+}
+
 /* planes [b, e) (image, channel) of the input into xp, zero-padded, in (image, padded row,
  * channel, padded column) order: the rows a tile reads for all its taps (kh rows of every
  * channel) are then one contiguous block, which the prefetchers follow and the L1 holds
  * without set conflicts (plane-major, 256 planes 1 KiB apart, 256->256 at 14x14 ran at 93
  * instead of 125 GFLOPS) */
-static void pad_plane(const oc_ctx *c, int64_t pl, float *dst);
 static void pad_planes(void *vc, int64_t b, int64_t e, int tid) {
     const oc_ctx *c = vc;
     (void)tid;
     for (int64_t pl = b; pl < e; pl++) pad_plane(c, pl, c->xp + pl / c->g->C * c->img + pl % c->g->C * c->Wp);
 }
-/* plane pl (image, channel) to dst, rows rs apart */
-static void pad_plane(const oc_ctx *c, int64_t pl, float *dst) {
-    const em__conv_geom *g = c->g;
-    const float *src = c->x + pl * g->H * g->W;
-    for (int64_t h = 0; h < c->Hp; h++) {
-        float *d = dst + h * c->rs;
-        if (h < g->ph || h >= g->ph + g->H) {
-            for (int64_t j = 0; j < c->Wp; j++) d[j] = 0;
-            continue;
-        }
-        for (int64_t j = 0; j < g->pw; j++) d[j] = 0;
-        memcpy(d + g->pw, src + (h - g->ph) * g->W, (size_t)g->W * sizeof(float));
-        for (int64_t j = g->pw + g->W; j < c->Wp; j++) d[j] = 0;
-    }
-}
-
 /* weight block it (group, block of nc output channels) to wdst: [tap k][channel r], zeros
  * past Og.  One input channel (kk taps, kk*nc floats, in L1) at a time, rather than channel-
  * major over the whole block (each store a new cache line of a block larger than L1). */
