@@ -78,14 +78,18 @@ def assert_same_bits_across_threads(fn, counts=(1, 2, 3)):
             assert np.array_equal(a, b)
 
 
+def use_isa(name):
+    """For a fixture (`yield from use_isa(name)`): the GEMM/convolution kernel
+    set `name` for the test, skipped where this CPU lacks it, then back to the
+    automatic choice."""
+    try:
+        ember._C._gemm_set_isa(name)
+    except Exception:
+        pytest.skip(f"{name} not available on this CPU")
+    yield name
+    ember._C._gemm_set_isa("auto")
+
+
 @pytest.fixture
 def avx512():
-    """The AVX-512 kernel set for the test (skipped where the CPU lacks it), then the automatic choice."""
-    from ember import _C
-
-    try:
-        _C._gemm_set_isa("avx512")
-    except Exception:
-        pytest.skip("AVX-512 not available on this CPU")
-    yield
-    _C._gemm_set_isa("auto")
+    yield from use_isa("avx512")

@@ -9,7 +9,7 @@ import ember
 import ember.nn.functional as F
 from ember import _C
 
-from conftest import assert_same_bits_across_threads
+from conftest import assert_same_bits_across_threads, use_isa
 
 TOL = {"float32": dict(rtol=1e-4, atol=1e-4), "float64": dict(rtol=1e-6, atol=1e-9)}
 
@@ -157,12 +157,7 @@ ISAS = ["portable", "avx2", "avx512"]
 
 @pytest.fixture(params=ISAS)
 def isa(request):
-    try:
-        _C._gemm_set_isa(request.param)
-    except Exception:
-        pytest.skip(f"{request.param} not available on this CPU")
-    yield request.param
-    _C._gemm_set_isa("auto")
+    yield from use_isa(request.param)
 
 
 def conv_all(x, w, b, gy, geo):

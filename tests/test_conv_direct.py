@@ -10,7 +10,7 @@ import torch.nn.functional as tF
 
 from ember import _C
 
-from conftest import assert_same_bits_across_threads
+from conftest import assert_same_bits_across_threads, use_isa
 
 
 def rand(shape, seed, dt="float32"):
@@ -33,12 +33,7 @@ DIRECT = [
 
 @pytest.fixture(params=["avx2", "avx512"])
 def isa(request):
-    try:
-        _C._gemm_set_isa(request.param)
-    except Exception:
-        pytest.skip(f"{request.param} not available on this CPU")
-    yield request.param
-    _C._gemm_set_isa("auto")
+    yield from use_isa(request.param)
 
 
 def geo_of(p, d, g):

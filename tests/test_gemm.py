@@ -9,17 +9,14 @@ import torch
 import ember
 from ember.nn.functional import linear
 
+from conftest import use_isa
+
 ISAS = ["portable", "avx2", "avx512"]
 
 
 @pytest.fixture(params=ISAS)
 def isa(request):
-    try:
-        ember._C._gemm_set_isa(request.param)
-    except Exception:
-        pytest.skip(f"{request.param} not available on this CPU")
-    yield request.param
-    ember._C._gemm_set_isa("auto")
+    yield from use_isa(request.param)
 
 
 def rnd(shape, dt, seed):

@@ -212,38 +212,39 @@ static em_tensor *run_all(int which, const geo *g, em_tensor *x, em_tensor *w, e
     return r;
 }
 
+/* Results of the first nwhich of run_all's ops (conv, grad_input, grad_weight,
+ * grad_bias) on seeded data are bit-identical on 1, 2 and 3 threads. */
+static void check_same_bits_across_threads(const geo *g, em_dtype dt, int nwhich) {
+    int nd = nd_of(g);
+    int64_t xs[4], ws[4], os[4];
+    shapes(g, xs, ws, os);
+    double *xv = vals(5, em__numel(nd, xs)), *wv = vals(6, em__numel(nd, ws)), *bv = vals(7, g->O);
+    double *gv = vals(8, em__numel(nd, os));
+    em_tensor *x = tensor_of(dt, nd, xs, xv), *w = tensor_of(dt, nd, ws, wv), *b = tensor_of(dt, 1, &g->O, bv);
+    em_tensor *gy = tensor_of(dt, nd, os, gv);
+    for (int which = 0; which < nwhich; which++) {
+        CHECK_OK(em_set_num_threads(1));
+        em_tensor *ref = run_all(which, g, x, w, b, gy);
+        for (int nt = 2; nt <= 3; nt++) {
+            CHECK_OK(em_set_num_threads(nt));
+            em_tensor *r = run_all(which, g, x, w, b, gy);
+            CHECK(r && ref && em_tensor_numel(r) == em_tensor_numel(ref) &&
+                  !memcmp(em_tensor_data(r), em_tensor_data(ref), (size_t)em_tensor_numel(r) * em_dtype_size(dt)));
+            em_tensor_free(r);
+        }
+        em_tensor_free(ref);
+    }
+    CHECK_OK(em_set_num_threads(0));
+    em_tensor_free(x), em_tensor_free(w), em_tensor_free(b), em_tensor_free(gy);
+    free(xv), free(wv), free(bv), free(gv);
+}
+
 TEST(conv_bit_identical_across_thread_counts) {
     static const geo tg[] = {{9, 4, 7, 6, 6, 3, 3, 1, 1, 1, 1, 1, 1, 2},
                              {8, 6, 6, 9, 6, 3, 3, 1, 2, 1, 1, 1, 1, 6},
                              {5, 8, 5, 5, 8, 1, 1, 1, 1, 0, 0, 1, 1, 1}};
     for (size_t c = 0; c < 3; c++)
-        for (int dti = 0; dti < 2; dti++) {
-            const geo *g = &tg[c];
-            em_dtype dt = dti ? EM_F64 : EM_F32;
-            int nd = nd_of(g);
-            int64_t xs[4], ws[4], os[4];
-            shapes(g, xs, ws, os);
-            double *xv = vals(5, em__numel(nd, xs)), *wv = vals(6, em__numel(nd, ws)), *bv = vals(7, g->O);
-            double *gv = vals(8, em__numel(nd, os));
-            em_tensor *x = tensor_of(dt, nd, xs, xv), *w = tensor_of(dt, nd, ws, wv), *b = tensor_of(dt, 1, &g->O, bv);
-            em_tensor *gy = tensor_of(dt, nd, os, gv);
-            for (int which = 0; which < 4; which++) {
-                CHECK_OK(em_set_num_threads(1));
-                em_tensor *ref = run_all(which, g, x, w, b, gy);
-                for (int nt = 2; nt <= 3; nt++) {
-                    CHECK_OK(em_set_num_threads(nt));
-                    em_tensor *r = run_all(which, g, x, w, b, gy);
-                    CHECK(r && ref && em_tensor_numel(r) == em_tensor_numel(ref) &&
-                          !memcmp(em_tensor_data(r), em_tensor_data(ref),
-                                  (size_t)em_tensor_numel(r) * em_dtype_size(dt)));
-                    em_tensor_free(r);
-                }
-                em_tensor_free(ref);
-            }
-            CHECK_OK(em_set_num_threads(0));
-            em_tensor_free(x), em_tensor_free(w), em_tensor_free(b), em_tensor_free(gy);
-            free(xv), free(wv), free(bv), free(gv);
-        }
+        for (int dti = 0; dti < 2; dti++) check_same_bits_across_threads(&tg[c], dti ? EM_F64 : EM_F32, 4);
 }
 
 /* The direct stride-1 route on both SIMD kernel sets: values against the
@@ -256,31 +257,9 @@ TEST(conv_direct_both_isas_and_threads) {
     for (int ii = 0; ii < 2; ii++) {
         if (em__gemm_set_isa(isas[ii]) != EM_OK) continue; /* the CPU lacks it */
         for (size_t c = 0; c < sizeof dg / sizeof dg[0]; c++) {
-            const geo *g = &dg[c];
             int before = test_failures;
-            check_case(g, EM_F32);
-            int nd = nd_of(g);
-            int64_t xs[4], ws[4], os[4];
-            shapes(g, xs, ws, os);
-            double *xv = vals(5, em__numel(nd, xs)), *wv = vals(6, em__numel(nd, ws)), *bv = vals(7, g->O);
-            double *gv = vals(8, em__numel(nd, os));
-            em_tensor *x = tensor_of(EM_F32, nd, xs, xv), *w = tensor_of(EM_F32, nd, ws, wv);
-            em_tensor *b = tensor_of(EM_F32, 1, &g->O, bv), *gy = tensor_of(EM_F32, nd, os, gv);
-            for (int which = 0; which < 2; which++) {
-                CHECK_OK(em_set_num_threads(1));
-                em_tensor *ref = run_all(which, g, x, w, b, gy);
-                for (int nt = 2; nt <= 3; nt++) {
-                    CHECK_OK(em_set_num_threads(nt));
-                    em_tensor *r = run_all(which, g, x, w, b, gy);
-                    CHECK(r && ref && em_tensor_numel(r) == em_tensor_numel(ref) &&
-                          !memcmp(em_tensor_data(r), em_tensor_data(ref), (size_t)em_tensor_numel(r) * 4));
-                    em_tensor_free(r);
-                }
-                em_tensor_free(ref);
-            }
-            CHECK_OK(em_set_num_threads(0));
-            em_tensor_free(x), em_tensor_free(w), em_tensor_free(b), em_tensor_free(gy);
-            free(xv), free(wv), free(bv), free(gv);
+            check_case(&dg[c], EM_F32);
+            check_same_bits_across_threads(&dg[c], EM_F32, 2);
             if (test_failures != before) fprintf(stderr, "  in isa %d case %zu\n", isas[ii], c);
         }
     }

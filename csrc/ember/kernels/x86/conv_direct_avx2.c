@@ -28,13 +28,7 @@
 #define ROWS5 ROWS4 ROW(4, 14, 8, 9)
 #define ROWS6 ROWS5 ROW(5, 15, 10, 11)
 
-#define ST(r, a0, a1) "vmovups %%ymm" #a0 ", " #r "*64(%[acc])\n\t" "vmovups %%ymm" #a1 ", " #r "*64+32(%[acc])\n\t"
-#define STS1 ST(0, 0, 1)
-#define STS2 STS1 ST(1, 2, 3)
-#define STS3 STS2 ST(2, 4, 5)
-#define STS4 STS3 ST(3, 6, 7)
-#define STS5 STS4 ST(4, 8, 9)
-#define STS6 STS5 ST(5, 10, 11)
+#include "ymm_tile.h" /* ST, STS1..STS6, ZERO_ACC */
 
 #define STEP(ROWS)                                                                                 \
     "mov (%[off]), %[t]\n\t"                                                                       \
@@ -44,19 +38,7 @@
 
 /* acc[r][0..15] = sum_{k < kc} a[k*MR + r] * b[off[k]/4 + 0..15], k ascending from 0 */
 #define LOOP(ROWS, STS)                                                                            \
-    __asm__ volatile("vxorps %%ymm0, %%ymm0, %%ymm0\n\t"                                           \
-                     "vxorps %%ymm1, %%ymm1, %%ymm1\n\t"                                           \
-                     "vxorps %%ymm2, %%ymm2, %%ymm2\n\t"                                           \
-                     "vxorps %%ymm3, %%ymm3, %%ymm3\n\t"                                           \
-                     "vxorps %%ymm4, %%ymm4, %%ymm4\n\t"                                           \
-                     "vxorps %%ymm5, %%ymm5, %%ymm5\n\t"                                           \
-                     "vxorps %%ymm6, %%ymm6, %%ymm6\n\t"                                           \
-                     "vxorps %%ymm7, %%ymm7, %%ymm7\n\t"                                           \
-                     "vxorps %%ymm8, %%ymm8, %%ymm8\n\t"                                           \
-                     "vxorps %%ymm9, %%ymm9, %%ymm9\n\t"                                           \
-                     "vxorps %%ymm10, %%ymm10, %%ymm10\n\t"                                        \
-                     "vxorps %%ymm11, %%ymm11, %%ymm11\n\t"                                        \
-                     "cmp $4, %[k]\n\t"                                                            \
+    __asm__ volatile(ZERO_ACC "cmp $4, %[k]\n\t"                                                   \
                      "jb 2f\n\t"                                                                   \
                      "1:\n\t" STEP(ROWS) STEP(ROWS) STEP(ROWS) STEP(ROWS) "sub $4, %[k]\n\t"       \
                      "cmp $4, %[k]\n\t"                                                            \

@@ -78,13 +78,7 @@ TGT static inline void out_ps(float *c, __m256 acc, int n, const em__gemm_out_f3
 #define AR_4 "(%[a3],%[L],1)"
 #define AR_5 "(%[a3],%[L],2)"
 
-#define ST(r, a0, a1) "vmovups %%ymm" #a0 ", " #r "*64(%[acc])\n\t" "vmovups %%ymm" #a1 ", " #r "*64+32(%[acc])\n\t"
-#define STS1 ST(0, 0, 1)
-#define STS2 STS1 ST(1, 2, 3)
-#define STS3 STS2 ST(2, 4, 5)
-#define STS4 STS3 ST(3, 6, 7)
-#define STS5 STS4 ST(4, 8, 9)
-#define STS6 STS5 ST(5, 10, 11)
+#include "ymm_tile.h" /* ST, STS1..STS6, ZERO_ACC */
 
 /* Half-width tiles (nr <= NR/2, the last columns of N): one vector of B per k, one FMA per row. */
 #define HROW(X, AD, r, bc, a0)                                                                    \
@@ -110,18 +104,7 @@ TGT static inline void out_ps(float *c, __m256 acc, int n, const em__gemm_out_f3
 
 /* acc[2r + h] = sum_k A(r, k) * b[k*ldb + 8h/4h ...] for r < rows (ldb in bytes) */
 #define LOOP_BODY(X, AD, ROWS, STS, ADV, BL)                                                           \
-    "vxorps %%ymm0, %%ymm0, %%ymm0\n\t"                                                            \
-    "vxorps %%ymm1, %%ymm1, %%ymm1\n\t"                                                            \
-    "vxorps %%ymm2, %%ymm2, %%ymm2\n\t"                                                            \
-    "vxorps %%ymm3, %%ymm3, %%ymm3\n\t"                                                            \
-    "vxorps %%ymm4, %%ymm4, %%ymm4\n\t"                                                            \
-    "vxorps %%ymm5, %%ymm5, %%ymm5\n\t"                                                            \
-    "vxorps %%ymm6, %%ymm6, %%ymm6\n\t"                                                            \
-    "vxorps %%ymm7, %%ymm7, %%ymm7\n\t"                                                            \
-    "vxorps %%ymm8, %%ymm8, %%ymm8\n\t"                                                            \
-    "vxorps %%ymm9, %%ymm9, %%ymm9\n\t"                                                            \
-    "vxorps %%ymm10, %%ymm10, %%ymm10\n\t"                                                         \
-    "vxorps %%ymm11, %%ymm11, %%ymm11\n\t"                                                         \
+    ZERO_ACC                                                                                       \
     "cmp $4, %[k4]\n\t"                                                                            \
     "jb 2f\n\t"                                                                                    \
     "1:\n\t" STEP(X, AD, ROWS, ADV, BL) STEP(X, AD, ROWS, ADV, BL) STEP(X, AD, ROWS, ADV, BL)                  \
