@@ -31,22 +31,6 @@
 #define DW_HSUM(v) _mm512_reduce_add_ps(v)
 #define DW_ZERO() _mm512_setzero_ps()
 #include "conv_dw_simd.inc"
-#undef DW_T
-#undef DW_V
-#undef DW_M
-#undef DW_VL
-#undef DW_FN
-#undef DW_SET1
-#undef DW_LOAD
-#undef DW_STORE
-#undef DW_FMA
-#undef DW_MASK
-#undef DW_MLOAD
-#undef DW_MFMA
-#undef DW_MSTORE
-#undef DW_ADD
-#undef DW_HSUM
-#undef DW_ZERO
 
 #define DW_T double
 #define DW_V __m512d
