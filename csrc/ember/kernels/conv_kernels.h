@@ -128,6 +128,9 @@ typedef struct {
     void (*tile)(int64_t kc, const float *w, const int64_t *off, const float *b, int64_t stride, int np,
                  int64_t row2, float *acc);
     void (*store)(const float *acc, int np, int nr, float *y, int64_t ldy, bool add, const float *bias);
+    /* dst[32k + r] = src[k*kstep + r*rstride] (r < nr), 0 (nr <= r < 32), k < nk;
+     * needs 31*|rstride| < 2^31 */
+    void (*pack)(float *dst, const float *src, int64_t nk, int64_t kstep, int64_t rstride, int nr);
 } em__conv_oc_kset;
 const em__conv_oc_kset *em__conv_oc_avx512(void); /* NULL where not built for x86-64 */
 bool em__conv_ocfwd_f32(const em__conv_geom *g, const float *x, const float *w, bool flip, const float *bias,

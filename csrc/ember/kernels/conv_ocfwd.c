@@ -66,6 +66,17 @@ static void pad_planes(void *vc, int64_t b, int64_t e, int tid) {
 static void pack_block(const oc_ctx *c, int64_t it, float *wdst) {
     int64_t NC = c->ks->nc, kk = c->g->kh * c->g->kw, R = c->R;
     int64_t gi = it / c->nob, o0 = it % c->nob * NC;
+    int nr = (int)(c->Og - o0 < NC ? c->Og - o0 : NC);
+    if (c->ks->pack && NC == 32 && (c->flip ? kk : R) < ((int64_t)1 << 31) / 32) {
+        /* the kernel set's gathers (its 32-bit indices reach 31 rows) */
+        if (!c->flip) {
+            c->ks->pack(wdst, c->w + (gi * c->Og + o0) * R, R, 1, R, nr);
+        } else {
+            for (int64_t ci = 0; ci < c->Cg; ci++)
+                c->ks->pack(wdst + ci * kk * NC, c->w + ((gi * c->Cg + ci) * c->Og + o0) * kk + kk - 1, kk, -1, kk, nr);
+        }
+        return;
+    }
     for (int64_t ci = 0; ci < c->Cg; ci++) {
         float *dst = wdst + ci * kk * NC;
         for (int64_t r = 0; r < NC; r++) {
