@@ -4,7 +4,8 @@
 
 Small ops (4 elements; matmul 4x4) measure call overhead: median time per
 call over repeated timeit runs.  Large ops (1M float32 elements) measure
-throughput.  Every library runs on 1 thread.  Ratios are ember's speed
+throughput: the best of 7 rounds in which ember and the references take turns
+(see alternating()).  Every library runs on 1 thread.  Ratios are ember's speed
 relative to the reference (>1 means ember is faster); compare ratios, not
 absolute numbers across runs.
 
@@ -32,6 +33,26 @@ torch.set_num_threads(1)
 def per_call(fn, number):
     runs = timeit.repeat(fn, number=number, repeat=7)
     return statistics.median(runs) / number
+
+
+def alternating(fns, number, repeat=7):
+    """Best time per call of each fn in fns, measured in `repeat` rounds that
+    run every fn `number` times, the order reversed every other round.
+
+    Why not per_call() one library after the other: on a shared machine the
+    load from other processes (and what they leave in the L3) drifts over a
+    few hundred milliseconds, and measuring ember's 7 repeats, then NumPy's 7,
+    let that drift land on one side only (16M-element max swung between
+    0.84x and 1.08x NumPy from run to run).  Interleaved rounds expose both
+    sides to the same conditions, and both read the same arrays, so the cache
+    state before each timed call is alike; the best round is the least
+    disturbed one."""
+    best = [float("inf")] * len(fns)
+    order = list(range(len(fns)))
+    for r in range(repeat):
+        for i in (order if r % 2 == 0 else order[::-1]):
+            best[i] = min(best[i], timeit.timeit(fns[i], number=number) / number)
+    return best
 
 
 def small_ops():
@@ -76,7 +97,7 @@ def large_ops(n):
     print(f"| {'op':<6} | {'ember':>8} | {'NumPy':>8} | {'PyTorch':>8} | {'ember/NumPy':>11} | {'ember/torch':>11} |")
     print(f"|{'-' * 8}|{'-' * 10}|{'-' * 10}|{'-' * 10}|{'-' * 13}|{'-' * 13}|")
     for name, fe, fn, ft in cases:
-        te, tn, tt = per_call(fe, 20), per_call(fn, 20), per_call(ft, 20)
+        te, tn, tt = alternating((fe, fn, ft), 20)
         me, mn, mt = n / te / 1e6, n / tn / 1e6, n / tt / 1e6
         print(f"| {name:<6} | {me:8.0f} | {mn:8.0f} | {mt:8.0f} | {me / mn:10.2f}x | {me / mt:10.2f}x |")
 
@@ -135,7 +156,7 @@ def bandwidth_table(n, bandwidth):
         for nt in (1, 2):
             ember.set_num_threads(nt)
             with threadpool_limits(nt):
-                te, tn = per_call(fe, number), per_call(fn, number)
+                te, tn = alternating((fe, fn), number)
             ge, gn = BYTES_PER_ELEM[name] * n / te / 1e9, BYTES_PER_ELEM[name] * n / tn / 1e9
             print(f"| {name:<5} | {nt:>3} | {ge:10.1f} | {gn:10.1f} | {tn / te:10.2f}x | "
                   f"{ge / bandwidth[nt]:14.0%} |")
