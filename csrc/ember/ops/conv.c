@@ -370,11 +370,11 @@ static int64_t plan_blocks(const em__conv_geom *g, conv_ctx *c) {
  * longer than the chunk, so that they do not all map to the same L1 sets.  Measured at 64->256 @56, one
  * thread: 256 columns 20% faster than one call, 512 and 128 slower than 256.  Returns the per-thread
  * scratch (elements), 0 where one call is kept (small gy: already read in place).  The GEMM's summation
- * order does not depend on N, so the bits are those of one call. */
+ * order does not depend on N, so the bits are those of one call.  For 1x1 stride-1 geometries only. */
 static int64_t plan_pointwise_bwd_x(const em__conv_geom *g, size_t es, conv_ctx *c) {
     int64_t Og = g->O / g->groups, P = g->OH * g->OW;
     c->pw_cols = 0;
-    if (!is_pointwise(g) || (double)Og * (double)P * (double)es <= PW_DIRECT_BYTES || P <= PW_COLS ||
+    if ((double)Og * (double)P * (double)es <= PW_DIRECT_BYTES || P <= PW_COLS ||
         (double)Og * PW_COLS * (double)es > PW_DIRECT_BYTES)
         return 0;
     c->pw_cols = PW_COLS;

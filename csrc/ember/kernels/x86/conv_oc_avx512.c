@@ -56,27 +56,13 @@
 #define T7(S) P7(S) POS2(0, S, 31, 14, 15) POS2(1, S, 30, 16, 17) POS2(2, S, 31, 18, 19) POS2(3, S, 30, 20, 21) \
     POS2(4, S, 31, 22, 23) POS2(5, S, 30, 24, 25) POS2(6, S, 31, 26, 27)
 
-/* position i's 32 sums to acc[32i .. 32i + 31] */
-#define ST(i, a0, a1) "vmovups %%zmm" #a0 ", " #i "*128(%[acc])\n\t" "vmovups %%zmm" #a1 ", " #i "*128+64(%[acc])\n\t"
-#define S1 ST(0, 0, 1)
-#define S2 S1 ST(1, 2, 3)
-#define S3 S2 ST(2, 4, 5)
-#define S4 S3 ST(3, 6, 7)
-#define S5 S4 ST(4, 8, 9)
-#define S6 S5 ST(5, 10, 11)
-#define S7 S6 ST(6, 12, 13)
-#define S8 S7 ST(7, 14, 15)
-#define S9 S8 ST(8, 16, 17)
-#define S10 S9 ST(9, 18, 19)
-#define S11 S10 ST(10, 20, 21)
-#define S12 S11 ST(11, 22, 23)
-#define S13 S12 ST(12, 24, 25)
-#define S14 S13 ST(13, 26, 27)
-
+/* position i's 32 sums to acc[32i .. 32i + 31]: the 12 x 32 tile's stores and zeroing (position i
+ * in zmm(2i), zmm(2i+1), as tile row i there), extended to 14 positions */
+#include "zmm_tile.h" /* ST, STS1..STS12, ZERO_ACC */
+#define STS13 STS12 ST(12, 24, 25)
+#define STS14 STS13 ST(13, 26, 27)
 #define Z(a) "vpxord %%zmm" #a ", %%zmm" #a ", %%zmm" #a "\n\t"
-#define ZERO28                                                                                     \
-    Z(0) Z(1) Z(2) Z(3) Z(4) Z(5) Z(6) Z(7) Z(8) Z(9) Z(10) Z(11) Z(12) Z(13) Z(14) Z(15) Z(16)   \
-        Z(17) Z(18) Z(19) Z(20) Z(21) Z(22) Z(23) Z(24) Z(25) Z(26) Z(27)
+#define ZERO28 ZERO_ACC Z(24) Z(25) Z(26) Z(27)
 
 #define STEP(PS)                                                                                   \
     "mov (%[off]), %[t]\n\t"                                                                       \
@@ -104,28 +90,28 @@
 
 #define CASES(S)                                                                                   \
     switch (np) {                                                                                  \
-    case 1: LOOP(P1(S), S1); break;                                                                \
-    case 2: LOOP(P2(S), S2); break;                                                                \
-    case 3: LOOP(P3(S), S3); break;                                                                \
-    case 4: LOOP(P4(S), S4); break;                                                                \
-    case 5: LOOP(P5(S), S5); break;                                                                \
-    case 6: LOOP(P6(S), S6); break;                                                                \
-    case 7: LOOP(P7(S), S7); break;                                                                \
-    case 8: LOOP(P8(S), S8); break;                                                                \
-    case 9: LOOP(P9(S), S9); break;                                                                \
-    case 10: LOOP(P10(S), S10); break;                                                             \
-    case 11: LOOP(P11(S), S11); break;                                                             \
-    case 12: LOOP(P12(S), S12); break;                                                             \
-    case 13: LOOP(P13(S), S13); break;                                                             \
-    default: LOOP(P14(S), S14); break;                                                             \
+    case 1: LOOP(P1(S), STS1); break;                                                                \
+    case 2: LOOP(P2(S), STS2); break;                                                                \
+    case 3: LOOP(P3(S), STS3); break;                                                                \
+    case 4: LOOP(P4(S), STS4); break;                                                                \
+    case 5: LOOP(P5(S), STS5); break;                                                                \
+    case 6: LOOP(P6(S), STS6); break;                                                                \
+    case 7: LOOP(P7(S), STS7); break;                                                                \
+    case 8: LOOP(P8(S), STS8); break;                                                                \
+    case 9: LOOP(P9(S), STS9); break;                                                                \
+    case 10: LOOP(P10(S), STS10); break;                                                             \
+    case 11: LOOP(P11(S), STS11); break;                                                             \
+    case 12: LOOP(P12(S), STS12); break;                                                             \
+    case 13: LOOP(P13(S), STS13); break;                                                             \
+    default: LOOP(P14(S), STS14); break;                                                             \
     }
 
 #define CASES2(S)                                                                                  \
     switch (np) {                                                                                  \
-    case 8: LOOP(T4(S), S8); break;                                                                \
-    case 10: LOOP(T5(S), S10); break;                                                              \
-    case 12: LOOP(T6(S), S12); break;                                                              \
-    default: LOOP(T7(S), S14); break;                                                              \
+    case 8: LOOP(T4(S), STS8); break;                                                                \
+    case 10: LOOP(T5(S), STS10); break;                                                              \
+    case 12: LOOP(T6(S), STS12); break;                                                              \
+    default: LOOP(T7(S), STS14); break;                                                              \
     }
 
 TGT static void tile_f32(int64_t kc, const float *w, const int64_t *off, const float *b, int64_t stride, int np,

@@ -1,6 +1,7 @@
 /* Inline-asm pieces shared by the AVX-512 12 x 32 micro-kernels (the GEMM's,
  * kernels/x86/gemm_avx512.c, and the direct convolution's,
- * kernels/x86/conv_direct_avx512.c): the 24 accumulators are zmm0..zmm23,
+ * kernels/x86/conv_direct_avx512.c; the output-channel conv kernel,
+ * kernels/x86/conv_oc_avx512.c, adds two rows): the 24 accumulators are zmm0..zmm23,
  * tile row r in zmm(2r) and zmm(2r+1).  STSn stores rows 0..n-1 to the
  * 128-byte rows of %[acc]; ZERO_ACC clears all 24. */
 #ifndef EMBER_KERNELS_X86_ZMM_TILE_H
