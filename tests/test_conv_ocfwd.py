@@ -1,7 +1,8 @@
-"""The output-channel-vectorised direct convolution (kernels/conv_ocfwd.c and
-kernels/x86/conv_oc_avx512.c, AVX-512 only) against PyTorch in float64: forward (strides 1
-and 2) and grad_input (stride 1: the forward of grad_output with the flipped kernel), bit
-identity across thread counts, and that the shape rule routes what it claims.
+"""The output-channel-vectorised direct convolution (kernels/conv_ocfwd.c with the micro-kernels
+kernels/x86/conv_oc_avx512.c and conv_oc_avx2.c; every test runs on both kernel sets) against
+PyTorch in float64: forward (strides 1 and 2) and grad_input (stride 1: the forward of
+grad_output with the flipped kernel), bit identity across thread counts, and that the shape
+rule routes what it claims.
 
 EMBER_CONV_OCFWD=1 takes the route wherever the kernel can run (so awkward shapes the shape
 rule leaves to the other routes are checked too), =0 turns it off; the variable is read at
@@ -14,15 +15,20 @@ import torch.nn.functional as tF
 import ember
 from ember import _C
 
-from conftest import assert_same_bits_across_threads
+from conftest import assert_same_bits_across_threads, use_isa
 
 
 def rand(shape, seed):
     return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
 
 
+@pytest.fixture(params=["avx2", "avx512"])
+def isa(request):
+    yield from use_isa(request.param)
+
+
 @pytest.fixture
-def forced(avx512, monkeypatch):
+def forced(isa, monkeypatch):
     monkeypatch.setenv("EMBER_CONV_OCFWD", "1")
 
 
@@ -36,8 +42,9 @@ def tol(c_in_per_group, k):
     return dict(rtol=1e-4, atol=2e-6 * np.sqrt(c_in_per_group * k * k) * 10)
 
 
-# (N, C, H, W, O, kernel, stride, padding); OW covers 1..57 (one-row tiles of up to 14,
-# two-row tiles for OW 4..7), O not a multiple of 16 or 32, C = 1, 3, 17
+# (N, C, H, W, O, kernel, stride, padding); OW covers 1..57 (AVX-512: one-row tiles of up to
+# 14, two-row tiles for OW 4..7; AVX2: one-row tiles of up to 6), O not a multiple of 16 or 32,
+# C = 1, 3, 17
 SHAPES = [
     (1, 3, 5, 1, 17, 3, 1, 1),      # OW 1
     (3, 1, 6, 3, 1, 3, 1, 1),       # OW 3, one output channel
@@ -134,11 +141,15 @@ def run_mode(monkeypatch, mode, fn):
     return np.asarray(fn())
 
 
-def test_shape_rule_routes_resnet_layers(avx512, monkeypatch):
-    # 576 taps: the other AVX-512 routes sum them in two blocks added through y, this route in
+# the output channels of a block: whole blocks take the route by default
+BLOCK = {"avx2": 16, "avx512": 32}
+
+
+def test_shape_rule_routes_resnet_layers(isa, monkeypatch):
+    # 576 taps: the other routes sum them in two or three blocks added through y, this route in
     # one chain, so the bits tell the routes apart; the default must match the forced route on
-    # a 3x3 layer with whole 32-channel blocks, and the other routes where O is not a multiple
-    # of 32
+    # a 3x3 layer with whole channel blocks, and the other routes where O is not a multiple of
+    # the block
     x, w, b = rand((2, 64, 14, 14), 19), rand((64, 64, 3, 3), 20), rand((64,), 21)
     gy = rand((2, 64, 14, 14), 22)
     conv = lambda: _C._conv(x, w, b, (1, 1), (1, 1), (1, 1), 1)  # noqa: E731
@@ -148,25 +159,10 @@ def test_shape_rule_routes_resnet_layers(avx512, monkeypatch):
         assert not np.array_equal(on, off)
         assert np.array_equal(auto, on)
         np.testing.assert_allclose(on, off, rtol=1e-4, atol=1e-4)
-    w2, b2 = rand((48, 64, 3, 3), 23), rand((48,), 24)
+    o2 = BLOCK[isa] + 8
+    w2, b2 = rand((o2, 64, 3, 3), 23), rand((o2,), 24)
     conv2 = lambda: _C._conv(x, w2, b2, (1, 1), (1, 1), (1, 1), 1)  # noqa: E731
     on, off, auto = (run_mode(monkeypatch, m, conv2) for m in ("1", "0", None))
     assert not np.array_equal(on, off)
     assert np.array_equal(auto, off)
     np.testing.assert_allclose(on, ref(x, w2, b2, 1, 1), **tol(64, 3))
-
-
-def test_avx2_keeps_its_routes(monkeypatch):
-    # the route is AVX-512 only: forced on under the AVX2 kernel set nothing changes
-    try:
-        _C._gemm_set_isa("avx2")
-    except Exception:
-        pytest.skip("AVX2 not available on this CPU")
-    try:
-        x, w = rand((1, 64, 9, 9), 25), rand((32, 64, 3, 3), 26)
-        conv = lambda: _C._conv(x, w, None, (1, 1), (1, 1), (1, 1), 1)  # noqa: E731
-        on, off = (run_mode(monkeypatch, m, conv) for m in ("1", "0"))
-        assert np.array_equal(on, off)
-        np.testing.assert_allclose(on, ref(x, w, None, 1, 1), **tol(64, 3))
-    finally:
-        _C._gemm_set_isa("auto")

@@ -451,7 +451,14 @@ static bool try_direct_f64(const em__conv_geom *g, const double *x, const double
             c.cpi = CDIV(c.P, c.nw);                                                                            \
             c.nchunk = g->N * c.cpi;                                                                            \
         } else { /* small images: chunks run across images, staged in Ct (slivers may straddle two) */        \
+            /* about nc columns, but at least 4 chunks a thread (a multiple of the thread count with one      \
+             * group) while chunks keep 4 slivers: at nc = 4080 (AVX2) the 8 images of 256@14 made one        \
+             * chunk, and 2 threads ran slower than 1.  Chunks never change a bit (the same chains).  */      \
+            int nt = em__threads();                                                                             \
             c.nchunk = CDIV(ncols, ks->nc);                                                                     \
+            if (G * c.nchunk < 4 * nt) c.nchunk = CDIV(4 * nt, G);                                              \
+            if (G == 1) c.nchunk = CDIV(c.nchunk, nt) * nt;                                                     \
+            if (c.nchunk > CDIV(ncols, 4 * NR)) c.nchunk = CDIV(ncols, 4 * NR);                                 \
             c.nw = CDIV(CDIV(ncols, c.nchunk), NR) * NR;                                                        \
             c.nchunk = CDIV(ncols, c.nw);                                                                       \
         }                                                                                                       \

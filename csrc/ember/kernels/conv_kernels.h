@@ -113,26 +113,30 @@ typedef struct {
 const em__conv_gw_kset *em__conv_gw_avx512(void); /* NULL where not built for x86-64 */
 bool em__conv_gwdirect_f32(const em__conv_geom *g, const float *gy, const float *x, float *gw, em_status *st);
 
-/* Output-channel-vectorised direct convolution (kernels/conv_ocfwd.c, kernel
- * kernels/x86/conv_oc_avx512.c).  em__conv_ocfwd_f32 runs the forward of
+/* Output-channel-vectorised direct convolution (kernels/conv_ocfwd.c, kernels
+ * kernels/x86/conv_oc_avx512.c and conv_oc_avx2.c).  em__conv_ocfwd_f32 runs the forward of
  * em__conv_igemm_fwd_f32 (same contract, flip included) and returns true with
  * *st set, or false where it does not apply (the caller's route runs).
- * tile: acc[32i + l] = sum_{k < kc} w[32k + l] * b[off[k]/4 + i*stride] for
- *   i < np <= npmax, l < 32 (one FMA chain per element, k ascending from 0;
- *   stride 1 or 2; off in bytes).  row2 != 0: two rows of L = np/2 positions
+ * tile: acc[nc*i + l] = sum_{k < kc} w[nc*k + l] * b[off[k]/4 + i*stride] for
+ *   i < np <= npmax, l < nc (one FMA chain per element, k ascending from 0;
+ *   stride 1 or 2; off in bytes).  row2 != 0 (npmax >= 8 only; the driver
+ *   pairs rows where 2*OW <= npmax): two rows of L = np/2 positions
  *   (np in 8, 10, 12, 14), position L + i at b + row2 + i*stride instead.
- * store: y[r*ldy + i] = acc[32i + r] (+ bias[r] when bias != NULL), or
- *   y[r*ldy + i] += acc[32i + r] when add, for r < nr <= 32, i < np <= 16. */
+ * store: y[r*ldy + i] = acc[nc*i + r] (+ bias[r] when bias != NULL), or
+ *   y[r*ldy + i] += acc[nc*i + r] when add, for r < nr <= nc, i < np <= npmax. */
 typedef struct {
     int nc, npmax; /* output channels and positions of a tile */
     void (*tile)(int64_t kc, const float *w, const int64_t *off, const float *b, int64_t stride, int np,
                  int64_t row2, float *acc);
     void (*store)(const float *acc, int np, int nr, float *y, int64_t ldy, bool add, const float *bias);
-    /* dst[32k + r] = src[k*kstep + r*rstride] (r < nr), 0 (nr <= r < 32), k < nk;
+    /* (may be NULL: the driver packs) dst[32k + r] = src[k*kstep + r*rstride] (r < nr),
+     * 0 (nr <= r < 32), k < nk, for nc = 32;
      * needs 31*|rstride| < 2^31 */
     void (*pack)(float *dst, const float *src, int64_t nk, int64_t kstep, int64_t rstride, int nr);
 } em__conv_oc_kset;
-const em__conv_oc_kset *em__conv_oc_avx512(void); /* NULL where not built for x86-64 */
+/* NULL where not built for x86-64 */
+const em__conv_oc_kset *em__conv_oc_avx512(void); /* nc 32, npmax 14, two-row tiles */
+const em__conv_oc_kset *em__conv_oc_avx2(void);   /* nc 16, npmax 6, one row a tile */
 bool em__conv_ocfwd_f32(const em__conv_geom *g, const float *x, const float *w, bool flip, const float *bias,
                         float *y, em_status *st);
 

@@ -2,9 +2,10 @@
  * docs/kernels.md, section Convolution; contract in conv_kernels.h).
  *
  * The SIMD lanes run over output channels instead of output positions: a
- * tile is up to 14 consecutive output positions of one output row times 32
- * output channels (kernels/x86/conv_oc_avx512.c).  Per tap (channel, kernel
- * row, kernel column) it loads 32 packed weights and broadcasts one input
+ * tile is up to npmax consecutive output positions of one output row times nc
+ * output channels (AVX-512: 14 x 32, kernels/x86/conv_oc_avx512.c; AVX2: 6 x
+ * 16, conv_oc_avx2.c).  Per tap (channel, kernel
+ * row, kernel column) it loads nc packed weights and broadcasts one input
  * value per position from the zero-padded input, read in place; since the
  * positions of a tile are one run of one output row, their input addresses
  * are a base plus compile-time displacements.  So unlike the position-
@@ -12,7 +13,7 @@
  * is computed and dropped, and unlike the packed implicit GEMM no input is
  * packed; the tile's sums are transposed to the NCHW output once, at the end.
  *
- * Work items are (group, block of 32 output channels, block of output rows
+ * Work items are (group, block of nc output channels, block of output rows
  * counted across the images), channel blocks outermost where the weights
  * outweigh the input, else row blocks (whole images) outermost; the operand
  * that is reused is packed or padded by each thread just before use, so it
@@ -170,8 +171,10 @@ static int env_mode(void) {
 
 bool em__conv_ocfwd_f32(const em__conv_geom *g, const float *x, const float *w, bool flip, const float *bias,
                         float *y, em_status *st) {
-    if (em__gemm_active_isa() != EM__GEMM_AVX512) return false;
-    const em__conv_oc_kset *ks = em__conv_oc_avx512();
+    em__gemm_isa isa = em__gemm_active_isa();
+    const em__conv_oc_kset *ks = isa == EM__GEMM_AVX512 ? em__conv_oc_avx512()
+                                 : isa == EM__GEMM_AVX2  ? em__conv_oc_avx2()
+                                                         : NULL;
     int mode = env_mode();
     if (!ks || mode == 0) return false;
     if (g->sw < 1 || g->sw > 2 || g->sh < 1) return false; /* the kernel's displacements: stride 1 or 2 */
@@ -181,8 +184,9 @@ bool em__conv_ocfwd_f32(const em__conv_geom *g, const float *x, const float *w, 
     if (g->N * c.P == 0 || c.Og == 0 || c.R == 0) return false;
     if (mode < 0) {
         /* measured (docs/kernels.md): faster than the other routes for strides 1 and 2 with
-         * whole blocks of 32 output channels and rows of 7 or more; not for 1x1 kernels (the
-         * 1x1 stride-2 256->512 layer ran 3% slower: few taps per padded input value) */
+         * whole blocks of nc output channels and rows of 7 or more, on AVX-512 and on AVX2;
+         * not for 1x1 kernels (the 1x1 stride-2 256->512 layer ran 3% slower: few taps per
+         * padded input value) */
         if (g->sh != g->sw || c.Og % NC || g->OW < 7 || kk == 1) return false;
     }
     c.Hp = g->H + 2 * g->ph, c.Wp = g->W + 2 * g->pw, c.rs = g->C * c.Wp, c.img = c.Hp * c.rs;
