@@ -113,6 +113,20 @@ def test_paths_agree_and_threads_bit_identical():
         assert np.allclose(r, res["portable"], rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.parametrize("isa", ["avx2", "avx512"], indirect=True)
+@pytest.mark.parametrize("k", [300, 1100, 2100])
+def test_packed_a_gives_the_bits_of_a_read_in_place(isa, k):
+    # A's rows 4.4 or 8.4 KB apart: a 144-row (AVX2) / 96-row (AVX-512) block spans more than
+    # half the L2 and is packed; 16-row slices run the skinny form, which reads A in place with
+    # the same chains (one per kc block of K), so every row must come out bit for bit
+    a, b = rnd((200, k), "float32", 14), rnd((k, 70), "float32", 15)
+    full = np.asarray(ember.matmul(ember.asarray(a), ember.asarray(b)))
+    for i in range(0, 200, 16):
+        rows = np.asarray(ember.matmul(ember.asarray(a[i:i + 16]), ember.asarray(b)))
+        assert np.array_equal(full[i:i + 16], rows), i
+    close(full, a.astype(np.float64) @ b.astype(np.float64), "float32", k)
+
+
 def test_errors_name_shapes():
     with pytest.raises(ValueError, match=r"\(3, 4\).*\(5, 6\)"):
         ember.matmul(ember.ones((3, 4)), ember.ones((5, 6)))

@@ -25,6 +25,7 @@
 #include "gemm.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 #include <pthread.h>
 
@@ -220,7 +221,7 @@ SCALAR_ACT(f64, double, exp, tanh, erf)
     }                                                                                                      \
     /* 4 x NR tiles fill the 16 baseline (SSE2) vector registers */                                      \
     static const em__gemm_kset_##S portable_##S = {MR, NR, 1, 1, 64, 0, 256, 144, 4080, ukr_##S, dot_##S, row_##S, \
-                                                   NULL, NULL};
+                                                   NULL, NULL, 0};
 
 PORTABLE_KERNELS(f32, float, 4, 16, 8)
 PORTABLE_KERNELS(f64, double, 4, 8, 4)
@@ -565,6 +566,12 @@ PORTABLE_KERNELS(f64, double, 4, 8, 4)
             x.per_thread = d->lda_col != 1 ? M * K : 0;                                                        \
         } else {                                                                                               \
             x.form = F_PACKED, runit = ks->mc, cunit = ks->nc;                                                 \
+            /* A is packed when an mc x kc block of it spans more than half the L2: rows further apart      \
+             * share L2 sets (Zen 3's 8-way 512 KiB L2 repeats every 64 KiB, so the 144 rows of a 1024 x 1024 \
+             * A, 4 KiB apart, put 9 lines in each set and the block streamed from L3 for every sliver) */  \
+            double span = d->lda_col == 1 ? (double)EM_MIN(M, ks->mc) * (double)llabs(d->lda_row)               \
+                                          : (double)kc * (double)llabs(d->lda_col);                            \
+            if (ks->l2 && span * (double)sizeof(T) > (double)ks->l2 / 2) x.a_direct = false;   \
             x.a_size = x.a_direct ? 0 : CDIV(EM_MIN(M, ks->mc), ks->mr) * ks->mr * kc;                         \
             /* a small B is read in place: packing would cost more than its strided rows do */              \
             x.b_direct = d->ldb_col == 1 && (double)K * N * sizeof(T) <= B_DIRECT_BYTES;                       \

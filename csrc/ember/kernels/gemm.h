@@ -107,6 +107,7 @@ typedef EM__GEMM_OUT(double) em__gemm_out_f64;
         void (*pack_t)(int64_t kc, int w, const T *src, int64_t ld, int W, T *dst);                           \
         void (*ukr_w)(int64_t kc, const T *a, int64_t ars, int64_t acs, const T *b, int64_t ldb, T *c,        \
                       int64_t ldc, int mr, int nr, const em__gemm_out_##S *o);                                \
+        int64_t l2; /* bytes of L2 the blocks are sized for (0: no rule on reading A in place) */          \
     } em__gemm_kset_##S;
 EM__GEMM_KSET(f32, float)
 EM__GEMM_KSET(f64, double)

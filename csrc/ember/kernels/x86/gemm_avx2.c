@@ -645,9 +645,9 @@ TGT void em__gemm_pack_t_f64(int64_t kc, int w, const double *src, int64_t ld, i
  * stays in L1 while the mc rows of A stream from L2; the kc x nc panel of B
  * lives in L2/L3.  Row kernel: 8 vectors = 64 floats / 32 doubles. */
 static const em__gemm_kset_f32 kset_f32 = {6, NR_F32, 4, 8, 64, 2, 256, 144, 4080, ukr_f32, dot_f32, row_f32,
-                                           em__gemm_pack_t_f32, ukr_wide_f32};
+                                           em__gemm_pack_t_f32, ukr_wide_f32, 512 * 1024};
 static const em__gemm_kset_f64 kset_f64 = {6, NR_F64, 4, 8, 32, 2, 256, 72, 4080, ukr_f64, dot_f64, row_f64,
-                                           em__gemm_pack_t_f64, ukr_wide_f64};
+                                           em__gemm_pack_t_f64, ukr_wide_f64, 512 * 1024};
 const em__gemm_kset_f32 *em__gemm_avx2_f32(void) { return &kset_f32; }
 const em__gemm_kset_f64 *em__gemm_avx2_f64(void) { return &kset_f64; }
 

@@ -804,9 +804,9 @@ TGT static void row_f64(int64_t kc, const double *a, const double *b, int64_t ld
  * of B, 1 MiB, stays in L2).  Row kernel: 8 vectors = 128 floats / 64
  * doubles. */
 static const em__gemm_kset_f32 kset_f32 = {MR, NR_F32, 4, 8, 128, 4, 512, 96, 512, ukr_f32, dot_f32, row_f32,
-                                           em__gemm_pack_t_f32, ukr_wide_f32};
+                                           em__gemm_pack_t_f32, ukr_wide_f32, 2048 * 1024};
 static const em__gemm_kset_f64 kset_f64 = {MR, NR_F64, 4, 8, 64, 4, 512, 96, 256, ukr_f64, dot_f64, row_f64,
-                                           em__gemm_pack_t_f64, ukr_wide_f64};
+                                           em__gemm_pack_t_f64, ukr_wide_f64, 2048 * 1024};
 const em__gemm_kset_f32 *em__gemm_avx512_f32(void) { return &kset_f32; }
 const em__gemm_kset_f64 *em__gemm_avx512_f64(void) { return &kset_f64; }
 
