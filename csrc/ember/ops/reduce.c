@@ -384,22 +384,28 @@ static void store_count(const rctx *c, int64_t cnt, char *out) {
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(EM_NO_SIMD_CLONES)
 #include <immintrin.h>
 #define FEXT_N 2048 /* = EXT_CHUNK / sizeof(float) */
-/* Software prefetch FEXT_PF floats (4 KiB) ahead, two lines per 8 vectors.
- * When the array comes from DRAM (beyond what the L3 holds for this core),
- * the loop issues two fused uops per 64 bytes (max and the detector add, each
- * with its load), so the reorder buffer alone keeps fewer lines in flight
- * than NumPy's one-op loop; the prefetch puts them in flight early.  Measured
- * on a 512 MB array (1 thread): 13.6 -> 15.1 GB/s, NumPy's max 16 GB/s; no
- * change when L2/L3-resident.  A prefetch past the array end is harmless
+/* AVX-512 only: software prefetch FEXT_PF floats (4 KiB) ahead, two lines per
+ * 8 vectors.  When the array comes from DRAM (beyond what the L3 holds for
+ * this core), the loop issues two fused uops per 64 bytes (max and the
+ * detector add, each with its load), so the reorder buffer alone keeps fewer
+ * lines in flight than NumPy's one-op loop; the prefetch puts them in flight
+ * early.  Measured on a Xeon, 512 MB array (1 thread): 13.6 -> 15.1 GB/s,
+ * NumPy's max 16 GB/s; no change when L2/L3-resident.  On Zen 3 (AVX2) the
+ * same two prefetches per 8 vectors (every other line) cut 16M from 11-13 to
+ * 7-8 GB/s, and one per line was level with none at 16M and slower at 1M, so
+ * the AVX2 loop has none.  A prefetch past the array end is harmless
  * (prefetches never fault) and it changes no result. */
 #define FEXT_PF 1024
+#define FEXT_PF512(x, i)                                                                \
+    _mm_prefetch((const char *)((x) + (i) + FEXT_PF), _MM_HINT_T0);                     \
+    _mm_prefetch((const char *)((x) + (i) + FEXT_PF + 64), _MM_HINT_T0);
+#define FEXT_NO_PF(x, i)
 
-#define FEXT_BODY(V, W, LOAD, MAX, MIN, ZERO, ADD, HMAX, HMIN, NONFINITE)              \
+#define FEXT_BODY(V, W, LOAD, MAX, MIN, ZERO, ADD, HMAX, HMIN, NONFINITE, PF)          \
     V a[8], s0 = ZERO(), s1 = ZERO();                                                   \
     _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++) a[k] = LOAD(x + W * k);         \
     for (int i = 0; i < FEXT_N; i += 8 * W) {                                           \
-        _mm_prefetch((const char *)(x + i + FEXT_PF), _MM_HINT_T0);                     \
-        _mm_prefetch((const char *)(x + i + FEXT_PF + 4 * W), _MM_HINT_T0);             \
+        PF(x, i)                                                                        \
         _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++) { /* registers, not memory */ \
             V v = LOAD(x + i + W * k);                                                  \
             a[k] = want_max ? MAX(a[k], v) : MIN(a[k], v);                              \
@@ -435,7 +441,7 @@ __attribute__((target("avx2"))) static inline float hext256(__m256 v, bool want_
 __attribute__((target("avx512f"), always_inline)) static inline bool fext_avx512_(const float *x, const bool want_max,
                                                                                 float *out) {
     FEXT_BODY(__m512, 16, _mm512_loadu_ps, _mm512_max_ps, _mm512_min_ps, _mm512_setzero_ps, _mm512_add_ps,
-              HMAX512, HMIN512, NONFINITE512)
+              HMAX512, HMIN512, NONFINITE512, FEXT_PF512)
 }
 __attribute__((target("avx512f"))) static bool fext_avx512(const float *x, bool want_max, float *out) {
     return want_max ? fext_avx512_(x, true, out) : fext_avx512_(x, false, out);
@@ -443,7 +449,7 @@ __attribute__((target("avx512f"))) static bool fext_avx512(const float *x, bool 
 __attribute__((target("avx2"), always_inline)) static inline bool fext_avx2_(const float *x, const bool want_max,
                                                                            float *out) {
     FEXT_BODY(__m256, 8, _mm256_loadu_ps, _mm256_max_ps, _mm256_min_ps, _mm256_setzero_ps, _mm256_add_ps,
-              HMAX256, HMIN256, NONFINITE256)
+              HMAX256, HMIN256, NONFINITE256, FEXT_NO_PF)
 }
 __attribute__((target("avx2"))) static bool fext_avx2(const float *x, bool want_max, float *out) {
     return want_max ? fext_avx2_(x, true, out) : fext_avx2_(x, false, out);
