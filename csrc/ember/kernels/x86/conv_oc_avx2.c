@@ -42,20 +42,11 @@
     "add $8, %[off]\n\t"
 
 /* acc[16i + l] = sum_{k < kc} w[16k + l] * b[off[k]/4 + i*S], k ascending from 0 (one chain per
- * element); the loop runs two taps a turn */
+ * element) */
+#include "oc_loop.h"
 #define LOOP(PS, STS)                                                                              \
-    __asm__ volatile(ZERO_ACC "cmp $2, %[k]\n\t"                                                   \
-                     "jb 2f\n\t"                                                                   \
-                     "1:\n\t" STEP(PS) STEP(PS) "sub $2, %[k]\n\t"                                 \
-                     "cmp $2, %[k]\n\t"                                                            \
-                     "jae 1b\n\t"                                                                  \
-                     "2:\n\t"                                                                      \
-                     "test %[k], %[k]\n\t"                                                         \
-                     "jz 4f\n\t" STEP(PS) "4:\n\t" STS                                             \
-                     : [w] "+r"(w), [off] "+r"(off), [k] "+r"(k), [t] "=&r"(t)                      \
-                     : [b] "r"(b), [acc] "r"(acc)                                                  \
-                     : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",     \
-                       "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "memory", "cc")
+    OC_LOOP(ZERO_ACC, STEP, PS, STS, "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",  \
+            "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15")
 
 #define CASES(S)                                                                                   \
     switch (np) {                                                                                  \
@@ -70,8 +61,9 @@
 /* one row only (row2 is 0: the driver pairs rows only for kernels of 8 or more positions) */
 TGT static void tile_f32(int64_t kc, const float *w, const int64_t *off, const float *b, int64_t stride, int np,
                          int64_t row2, float *acc) {
-    (void)row2;
     int64_t k = kc, t;
+    (void)row2;
+    const float *b2 = b; /* OC_LOOP's second-row operand: unused by these one-row loops */
     /* a copy of the loop per position count and stride (the displacements are immediates) */
     if (stride == 1) {
         CASES(1)

@@ -71,22 +71,13 @@
     "add $8, %[off]\n\t"
 
 /* acc[32i + l] = sum_{k < kc} w[32k + l] * b[off[k]/4 + i*S], k ascending from 0 (one chain per
- * element); the loop runs two taps a turn */
+ * element) */
+#include "oc_loop.h"
 #define LOOP(PS, STS)                                                                              \
-    __asm__ volatile(ZERO28 "cmp $2, %[k]\n\t"                                                     \
-                     "jb 2f\n\t"                                                                   \
-                     "1:\n\t" STEP(PS) STEP(PS) "sub $2, %[k]\n\t"                                 \
-                     "cmp $2, %[k]\n\t"                                                            \
-                     "jae 1b\n\t"                                                                  \
-                     "2:\n\t"                                                                      \
-                     "test %[k], %[k]\n\t"                                                         \
-                     "jz 4f\n\t" STEP(PS) "4:\n\t" STS                                             \
-                     : [w] "+r"(w), [off] "+r"(off), [k] "+r"(k), [t] "=&r"(t)                      \
-                     : [b] "r"(b), [b2] "r"(b2), [acc] "r"(acc)                                                  \
-                     : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",     \
-                       "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16",      \
-                       "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24",     \
-                       "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31", "memory", "cc")
+    OC_LOOP(ZERO28, STEP, PS, STS, "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", \
+            "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18",      \
+            "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28",     \
+            "xmm29", "xmm30", "xmm31")
 
 #define CASES(S)                                                                                   \
     switch (np) {                                                                                  \
