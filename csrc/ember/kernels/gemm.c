@@ -580,7 +580,7 @@ PORTABLE_KERNELS(f64, double, 4, 8, 4)
              * A, 4 KiB apart, put 9 lines in each set and the block streamed from L3 for every sliver) */  \
             double span = d->lda_col == 1 ? (double)EM_MIN(M, ks->mc) * (double)llabs(d->lda_row)               \
                                           : (double)kc * (double)llabs(d->lda_col);                            \
-            if (ks->l2 && span * (double)sizeof(T) > (double)ks->l2 / 2) x.a_direct = false;   \
+            if (ks->l2 && span * (double)sizeof(T) > (double)ks->l2 / 2) x.a_direct = false;                   \
             x.a_size = x.a_direct ? 0 : CDIV(EM_MIN(M, ks->mc), ks->mr) * ks->mr * kc;                         \
             /* a small B is read in place: packing would cost more than its strided rows do */              \
             x.b_direct = d->ldb_col == 1 && (double)K * N * sizeof(T) <= B_DIRECT_BYTES;                       \
