@@ -79,6 +79,17 @@ static const em__gemm_kset_f64 *em__conv_kset_f64(void) {
     }
 }
 
+/* How many chunks to cut `want` chunks' worth of work into for nt threads: at least 4 a thread
+ * and, with one group, a multiple of the thread count (13 chunks on 2 threads ran 7 + 6), but at
+ * most `most` (chunks must keep some work).  Chunks never change a bit: the same chains, only
+ * grouped differently. */
+static int64_t chunks_for_threads(int64_t want, int64_t most, int64_t G, int nt) {
+    int64_t n = want;
+    if (G * n < 4 * nt) n = CDIV(4 * nt, G);
+    if (G == 1) n = CDIV(n, nt) * nt;
+    return n < most ? n : most;
+}
+
 /* ---- direct stride-1 forward (f32) ---------------------------------------
  * With stride 1 the output can be computed over the padded row width Wp:
  * position q = oh*Wp + ow (ow < Wp; columns ow >= OW are padding and are
@@ -228,13 +239,9 @@ static bool try_direct_f32(const em__conv_geom *g, const float *x, const float *
     c.nsl = CDIV(c.Og, MR), c.th = CDIV(c.Og, c.nsl);
     c.kcb = CDIV(c.R, CDIV(c.R, dk->kc));
     /* chunks of about 512 columns (the weights stream from L2 once per sliver anyway, so the
-     * size matters little), at least 4 per thread and, with one group, a multiple of the
-     * thread count: 13 chunks on 2 threads (28x28) ran 7 + 6.  Neither changes a bit. */
+     * size matters little), cut for the threads */
     int nt = em__threads();
-    c.nchunk = CDIV(c.nslv, CDIV(512, NR));
-    if (G * c.nchunk < 4 * nt) c.nchunk = CDIV(4 * nt, G);
-    if (G == 1) c.nchunk = CDIV(c.nchunk, nt) * nt;
-    if (c.nchunk > c.nslv) c.nchunk = c.nslv;
+    c.nchunk = chunks_for_threads(CDIV(c.nslv, CDIV(512, NR)), c.nslv, G, nt);
     c.cs = CDIV(c.nslv, c.nchunk), c.nchunk = CDIV(c.nslv, c.cs);
     int64_t items = G * c.nchunk;
     if (nt > items) nt = (int)items;
@@ -451,14 +458,9 @@ static bool try_direct_f64(const em__conv_geom *g, const double *x, const double
             c.cpi = CDIV(c.P, c.nw);                                                                            \
             c.nchunk = g->N * c.cpi;                                                                            \
         } else { /* small images: chunks run across images, staged in Ct (slivers may straddle two) */        \
-            /* about nc columns, but at least 4 chunks a thread (a multiple of the thread count with one      \
-             * group) while chunks keep 4 slivers: at nc = 4080 (AVX2) the 8 images of 256@14 made one        \
-             * chunk, and 2 threads ran slower than 1.  Chunks never change a bit (the same chains).  */      \
-            int nt = em__threads();                                                                             \
-            c.nchunk = CDIV(ncols, ks->nc);                                                                     \
-            if (G * c.nchunk < 4 * nt) c.nchunk = CDIV(4 * nt, G);                                              \
-            if (G == 1) c.nchunk = CDIV(c.nchunk, nt) * nt;                                                     \
-            if (c.nchunk > CDIV(ncols, 4 * NR)) c.nchunk = CDIV(ncols, 4 * NR);                                 \
+            /* about nc columns, cut for the threads while chunks keep 4 slivers: at nc = 4080 (AVX2) the  \
+             * 8 images of 256@14 made one chunk, and 2 threads ran slower than 1 */                          \
+            c.nchunk = chunks_for_threads(CDIV(ncols, ks->nc), CDIV(ncols, 4 * NR), G, em__threads());          \
             c.nw = CDIV(CDIV(ncols, c.nchunk), NR) * NR;                                                        \
             c.nchunk = CDIV(ncols, c.nw);                                                                       \
         }                                                                                                       \
