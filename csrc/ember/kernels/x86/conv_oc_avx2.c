@@ -73,7 +73,7 @@ TGT static void tile_f32(int64_t kc, const float *w, const int64_t *off, const f
 }
 
 /* p[0..n) = lanes 0..n-1 of v, n <= 8, as 4-, 2- and 1-float stores: vmaskmovps to memory is
- * microcoded on AMD Zen (a third of the stem's forward went to the tile stores with it) */
+ * microcoded on AMD Zen (with it the tile stores took 19% of the stem's forward, 12% without) */
 TGT static inline void store_n(float *p, __m256 v, int n) {
     if (n == 8) {
         _mm256_storeu_ps(p, v);
