@@ -34,6 +34,7 @@
 
 /* position i's 16 sums to acc[16i .. 16i + 15] (position i is tile row i there) */
 #include "ymm_tile.h" /* ST, STS1..STS6, ZERO_ACC */
+#include "ymm_store.h" /* store_n_ps */
 
 #define STEP(PS)                                                                                   \
     "mov (%[off]), %[t]\n\t"                                                                       \
@@ -70,25 +71,6 @@ TGT static void tile_f32(int64_t kc, const float *w, const int64_t *off, const f
     } else {
         CASES(2)
     }
-}
-
-/* p[0..n) = lanes 0..n-1 of v, n <= 8, as 4-, 2- and 1-float stores: vmaskmovps to memory is
- * microcoded on AMD Zen (with it the tile stores took 19% of the stem's forward, 12% without) */
-TGT static inline void store_n(float *p, __m256 v, int n) {
-    if (n == 8) {
-        _mm256_storeu_ps(p, v);
-        return;
-    }
-    __m128 h = _mm256_castps256_ps128(v);
-    if (n >= 4) {
-        _mm_storeu_ps(p, h);
-        h = _mm256_extractf128_ps(v, 1), p += 4, n -= 4;
-    }
-    if (n >= 2) {
-        _mm_storel_pi((__m64 *)p, h);
-        h = _mm_movehl_ps(h, h), p += 2, n -= 2;
-    }
-    if (n) _mm_store_ss(p, h);
 }
 
 /* y[r*ldy + i] (r < nr, i < np) from the tile acc[16i + r]: each 8 x 8 block (positions x
@@ -128,7 +110,7 @@ TGT static void store_f32(const float *acc, int np, int nr, float *y, int64_t ld
             __m256 o = t[j];
             if (add) o = _mm256_add_ps(_mm256_maskload_ps(p, m), o);
             else if (bias) o = _mm256_add_ps(o, _mm256_set1_ps(bias[r]));
-            store_n(p, o, np);
+            store_n_ps(p, o, np);
         }
     }
 }

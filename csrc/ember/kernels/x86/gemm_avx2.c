@@ -79,6 +79,7 @@ TGT static inline void out_ps(float *c, __m256 acc, int n, const em__gemm_out_f3
 #define AR_5 "(%[a3],%[L],2)"
 
 #include "ymm_tile.h" /* ST, STS1..STS6, ZERO_ACC */
+#include "ymm_store.h" /* store_n_ps */
 
 /* Half-width tiles (nr <= NR/2, the last columns of N): one vector of B per k, one FMA per row. */
 #define HROW(X, AD, r, bc, a0)                                                                    \
@@ -562,7 +563,8 @@ TGT static void row_f64(int64_t kc, const double *a, const double *b, int64_t ld
 /* ---- transposing packers (both sets) ------------------------------------ */
 
 /* dst[k*W + q] = src[q*ld + k]: 8 x 8 blocks (8 rows of src, 8 k) go through
- * registers, 4 x 8 blocks for the next 4 rows, the rest one by one. */
+ * registers, so do 5..7 rows (a 6-row sliver of A: one by one, its last two
+ * rows took most of the packing time), then 4 x 8 blocks, the rest one by one. */
 TGT static inline void tr8x8_ps(__m256 *r) {
     __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
     __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
@@ -581,16 +583,19 @@ TGT static inline void tr8x8_ps(__m256 *r) {
 TGT void em__gemm_pack_t_f32(int64_t kc, int w, const float *src, int64_t ld, int W, float *dst) {
     int q = 0;
     int64_t k8 = kc & ~(int64_t)7;
-    for (; q + 8 <= w; q += 8) {
-        const float *s = src + q * ld;
+    while (q < w && w - q > 4) { /* 8 rows, or the last 5..7 (an MR = 6 sliver) with the last row repeated */
+        int n = w - q < 8 ? w - q : 8;
+        const float *s[8];
+        for (int i = 0; i < 8; i++) s[i] = src + (q + (i < n ? i : n - 1)) * ld;
         for (int64_t k = 0; k < k8; k += 8) {
             __m256 r[8];
-            for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(s + i * ld + k);
+            for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(s[i] + k);
             tr8x8_ps(r);
-            for (int i = 0; i < 8; i++) _mm256_storeu_ps(dst + (k + i) * W + q, r[i]);
+            for (int i = 0; i < 8; i++) store_n_ps(dst + (k + i) * W + q, r[i], n);
         }
         for (int64_t k = k8; k < kc; k++)
-            for (int i = 0; i < 8; i++) dst[k * W + q + i] = s[i * ld + k];
+            for (int i = 0; i < n; i++) dst[k * W + q + i] = s[i][k];
+        q += n;
     }
     for (; q + 4 <= w; q += 4) {
         const float *s = src + q * ld;
