@@ -122,13 +122,14 @@ bool em__conv_gwdirect_f32(const em__conv_geom *g, const float *gy, const float 
  *   stride 1 or 2; off in bytes).  row2 != 0 (npmax >= 8 only; the driver
  *   pairs rows where 2*OW <= npmax): two rows of L = np/2 positions
  *   (np in 8, 10, 12, 14), position L + i at b + row2 + i*stride instead.
- * store: y[r*ldy + i] = acc[nc*i + r] (+ bias[r] when bias != NULL), or
- *   y[r*ldy + i] += acc[nc*i + r] when add, for r < nr <= nc, i < np <= npmax. */
+ * store: y[r*ldy + i] = acc[nc*i + r] (+ bias[r] when bias != NULL) for r < nr <= nc,
+ *   i < np <= npmax; it may also write anything to y[r*ldy + i] for np <= i < room (the
+ *   caller's later tiles overwrite those positions). */
 typedef struct {
     int nc, npmax; /* output channels and positions of a tile */
     void (*tile)(int64_t kc, const float *w, const int64_t *off, const float *b, int64_t stride, int np,
                  int64_t row2, float *acc);
-    void (*store)(const float *acc, int np, int nr, float *y, int64_t ldy, bool add, const float *bias);
+    void (*store)(const float *acc, int np, int nr, float *y, int64_t ldy, int room, const float *bias);
     /* (may be NULL: the driver packs) dst[32k + r] = src[k*kstep + r*rstride] (r < nr),
      * 0 (nr <= r < 32), k < nk, for nc = 32;
      * needs 31*|rstride| < 2^31 */

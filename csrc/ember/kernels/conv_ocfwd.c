@@ -144,16 +144,19 @@ static void run_items(void *vc, int64_t b, int64_t e, int tid) {
                  * two one-row tiles */
                 int L = (int)g->OW;
                 ks->tile(c->R, wblk, c->off, XROW(r), g->sw, 2 * L, XROW(r + 1) - XROW(r), acc);
-                ks->store(acc, L, nr, YROW(r), c->P, false, bias);
-                ks->store(acc + NC * L, L, nr, YROW(r + 1), c->P, false, bias);
+                ks->store(acc, L, nr, YROW(r), c->P, L, bias);
+                ks->store(acc + NC * L, L, nr, YROW(r + 1), c->P, L, bias);
                 r++;
                 continue;
             }
+            const float *xr = XROW(r);
+            float *yr = YROW(r);
             for (int64_t t = 0; t < c->ntw; t++) {
-                /* near-equal runs of at most npmax positions */
+                /* near-equal runs of at most npmax positions, left to right: a store may spill
+                 * into the positions the next tiles of the row write */
                 int64_t ow0 = t * g->OW / c->ntw, ow1 = (t + 1) * g->OW / c->ntw;
-                ks->tile(c->R, wblk, c->off, XROW(r) + ow0 * g->sw, g->sw, (int)(ow1 - ow0), 0, acc);
-                ks->store(acc, (int)(ow1 - ow0), nr, YROW(r) + ow0, c->P, false, bias);
+                ks->tile(c->R, wblk, c->off, xr + ow0 * g->sw, g->sw, (int)(ow1 - ow0), 0, acc);
+                ks->store(acc, (int)(ow1 - ow0), nr, yr + ow0, c->P, (int)(g->OW - ow0), bias);
             }
         }
 #undef XROW

@@ -126,7 +126,8 @@ TGT static void tile_f32(int64_t kc, const float *w, const int64_t *off, const f
 /* y[r*ldy + i] (r < nr, i < np) from the tile acc[32i + r]: the 16 x 16 blocks are transposed
  * in registers (two levels of 2x2 shuffles, then lane permutes), then stored under a mask of
  * np positions. */
-TGT static void store_f32(const float *acc, int np, int nr, float *y, int64_t ldy, bool add, const float *bias) {
+TGT static void store_f32(const float *acc, int np, int nr, float *y, int64_t ldy, int room, const float *bias) {
+    (void)room; /* masked stores cost no more than full ones here */
     __mmask16 m = (__mmask16)((1u << np) - 1u);
     for (int h = 0; h < 2 && h * 16 < nr; h++) {
         __m512 v[16];
@@ -165,8 +166,7 @@ TGT static void store_f32(const float *acc, int np, int nr, float *y, int64_t ld
                 if (r >= nr) continue;
                 float *p = y + r * ldy;
                 __m512 o = t[L];
-                if (add) o = _mm512_add_ps(_mm512_maskz_loadu_ps(m, p), o);
-                else if (bias) o = _mm512_add_ps(o, _mm512_set1_ps(bias[r]));
+                if (bias) o = _mm512_add_ps(o, _mm512_set1_ps(bias[r]));
                 _mm512_mask_storeu_ps(p, m, o);
             }
         }
