@@ -5,16 +5,14 @@ torch.autograd.grad), same thread count on both sides.
     python benchmarks/bench_conv.py [--batch 8] [--threads 1 2] [--repeat 5] [--quick]
 
 Prints one table per thread count: best times in ms over alternating rounds
-(thread CPU time with one thread, wall time with more, each call then
-followed by 50 ms of idle time so that PyTorch's spinning OpenMP workers do
-not run into the next call) and the ratio torch / ember (> 1: ember is
-faster).
+(thread CPU time with one thread, wall time with more, each timed call then
+preceded by 50 ms of busy waiting and an untimed call: see timing.py) and the
+ratio torch / ember (> 1: ember is faster).
 """
 from __future__ import annotations
 
 import argparse
 import time
-from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -22,6 +20,7 @@ import torch.nn.functional as tF
 
 import ember
 from ember import _C
+from timing import best_per_call
 
 # name, C_in, C_out, image size, kernel, stride, padding, groups
 LAYERS = [
@@ -35,30 +34,8 @@ LAYERS = [
 ]
 
 
-# Idle time after each timed call with several threads: PyTorch's OpenMP
-# (libgomp) workers busy-wait after a parallel region (GOMP_SPINCOUNT, about
-# 15 ms here), so without a pause the call that follows runs with one core
-# taken: ember's 2-thread 64->64 3x3 forward measured 13.2 ms right after a
-# torch call against 9.5 ms alone or after a pause, torch's own unchanged.
-# ember's pool spins for some microseconds only.
+# seconds of settle() before each timed call on several threads (timing.py)
 SETTLE_S = 0.05
-
-
-def best_ms(fns: list, repeat: int, clock: Callable[[], float], settle: float = 0.0) -> list:
-    """Best time of each function in ms, the functions run in alternating
-    rounds so that a busy spell on a shared machine hits them all alike;
-    settle: seconds of idle time after each call, outside the timing."""
-    for fn in fns:
-        fn()
-    times: list = [[] for _ in fns]
-    for _ in range(repeat):
-        for i, fn in enumerate(fns):
-            t0 = clock()
-            fn()
-            times[i].append(clock() - t0)
-            if settle:
-                time.sleep(settle)
-    return [min(t) * 1e3 for t in times]
 
 
 def bench(batch: int, threads: int, repeat: int, layers: list) -> None:
@@ -100,7 +77,11 @@ def bench(batch: int, threads: int, repeat: int, layers: list) -> None:
         def t_bwd() -> None:
             torch.autograd.grad(ty, (tx, tw), tgy, retain_graph=True)
 
-        fe, ft, be, bt = best_ms([e_fwd, t_fwd, e_bwd, t_bwd], repeat, clock, SETTLE_S if threads > 1 else 0.0)
+        fns = {"fe": e_fwd, "ft": t_fwd, "be": e_bwd, "bt": t_bwd}
+        for fn in fns.values():
+            fn()
+        best = best_per_call(fns, repeat, dict.fromkeys(fns, 1), clock, SETTLE_S if threads > 1 else 0.0)
+        fe, ft, be, bt = (best[k] * 1e3 for k in fns)
         print(f"{name:26s} {fe:9.2f} {ft:9.2f} {ft / fe:6.2f} {be:9.2f} {bt:9.2f} {bt / be:6.2f}")
 
 

@@ -35,6 +35,7 @@ from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
 
 import ember  # noqa: E402
 from ember.nn.functional import linear  # noqa: E402
+from timing import best_per_call  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SQUARE = [64, 128, 256, 512, 1024, 2048]
@@ -61,24 +62,24 @@ def peak() -> tuple[dict[str, dict[int, float]], float]:
 CLOCK = time.thread_time if "--cpu-time" in sys.argv else time.perf_counter
 
 
-def best_time(fn, flops: float) -> float:
-    """Best of several runs (seconds); enough repetitions for ~0.2 s per side."""
-    fn()
-    t0 = time.perf_counter()
-    fn()
-    once = max(time.perf_counter() - t0, 1e-7)
-    inner = max(1, min(1000, int(0.02 / once)))
-    best = float("inf")
-    for _ in range(7 if once < 0.05 else 3):
-        t0 = CLOCK()
-        for _ in range(inner):
-            fn()
-        best = min(best, (CLOCK() - t0) / inner)
-    return best
+# seconds of settle() before each timed block on several threads (timing.py)
+SETTLE_S = 0.2
+
+
+def best_times(fns: dict, pause: float) -> dict:
+    """Best seconds per call of each function: alternating rounds of ~0.02 s per side."""
+    inner = {}
+    for name, fn in fns.items():
+        fn()
+        t0 = time.perf_counter()
+        fn()
+        once = max(time.perf_counter() - t0, 1e-7)
+        inner[name] = max(1, min(1000, int(0.02 / once)))
+    return best_per_call(fns, 7 if max(inner.values()) > 1 else 3, inner, CLOCK, pause)
 
 
 def row(label: str, flops: float, fns: dict, pk: float) -> str:
-    g = {k: flops / best_time(f, flops) / 1e9 for k, f in fns.items()}
+    g = {k: flops / t / 1e9 for k, t in best_times(fns, SETTLE_S if ember.get_num_threads() > 1 else 0.0).items()}
     return (f"| {label:<16} | {g['ember']:7.1f} ({g['ember'] / pk:4.0%}) | {g['numpy']:7.1f} ({g['numpy'] / pk:4.0%}) "
             f"| {g['torch']:7.1f} ({g['torch'] / pk:4.0%}) | {g['ember'] / g['numpy']:6.2f}x | "
             f"{g['ember'] / g['torch']:6.2f}x |")
