@@ -87,6 +87,25 @@ def test_linear_fused_activation(isa, act):
     assert np.allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("m,k,n", [(64, 784, 128), (100, 300, 40), (144, 260, 200), (145, 260, 200)])
+@pytest.mark.parametrize("own_b", [False, True])
+def test_threads_bit_identical_by_rows_and_columns(m, k, n, own_b):
+    # one block of rows (M <= mc on AVX2: 144) splits the columns between threads, more rows go
+    # through the shared packed B; B NumPy's (off the vector loads: packed) or ember's (in place)
+    a, b = rnd((m, k), "float32", 18), rnd((k, n), "float32", 19)
+    ta, tb = ember.asarray(a), ember.tensor(b) if own_b else ember.asarray(b)
+    before = ember.get_num_threads()
+    try:
+        runs = []
+        for t in (1, 2, 3):
+            ember.set_num_threads(t)
+            runs.append(np.asarray(ember.matmul(ta, tb)))
+    finally:
+        ember.set_num_threads(before)
+    assert np.array_equal(runs[0], runs[1]) and np.array_equal(runs[0], runs[2])
+    close(runs[0], a.astype(np.float64) @ b.astype(np.float64), "float32", k)
+
+
 def test_paths_agree_and_threads_bit_identical():
     a, b = rnd((200, 300), "float32", 12), rnd((300, 150), "float32", 13)
     ta, tb = ember.asarray(a), ember.asarray(b)
