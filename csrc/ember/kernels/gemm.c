@@ -576,7 +576,7 @@ PORTABLE_KERNELS(f64, double, 4, 8, 4)
         } else {                                                                                               \
             x.form = F_PACKED, runit = ks->mc, cunit = ks->nc;                                                 \
             /* A is packed when an mc x kc block of it spans more than half the L2: rows further apart      \
-             * share L2 sets (Zen 3's 8-way 512 KiB L2 repeats every 64 KiB, so the 144 rows of a 1024 x 1024 \
+             * share L2 sets (Zen 3's 8-way 512 KiB L2 repeats every 64 KiB, so mc = 144 rows of a 1024 x 1024  \
              * A, 4 KiB apart, put 9 lines in each set and the block streamed from L3 for every sliver) */  \
             double span = d->lda_col == 1 ? (double)EM_MIN(M, ks->mc) * (double)llabs(d->lda_row)               \
                                           : (double)kc * (double)llabs(d->lda_col);                            \

@@ -648,8 +648,10 @@ TGT void em__gemm_pack_t_f64(int64_t kc, int w, const double *src, int64_t ld, i
 /* Blocks (first chosen on Zen 3, 32 KiB L1d / 512 KiB L2; still right on a
  * Sapphire Rapids Xeon, 48 KiB / 2 MiB): the kc x 16 sliver of B (16 KiB)
  * stays in L1 while the mc rows of A stream from L2; the kc x nc panel of B
- * lives in L2/L3.  Row kernel: 8 vectors = 64 floats / 32 doubles. */
-static const em__gemm_kset_f32 kset_f32 = {6, NR_F32, 4, 8, 64, 2, 256, 144, 4080, ukr_f32, dot_f32, row_f32,
+ * lives in L2/L3.  mc 96 rather than 144 for float: on Zen 3, 1-2% faster at
+ * every square size from 256 to 2048, in 8 of 8 alternating comparisons.
+ * Row kernel: 8 vectors = 64 floats / 32 doubles. */
+static const em__gemm_kset_f32 kset_f32 = {6, NR_F32, 4, 8, 64, 2, 256, 96, 4080, ukr_f32, dot_f32, row_f32,
                                            em__gemm_pack_t_f32, ukr_wide_f32, 512 * 1024};
 static const em__gemm_kset_f64 kset_f64 = {6, NR_F64, 4, 8, 32, 2, 256, 72, 4080, ukr_f64, dot_f64, row_f64,
                                            em__gemm_pack_t_f64, ukr_wide_f64, 512 * 1024};
