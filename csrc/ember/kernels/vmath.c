@@ -367,6 +367,11 @@ VM_INLINE float vm_cos(float x, float al) { return sin_cos(x, 1); }
  * some element fails vm_NAME_ok, then vm_NAME; VM_LIBM, vm_NAME and the
  * libm function for the elements that fail vm_NAME_ok. */
 #define VM_STEP 16
+/* Elements ahead that a step prefetches (one line a step): at 16M floats, where the hardware
+ * prefetcher let these compute-heavy loops wait on memory, exp went from 11.0-11.1 to 12.5-12.8
+ * GB/s and tanh from 10.2-11.3 to 11.3-11.8 on Zen 3 (1 thread, best of 15 alternating); at 1M
+ * (in cache) no change. */
+#define VM_AHEAD 8192
 #define VM_PLAIN(NAME, in, out)                                                                 \
     for (int j = 0; j < VM_STEP; j++) out[j] = vm_##NAME(in[j], al);
 #define VM_FAST(NAME, in, out)                                                                  \
@@ -395,7 +400,10 @@ VM_INLINE float vm_cos(float x, float al) { return sin_cos(x, 1); }
 #define VM_KERNEL_(NAME, TARGET, ISA, KIND)                                                     \
     TARGET static void NAME##_##ISA(float *y, const float *x, int64_t n, float al) {            \
         int64_t i = 0;                                                                          \
-        for (; i + VM_STEP <= n; i += VM_STEP) VM_STEP_(NAME, KIND, y + i, x + i)               \
+        for (; i + VM_STEP <= n; i += VM_STEP) {                                                \
+            if (i + VM_AHEAD < n) __builtin_prefetch(x + i + VM_AHEAD);                         \
+            VM_STEP_(NAME, KIND, y + i, x + i)                                                  \
+        }                                                                                       \
         if (i < n) {                                                                            \
             float t[VM_STEP] = {0};                                                             \
             size_t rest = (size_t)(n - i) * sizeof *t;                                          \
