@@ -9,7 +9,7 @@ import torch
 import ember
 from ember.nn.functional import linear
 
-from conftest import use_isa
+from conftest import assert_same_bits_across_threads, use_isa
 
 ISAS = ["portable", "avx2", "avx512"]
 
@@ -94,32 +94,14 @@ def test_threads_bit_identical_by_rows_and_columns(m, k, n, own_b):
     # through the shared packed B; B NumPy's (off the vector loads: packed) or ember's (in place)
     a, b = rnd((m, k), "float32", 18), rnd((k, n), "float32", 19)
     ta, tb = ember.asarray(a), ember.tensor(b) if own_b else ember.asarray(b)
-    before = ember.get_num_threads()
-    try:
-        runs = []
-        for t in (1, 2, 3):
-            ember.set_num_threads(t)
-            runs.append(np.asarray(ember.matmul(ta, tb)))
-    finally:
-        ember.set_num_threads(before)
-    assert np.array_equal(runs[0], runs[1]) and np.array_equal(runs[0], runs[2])
-    close(runs[0], a.astype(np.float64) @ b.astype(np.float64), "float32", k)
+    assert_same_bits_across_threads(lambda: ember.matmul(ta, tb))
+    close(np.asarray(ember.matmul(ta, tb)), a.astype(np.float64) @ b.astype(np.float64), "float32", k)
 
 
 def test_paths_agree_and_threads_bit_identical():
     a, b = rnd((200, 300), "float32", 12), rnd((300, 150), "float32", 13)
     ta, tb = ember.asarray(a), ember.asarray(b)
-    before = ember.get_num_threads()
-    try:
-        runs = []
-        for n in (1, 2, 3):
-            ember.set_num_threads(n)
-            runs.append(np.asarray(ember.matmul(ta, tb)))
-            runs.append(np.asarray(linear(ta, tb.mT)))
-        assert np.array_equal(runs[0], runs[2]) and np.array_equal(runs[0], runs[4])
-        assert np.array_equal(runs[1], runs[3]) and np.array_equal(runs[1], runs[5])
-    finally:
-        ember.set_num_threads(before)
+    assert_same_bits_across_threads(lambda: [ember.matmul(ta, tb), linear(ta, tb.mT)])
     res = {}
     for isa in ISAS:
         try:
